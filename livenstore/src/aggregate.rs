@@ -1,0 +1,135 @@
+//! The [`Aggregate`] and [`AggregateEvent`] traits, implemented by `#[derive(Aggregate)]`.
+
+use std::any::Any;
+use std::borrow::Cow;
+
+use crate::{EnvelopeError, NewEvent};
+
+/// A domain model whose state is the result of applying its events in order.
+///
+/// Derive it with `#[derive(Aggregate)]` and `#[aggregate(events(A, B, ...), error = E)]`: the
+/// derive writes the event enum (`<Type>Event`, one variant per listed event), the static dispatch
+/// from each variant to the handler `on_<snake_case_event>(&mut self, &Event) -> Result<(), E>`,
+/// and decoding by type name. A missing or mistyped handler is a compile error at the event.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, AggregateRoot, DomainError, DomainEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Deposited { amount: u64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Deposited))]
+/// struct Account { balance: u64 }
+///
+/// impl Account {
+///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+///         self.balance += e.amount;
+///         Ok(())
+///     }
+/// }
+///
+/// let mut account = AggregateRoot::<Account>::new("acc-1");
+/// account.apply(Deposited { amount: 5 }).unwrap();
+/// assert_eq!(account.balance, 5);
+/// assert_eq!(Account::AGGREGATE_TYPE, "Account");
+/// ```
+pub trait Aggregate: Default + 'static {
+    /// The aggregate's name, the first part of its stream names (`<AGGREGATE_TYPE>-<id>`). The
+    /// type's own name unless `#[aggregate(name = "...")]` gives another.
+    const AGGREGATE_TYPE: &'static str;
+
+    /// The enum of every event this aggregate handles.
+    type Event: AggregateEvent;
+
+    /// The error its handlers return.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Runs the handler of `event`.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the handler returns.
+    fn handle(&mut self, event: &Self::Event) -> Result<(), Self::Error>;
+
+    /// Runs the handler of a typed event value when it is one of this aggregate's events, without
+    /// building the enum (replay of payloads that kept their typed value). `None` when `event` is
+    /// of no listed type.
+    fn handle_typed(&mut self, event: &dyn Any) -> Option<Result<(), Self::Error>>;
+}
+
+/// The enum of one aggregate's events, written by `#[derive(Aggregate)]`.
+pub trait AggregateEvent: Sized + Send + Sync + 'static {
+    /// The type name of every variant, in the order listed.
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// The stable type name of this event.
+    fn event_type(&self) -> &'static str;
+
+    /// Decodes a stored `(type name, JSON)` pair: one comparison of names, then one JSON parse.
+    ///
+    /// # Errors
+    ///
+    /// [`EventDecodeError::UnknownEventType`] when no variant has this name;
+    /// [`EventDecodeError::InvalidPayload`] when the JSON does not fit.
+    fn decode(event_type: &str, json: &[u8]) -> Result<Self, EventDecodeError>;
+
+    /// The envelope of this event.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Serialize`] when serde cannot write it.
+    fn to_new_event(&self) -> Result<NewEvent, EnvelopeError>;
+
+    /// The envelope of this event, keeping the typed value for in-memory replay.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Serialize`] when serde cannot write it.
+    fn into_new_event(self) -> Result<NewEvent, EnvelopeError>;
+}
+
+/// Why a stored event could not be decoded into an aggregate's event enum.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventDecodeError {
+    /// The aggregate lists no event of this type.
+    #[error("the aggregate handles no event of this type")]
+    UnknownEventType,
+    /// The payload does not decode into the listed type.
+    #[error("the payload does not decode: {0}")]
+    InvalidPayload(#[from] serde_json::Error),
+}
+
+/// The handler error used when `#[aggregate(...)]` names no `error` type: a message.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::DomainError;
+///
+/// let err = DomainError::new("balance cannot go below zero");
+/// assert_eq!(err.to_string(), "balance cannot go below zero");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DomainError {
+    message: Cow<'static, str>,
+}
+
+impl DomainError {
+    /// An error with this message.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        DomainError {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}

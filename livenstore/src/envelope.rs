@@ -1,0 +1,409 @@
+//! The event envelope: what callers append ([`NewEvent`]) and what stores hand back
+//! ([`RecordedEvent`]).
+//!
+//! Invariant: a [`RecordedEvent`] is immutable. Its parts live behind one `Arc`, so clones are
+//! cheap and no clone can change what a store holds.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::{DomainEvent, EventId, Metadata, Payload, Timestamp};
+
+/// Errors converting between domain events and envelopes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// The stored event is of another type than the one asked for.
+    #[error("wrong event type: expected `{expected}`, the event {event_id} is a `{actual}`")]
+    TypeMismatch {
+        /// The type asked for (`T::EVENT_TYPE`).
+        expected: &'static str,
+        /// The stored event's type.
+        actual: String,
+        /// The stored event's id.
+        event_id: EventId,
+    },
+    /// The domain value could not be serialized to JSON.
+    #[error("could not serialize a `{event_type}` event to JSON: {source}")]
+    Serialize {
+        /// The event type being serialized.
+        event_type: &'static str,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The stored payload does not decode into the domain type.
+    #[error("event {event_id} (`{event_type}`) has a payload that does not decode: {source}")]
+    Deserialize {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+}
+
+/// An event to append: type, payload, metadata and optionally an id. The store assigns the rest
+/// (id when absent, stream version, global position, time).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{DomainEvent, NewEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, DomainEvent)]
+/// struct UserCreated { username: String }
+///
+/// let event = NewEvent::from_domain(&UserCreated { username: "ada".into() }).unwrap();
+/// assert_eq!(event.event_type(), "UserCreated");
+/// assert_eq!(event.payload().as_str(), r#"{"username":"ada"}"#);
+/// assert!(event.id().is_none(), "the store assigns an id on append");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    id: Option<EventId>,
+    event_type: Cow<'static, str>,
+    payload: Payload,
+    metadata: Metadata,
+}
+
+impl NewEvent {
+    /// An event of `event_type` with `payload`.
+    pub fn new(event_type: impl Into<Cow<'static, str>>, payload: Payload) -> Self {
+        NewEvent {
+            id: None,
+            event_type: event_type.into(),
+            payload,
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// An event of `event_type` whose payload is the JSON text `json`.
+    ///
+    /// # Errors
+    ///
+    /// The parse error when `json` is not valid JSON.
+    pub fn from_json(
+        event_type: impl Into<Cow<'static, str>>,
+        json: impl Into<String>,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self::new(event_type, Payload::from_json(json)?))
+    }
+
+    /// The envelope of a domain event (the Go original's `EventFrom`): its stable type name and
+    /// its JSON.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Serialize`] when serde cannot write the value as JSON.
+    pub fn from_domain<T: DomainEvent>(event: &T) -> Result<Self, EnvelopeError> {
+        let payload =
+            Payload::from_serialize(event).map_err(|source| EnvelopeError::Serialize {
+                event_type: T::EVENT_TYPE,
+                source,
+            })?;
+        Ok(Self::new(T::EVENT_TYPE, payload))
+    }
+
+    /// Like [`from_domain`](Self::from_domain), but keeps the value itself beside its JSON, so a
+    /// store that holds events in memory can replay it without decoding.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Serialize`] when serde cannot write the value as JSON.
+    pub fn from_domain_owned<T: DomainEvent>(event: T) -> Result<Self, EnvelopeError> {
+        let payload = Payload::from_typed(event).map_err(|source| EnvelopeError::Serialize {
+            event_type: T::EVENT_TYPE,
+            source,
+        })?;
+        Ok(Self::new(T::EVENT_TYPE, payload))
+    }
+
+    /// Sets the id (for idempotent appends: the same id appended twice is stored once).
+    pub fn with_id(mut self, id: EventId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Sets the metadata.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// The id, if the caller chose one.
+    pub fn id(&self) -> Option<EventId> {
+        self.id
+    }
+
+    /// The event type name.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Mutable access to the metadata.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// Takes the event apart: id, type, payload, metadata.
+    pub fn into_parts(self) -> (Option<EventId>, Cow<'static, str>, Payload, Metadata) {
+        (self.id, self.event_type, self.payload, self.metadata)
+    }
+}
+
+/// Where a [`RecordedEvent`] was read through a link: the event also appears in another stream,
+/// at its own version there, without its payload being copied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkInfo {
+    /// The stream the event was linked into.
+    pub stream: String,
+    /// The event's version inside that stream (1-based).
+    pub version: u64,
+    /// When the link was made.
+    pub linked_at: Timestamp,
+}
+
+/// The parts of a [`RecordedEvent`], for store implementations that build one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEventParts {
+    /// The event's id.
+    pub id: EventId,
+    /// The stable event type name.
+    pub event_type: Arc<str>,
+    /// The stream the event was appended to.
+    pub stream: Arc<str>,
+    /// 1-based position inside `stream`.
+    pub version: u64,
+    /// 1-based position across the whole store (gap-free).
+    pub position: u64,
+    /// When the store recorded it.
+    pub recorded_at: Timestamp,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// The JSON body.
+    pub payload: Payload,
+}
+
+/// A stored event: the envelope a store hands back. Immutable and cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{DomainEvent, RecordedEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// struct UserCreated { username: String }
+/// #[derive(Debug, Serialize, Deserialize, DomainEvent)]
+/// struct OrderPlaced { amount: u64 }
+///
+/// let line = r#"{"id":"01JD0000000000000000000000","event_type":"UserCreated",
+///   "stream":"User-1","version":1,"position":1,"recorded_at":"2026-11-23T09:00:00Z",
+///   "metadata":{},"payload":{"username":"ada"}}"#;
+/// let recorded: RecordedEvent = serde_json::from_str(line).unwrap();
+/// assert_eq!(recorded.to_domain::<UserCreated>().unwrap().username, "ada");
+/// assert!(recorded.to_domain::<OrderPlaced>().is_err(), "a type mismatch is refused");
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct RecordedEvent {
+    inner: Arc<RecordedEventParts>,
+    link: Option<Arc<LinkInfo>>,
+}
+
+impl RecordedEvent {
+    /// Builds a recorded event from its parts (for store implementations).
+    pub fn from_parts(parts: RecordedEventParts) -> Self {
+        RecordedEvent {
+            inner: Arc::new(parts),
+            link: None,
+        }
+    }
+
+    /// The same event, as read through a link into another stream.
+    pub fn with_link(&self, link: LinkInfo) -> Self {
+        RecordedEvent {
+            inner: Arc::clone(&self.inner),
+            link: Some(Arc::new(link)),
+        }
+    }
+
+    /// The same event without link information.
+    pub fn without_link(&self) -> Self {
+        RecordedEvent {
+            inner: Arc::clone(&self.inner),
+            link: None,
+        }
+    }
+
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        self.inner.id
+    }
+
+    /// The stable event type name.
+    pub fn event_type(&self) -> &str {
+        &self.inner.event_type
+    }
+
+    /// The stream the event was appended to (for a linked read, see [`link`](Self::link)).
+    pub fn stream(&self) -> &str {
+        &self.inner.stream
+    }
+
+    /// 1-based version inside [`stream`](Self::stream).
+    pub fn version(&self) -> u64 {
+        self.inner.version
+    }
+
+    /// 1-based global position in the store.
+    pub fn position(&self) -> u64 {
+        self.inner.position
+    }
+
+    /// When the store recorded the event.
+    pub fn recorded_at(&self) -> Timestamp {
+        self.inner.recorded_at
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// The JSON body.
+    pub fn payload(&self) -> &Payload {
+        &self.inner.payload
+    }
+
+    /// Where this event was linked, when it was read through a link.
+    pub fn link(&self) -> Option<&LinkInfo> {
+        self.link.as_deref()
+    }
+
+    /// The parts, shared.
+    pub fn parts(&self) -> &RecordedEventParts {
+        &self.inner
+    }
+
+    /// Decodes the payload into the domain type `T` (the Go original's `FromEvent`).
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::TypeMismatch`] when the event is not a `T`, naming both types;
+    /// [`EnvelopeError::Deserialize`] when the payload does not decode into `T`.
+    pub fn to_domain<T: DomainEvent>(&self) -> Result<T, EnvelopeError> {
+        if self.event_type() != T::EVENT_TYPE {
+            return Err(EnvelopeError::TypeMismatch {
+                expected: T::EVENT_TYPE,
+                actual: self.event_type().to_owned(),
+                event_id: self.id(),
+            });
+        }
+        serde_json::from_str(self.payload().as_str()).map_err(|source| EnvelopeError::Deserialize {
+            event_id: self.id(),
+            event_type: self.event_type().to_owned(),
+            source,
+        })
+    }
+}
+
+impl fmt::Debug for RecordedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.inner;
+        let mut s = f.debug_struct("RecordedEvent");
+        s.field("id", &p.id)
+            .field("event_type", &&*p.event_type)
+            .field("stream", &&*p.stream)
+            .field("version", &p.version)
+            .field("position", &p.position)
+            .field("recorded_at", &p.recorded_at)
+            .field("metadata", &p.metadata)
+            .field("payload", &p.payload.as_str());
+        if let Some(link) = &self.link {
+            s.field("link", link);
+        }
+        s.finish()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RecordedEventRef<'a> {
+    id: EventId,
+    event_type: &'a str,
+    stream: &'a str,
+    version: u64,
+    position: u64,
+    recorded_at: Timestamp,
+    metadata: &'a Metadata,
+    payload: &'a Payload,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<&'a LinkInfo>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordedEventOwned {
+    id: EventId,
+    event_type: String,
+    stream: String,
+    version: u64,
+    position: u64,
+    recorded_at: Timestamp,
+    #[serde(default)]
+    metadata: Metadata,
+    payload: Payload,
+    #[serde(default)]
+    link: Option<LinkInfo>,
+}
+
+impl serde::Serialize for RecordedEvent {
+    /// Serializes as one JSON object with the payload inline (not as a string).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let p = &self.inner;
+        RecordedEventRef {
+            id: p.id,
+            event_type: &p.event_type,
+            stream: &p.stream,
+            version: p.version,
+            position: p.position,
+            recorded_at: p.recorded_at,
+            metadata: &p.metadata,
+            payload: &p.payload,
+            link: self.link.as_deref(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RecordedEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let o = RecordedEventOwned::deserialize(deserializer)?;
+        let event = RecordedEvent::from_parts(RecordedEventParts {
+            id: o.id,
+            event_type: o.event_type.into(),
+            stream: o.stream.into(),
+            version: o.version,
+            position: o.position,
+            recorded_at: o.recorded_at,
+            metadata: o.metadata,
+            payload: o.payload,
+        });
+        Ok(match o.link {
+            Some(link) => event.with_link(link),
+            None => event,
+        })
+    }
+}

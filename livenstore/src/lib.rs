@@ -1,0 +1,86 @@
+//! # livenstore
+//!
+//! Event sourcing for Rust. Annotate plain structs with derives, apply and replay events in
+//! domain code, and persist the collected events to the store you choose.
+//!
+//! - [`DomainEvent`] (derive): an event's stable type name, registered so stored events decode by
+//!   name ([`EventRegistry`]).
+//! - [`Aggregate`] (derive): the compile-time dispatch from each event to the aggregate's
+//!   `on_<snake_case_event>` handler.
+//! - [`AggregateRoot`]: apply (dispatch and track), replay (dispatch only), collect unsaved
+//!   (drain), version.
+//! - [`NewEvent`] / [`RecordedEvent`]: the envelope (ULID id, type, stream, version, global
+//!   position, time, metadata, JSON payload).
+//! - [`EventStore`]: the store trait, with [`InMemoryStore`] and the crash-safe [`JsonStore`];
+//!   [`Repository`] loads and saves aggregates with optimistic concurrency.
+//!
+//! ```
+//! use livenstore::{Aggregate, AggregateRoot, DomainEvent};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+//! struct UserCreated { user_id: String, username: String }
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum UserError { #[error("username cannot be empty")] EmptyName }
+//!
+//! #[derive(Debug, Default, Aggregate)]
+//! #[aggregate(events(UserCreated), error = UserError)]
+//! struct User { id: String, username: String }
+//!
+//! impl User {
+//!     fn on_user_created(&mut self, e: &UserCreated) -> Result<(), UserError> {
+//!         if e.username.is_empty() {
+//!             return Err(UserError::EmptyName);
+//!         }
+//!         self.id = e.user_id.clone();
+//!         self.username = e.username.clone();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut user = AggregateRoot::<User>::new("user-001");
+//! user.apply(UserCreated { user_id: "user-001".into(), username: "ada".into() }).unwrap();
+//! assert_eq!(user.username, "ada");
+//! assert_eq!(user.collect_unsaved().len(), 1);
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod aggregate;
+mod domain_event;
+mod envelope;
+mod id;
+mod metadata;
+mod payload;
+mod registry;
+mod root;
+mod time;
+
+pub mod store;
+
+pub use aggregate::{Aggregate, AggregateEvent, DomainError, EventDecodeError};
+pub use domain_event::DomainEvent;
+pub use envelope::{EnvelopeError, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts};
+pub use id::{EventId, ParseEventIdError};
+pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
+pub use payload::Payload;
+pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
+pub use root::{stream_name, AggregateRoot, ReplayError};
+pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
+pub use time::{ParseTimestampError, Timestamp};
+
+/// `#[derive(DomainEvent)]`: see [`DomainEvent`](trait@DomainEvent).
+pub use livenstore_derive::DomainEvent;
+
+/// `#[derive(Aggregate)]`: see [`Aggregate`](trait@Aggregate).
+pub use livenstore_derive::Aggregate;
+
+/// What the derives' generated code names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::EventRegistration;
+    pub use inventory;
+    pub use serde_json;
+}

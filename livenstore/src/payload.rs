@@ -1,0 +1,164 @@
+//! Event payloads: validated JSON text, optionally with the typed value it was made from.
+//!
+//! Invariant: when a payload carries a typed value, the JSON text is that value serialized, and the
+//! value's type is the one whose `EVENT_TYPE` the envelope names. Only
+//! [`NewEvent::from_domain_owned`](crate::NewEvent::from_domain_owned) makes such payloads, so the
+//! invariant holds by construction.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// The JSON body of an event. Cheap to clone (reference counted) and immutable.
+///
+/// A payload made from a domain value in this process also keeps that value, so replaying it
+/// into an aggregate skips JSON decoding. Payloads read from disk carry only the text.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::Payload;
+///
+/// let p = Payload::from_json(r#"{"name":"John"}"#).unwrap();
+/// assert_eq!(p.as_str(), r#"{"name":"John"}"#);
+/// assert!(Payload::from_json("{not json").is_err());
+/// ```
+#[derive(Clone)]
+pub struct Payload {
+    json: Arc<str>,
+    typed: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Payload {
+    /// A payload from JSON text, which is checked to be one well-formed JSON value.
+    ///
+    /// # Errors
+    ///
+    /// The parse error when `json` is not valid JSON.
+    pub fn from_json(json: impl Into<String>) -> Result<Self, serde_json::Error> {
+        let json = json.into();
+        serde_json::from_str::<serde::de::IgnoredAny>(&json)?;
+        Ok(Self::from_trusted_json(json))
+    }
+
+    /// A payload from JSON text that the caller has already validated (stores reading their own
+    /// files use this after parsing the line that holds it).
+    #[doc(hidden)]
+    pub fn from_trusted_json(json: impl Into<Arc<str>>) -> Self {
+        Payload {
+            json: json.into(),
+            typed: None,
+        }
+    }
+
+    /// A payload holding `value` serialized as JSON.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's error, for values serde cannot write as JSON (maps with non-string keys).
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(Self::from_trusted_json(serde_json::to_string(value)?))
+    }
+
+    pub(crate) fn from_typed<T: Serialize + Send + Sync + 'static>(
+        value: T,
+    ) -> Result<Self, serde_json::Error> {
+        let json = serde_json::to_string(&value)?;
+        Ok(Payload {
+            json: json.into(),
+            typed: Some(Arc::new(value)),
+        })
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.json
+    }
+
+    /// The JSON text as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.json.as_bytes()
+    }
+
+    /// Length of the JSON text in bytes.
+    pub fn len(&self) -> usize {
+        self.json.len()
+    }
+
+    /// Whether the JSON text is empty (never true for a valid payload).
+    pub fn is_empty(&self) -> bool {
+        self.json.is_empty()
+    }
+
+    /// The typed value this payload was made from, when it was made from a value of type `T` in
+    /// this process.
+    pub fn typed<T: Any>(&self) -> Option<&T> {
+        self.typed.as_deref().and_then(|v| v.downcast_ref::<T>())
+    }
+
+    /// The typed value this payload was made from, as `dyn Any`, if any.
+    pub fn typed_any(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.typed.as_deref()
+    }
+
+    /// The same payload without its typed value (stores that must not hold values in memory use
+    /// this).
+    pub fn without_typed(&self) -> Payload {
+        Payload {
+            json: Arc::clone(&self.json),
+            typed: None,
+        }
+    }
+
+    /// The shared JSON text.
+    pub fn json_arc(&self) -> &Arc<str> {
+        &self.json
+    }
+
+    /// Parses the JSON into a [`serde_json::Value`].
+    ///
+    /// # Errors
+    ///
+    /// Never for a payload made by this crate; kept fallible for payloads built from trusted text.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.json)
+    }
+}
+
+impl PartialEq for Payload {
+    /// Payloads are equal when their JSON text is byte-for-byte equal.
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl Eq for Payload {}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Payload")
+            .field("json", &&*self.json)
+            .field("typed", &self.typed.is_some())
+            .finish()
+    }
+}
+
+impl Serialize for Payload {
+    /// Serializes as the JSON value itself (not as a string holding JSON).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.json).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Ok(Payload::from_trusted_json(String::from(Box::<str>::from(
+            raw,
+        ))))
+    }
+}

@@ -1,0 +1,248 @@
+//! [`AggregateRoot`]: an aggregate's state, id, version and the events applied but not yet saved.
+//!
+//! Invariants (the Go original's contract):
+//! - `apply` runs the handler, then tracks the event as unsaved and bumps the version only if the
+//!   handler succeeded; a failed apply changes neither.
+//! - `replay` runs the handler and bumps the version, never tracking.
+//! - `collect_unsaved` returns every tracked event in apply order and empties the list.
+
+use std::borrow::Borrow;
+use std::ops::Deref;
+
+use crate::{Aggregate, AggregateEvent, EventDecodeError, EventId, RecordedEvent};
+
+/// Errors replaying stored events into an aggregate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError<E: std::error::Error + 'static> {
+    /// The aggregate lists no event of the stored type.
+    #[error(
+        "event {event_id} has type `{event_type}`, which aggregate `{aggregate}` does not handle"
+    )]
+    UnknownEventType {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// The aggregate's type name.
+        aggregate: &'static str,
+    },
+    /// The stored payload does not decode into the listed type.
+    #[error("event {event_id} (`{event_type}`) has a payload that does not decode: {source}")]
+    InvalidPayload {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The handler refused the event.
+    #[error("the handler of event {event_id} (`{event_type}`) failed: {source}")]
+    Handler {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// The handler's own error.
+        source: E,
+    },
+}
+
+/// An aggregate with its id, its version and the events applied to it that are not saved yet.
+///
+/// Dereferences to the aggregate's state.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, AggregateRoot, DomainError, DomainEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Incremented { by: i64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Incremented))]
+/// struct Counter { value: i64 }
+///
+/// impl Counter {
+///     fn on_incremented(&mut self, e: &Incremented) -> Result<(), DomainError> {
+///         if e.by == 0 {
+///             return Err(DomainError::new("increment by zero"));
+///         }
+///         self.value += e.by;
+///         Ok(())
+///     }
+/// }
+///
+/// let mut counter = AggregateRoot::<Counter>::new("c-1");
+/// counter.apply(Incremented { by: 2 }).unwrap();
+/// assert!(counter.apply(Incremented { by: 0 }).is_err());
+/// assert_eq!((counter.value, counter.version()), (2, 1));
+/// assert_eq!(counter.collect_unsaved().len(), 1);
+/// assert!(counter.collect_unsaved().is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct AggregateRoot<A: Aggregate> {
+    id: String,
+    state: A,
+    version: u64,
+    unsaved: Vec<A::Event>,
+}
+
+impl<A: Aggregate> AggregateRoot<A> {
+    /// A new aggregate with default state, version 0 and nothing unsaved.
+    pub fn new(id: impl Into<String>) -> Self {
+        AggregateRoot {
+            id: id.into(),
+            state: A::default(),
+            version: 0,
+            unsaved: Vec::new(),
+        }
+    }
+
+    /// The aggregate's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The name of the aggregate's stream: `<AGGREGATE_TYPE>-<id>`.
+    pub fn stream_name(&self) -> String {
+        stream_name::<A>(&self.id)
+    }
+
+    /// The state.
+    pub fn state(&self) -> &A {
+        &self.state
+    }
+
+    /// Takes the state out.
+    pub fn into_state(self) -> A {
+        self.state
+    }
+
+    /// Number of events applied or replayed.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The version the store holds: [`version`](Self::version) minus the unsaved events.
+    pub fn saved_version(&self) -> u64 {
+        self.version - self.unsaved.len() as u64
+    }
+
+    /// Applies a new event: runs its handler and, if the handler succeeds, tracks the event as
+    /// unsaved and bumps the version.
+    ///
+    /// # Errors
+    ///
+    /// The handler's own error; the unsaved list and the version are then unchanged.
+    pub fn apply(&mut self, event: impl Into<A::Event>) -> Result<(), A::Error> {
+        let event = event.into();
+        self.state.handle(&event)?;
+        self.unsaved.push(event);
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Replays a stored event: decodes it by type name, runs its handler and bumps the version,
+    /// without tracking it.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplayError::UnknownEventType`] or [`ReplayError::InvalidPayload`] (naming the event id and
+    /// type) when the event does not decode; [`ReplayError::Handler`] when the handler fails.
+    pub fn replay(&mut self, event: &RecordedEvent) -> Result<(), ReplayError<A::Error>> {
+        let handler_error = |source| ReplayError::Handler {
+            event_id: event.id(),
+            event_type: event.event_type().to_owned(),
+            source,
+        };
+        if let Some(typed) = event.payload().typed_any() {
+            if let Some(result) = self.state.handle_typed(typed) {
+                result.map_err(handler_error)?;
+                self.version += 1;
+                return Ok(());
+            }
+        }
+        let decoded =
+            A::Event::decode(event.event_type(), event.payload().as_bytes()).map_err(|err| {
+                match err {
+                    EventDecodeError::UnknownEventType => ReplayError::UnknownEventType {
+                        event_id: event.id(),
+                        event_type: event.event_type().to_owned(),
+                        aggregate: A::AGGREGATE_TYPE,
+                    },
+                    EventDecodeError::InvalidPayload(source) => ReplayError::InvalidPayload {
+                        event_id: event.id(),
+                        event_type: event.event_type().to_owned(),
+                        source,
+                    },
+                }
+            })?;
+        self.state.handle(&decoded).map_err(handler_error)?;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Replays stored events in order, stopping at the first error.
+    ///
+    /// # Errors
+    ///
+    /// The first event's [`ReplayError`]; events before it stay replayed.
+    pub fn replay_all<I>(&mut self, events: I) -> Result<(), ReplayError<A::Error>>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<RecordedEvent>,
+    {
+        events.into_iter().try_for_each(|e| self.replay(e.borrow()))
+    }
+
+    /// Returns the unsaved events in apply order and clears them; an empty `Vec` when none.
+    pub fn collect_unsaved(&mut self) -> Vec<A::Event> {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    /// The unsaved events, without clearing them.
+    pub fn unsaved(&self) -> &[A::Event] {
+        &self.unsaved
+    }
+
+    /// Whether any applied event is not saved yet.
+    pub fn has_unsaved(&self) -> bool {
+        !self.unsaved.is_empty()
+    }
+}
+
+impl<A: Aggregate> Deref for AggregateRoot<A> {
+    type Target = A;
+
+    fn deref(&self) -> &A {
+        &self.state
+    }
+}
+
+/// The stream name of aggregate `A` with id `id`: `<AGGREGATE_TYPE>-<id>`.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{stream_name, Aggregate, DomainError, DomainEvent};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// # struct Opened;
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Opened), name = "account")]
+/// struct Account;
+/// # impl Account { fn on_opened(&mut self, _: &Opened) -> Result<(), DomainError> { Ok(()) } }
+///
+/// assert_eq!(stream_name::<Account>("42"), "account-42");
+/// ```
+pub fn stream_name<A: Aggregate>(id: &str) -> String {
+    let mut name = String::with_capacity(A::AGGREGATE_TYPE.len() + 1 + id.len());
+    name.push_str(A::AGGREGATE_TYPE);
+    name.push('-');
+    name.push_str(id);
+    name
+}

@@ -1,0 +1,43 @@
+//! Stream name rules, the same for every backend.
+
+use super::StoreError;
+
+/// The longest stream name allowed, in bytes.
+pub const MAX_STREAM_NAME_BYTES: usize = 256;
+
+/// Checks a stream name: non-empty, at most [`MAX_STREAM_NAME_BYTES`] bytes, no path separators
+/// (`/`, `\`), no control characters, and not `.` or `..`.
+///
+/// # Errors
+///
+/// [`StoreError::InvalidStreamName`] saying what is wrong.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::validate_stream_name;
+///
+/// assert!(validate_stream_name("user-42").is_ok());
+/// assert!(validate_stream_name("").is_err());
+/// assert!(validate_stream_name("a/b").is_err());
+/// assert!(validate_stream_name("line\nbreak").is_err());
+/// ```
+pub fn validate_stream_name(name: &str) -> Result<(), StoreError> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > MAX_STREAM_NAME_BYTES {
+        "it is longer than 256 bytes"
+    } else if name.contains(['/', '\\']) {
+        "it contains a path separator"
+    } else if name.chars().any(char::is_control) {
+        "it contains a control character"
+    } else if name == "." || name == ".." {
+        "`.` and `..` are reserved"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidStreamName {
+        name: name.chars().take(100).collect(),
+        reason,
+    })
+}

@@ -1,0 +1,1 @@
+//! Examples, behaviour tests and benchmarks for livenstore.
