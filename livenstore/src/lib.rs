@@ -55,6 +55,7 @@ mod id;
 mod metadata;
 mod payload;
 mod registry;
+mod repository;
 mod root;
 mod time;
 
@@ -67,6 +68,7 @@ pub use id::{EventId, ParseEventIdError};
 pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
 pub use payload::Payload;
 pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
+pub use repository::{Repository, RepositoryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};

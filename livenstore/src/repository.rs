@@ -1,0 +1,260 @@
+//! [`Repository`]: loads aggregates by replaying their stream and saves their unsaved events with
+//! optimistic concurrency.
+//!
+//! Invariant: `save` appends with `ExpectedVersion::Exact(saved version)`, so of two writers that
+//! loaded the same version only one can save; the other gets [`StoreError::Conflict`] and its
+//! aggregate keeps its unsaved events.
+
+use crate::{
+    stream_name, Aggregate, AggregateEvent, AggregateRoot, AppendResult, EnvelopeError, EventStore,
+    ExpectedVersion, Metadata, ReplayError, StoreError,
+};
+
+/// How many events [`Repository::load`] reads from the store per call.
+const LOAD_PAGE: usize = 4096;
+
+/// Errors of [`Repository`] operations. `E` is the aggregate's handler error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepositoryError<E: std::error::Error + 'static> {
+    /// The store failed; a version conflict is `Store(StoreError::Conflict { .. })`.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event could not be replayed into the aggregate.
+    #[error("replaying stream `{stream}` failed: {source}")]
+    Replay {
+        /// The aggregate's stream.
+        stream: String,
+        /// What went wrong.
+        source: ReplayError<E>,
+    },
+    /// An unsaved event could not be serialized.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// [`Repository::load`] found no stream for the aggregate.
+    #[error("aggregate stream `{stream}` does not exist")]
+    NotFound {
+        /// The stream looked for.
+        stream: String,
+    },
+    /// [`Repository::create`] found the aggregate's stream already there.
+    #[error("aggregate stream `{stream}` already exists")]
+    AlreadyExists {
+        /// The stream.
+        stream: String,
+    },
+    /// The function given to [`Repository::transact`] returned the aggregate's own error.
+    #[error(transparent)]
+    Handler(E),
+}
+
+impl<E: std::error::Error + 'static> RepositoryError<E> {
+    /// Whether this is a version conflict (another writer saved first).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, RepositoryError::Store(StoreError::Conflict { .. }))
+    }
+}
+
+/// Loads and saves aggregates of any type through one store.
+///
+/// An aggregate `A` with id `id` lives in the stream `<A::AGGREGATE_TYPE>-<id>` (see
+/// [`stream_name`]).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, DomainError, DomainEvent, InMemoryStore, Repository};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Deposited { amount: u64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Deposited))]
+/// struct Account { balance: u64 }
+///
+/// impl Account {
+///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+///         self.balance += e.amount;
+///         Ok(())
+///     }
+/// }
+///
+/// let repo = Repository::new(InMemoryStore::new());
+/// let mut account = repo.create::<Account>("acc-1").unwrap();
+/// account.apply(Deposited { amount: 10 }).unwrap();
+/// repo.save(&mut account).unwrap();
+///
+/// repo.transact::<Account, _, _>("acc-1", |acc| acc.apply(Deposited { amount: 5 })).unwrap();
+/// let loaded = repo.load::<Account>("acc-1").unwrap();
+/// assert_eq!((loaded.balance, loaded.version()), (15, 2));
+/// ```
+#[derive(Debug)]
+pub struct Repository<S> {
+    store: S,
+    max_attempts: u32,
+}
+
+impl<S: EventStore> Repository<S> {
+    /// A repository over `store`; [`transact`](Self::transact) tries up to 5 times.
+    pub fn new(store: S) -> Self {
+        Repository {
+            store,
+            max_attempts: 5,
+        }
+    }
+
+    /// Sets how many times [`transact`](Self::transact) runs before giving up on conflicts (at
+    /// least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Takes the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Loads aggregate `id` by replaying its stream.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::NotFound`] when the stream does not exist; [`RepositoryError::Replay`]
+    /// when an event does not decode or its handler fails; store errors.
+    pub fn load<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
+        let root = self.load_or_new::<A>(id)?;
+        if root.version() == 0 {
+            return Err(RepositoryError::NotFound {
+                stream: stream_name::<A>(id),
+            });
+        }
+        Ok(root)
+    }
+
+    /// A new aggregate `id`, checked not to exist in the store yet. Save it to persist its
+    /// events.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::AlreadyExists`] when the stream exists; store errors.
+    pub fn create<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
+        let stream = stream_name::<A>(id);
+        if self.store.stream_version(&stream)? > 0 {
+            return Err(RepositoryError::AlreadyExists { stream });
+        }
+        Ok(AggregateRoot::new(id))
+    }
+
+    /// Loads aggregate `id`, or a new one (version 0) when its stream does not exist.
+    ///
+    /// # Errors
+    ///
+    /// As [`load`](Self::load), except that a missing stream is not an error.
+    pub fn get_or_create<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
+        self.load_or_new(id)
+    }
+
+    fn load_or_new<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
+        let stream = stream_name::<A>(id);
+        let mut root = AggregateRoot::<A>::new(id);
+        loop {
+            let page = self
+                .store
+                .read_stream(&stream, root.version() + 1, LOAD_PAGE)?;
+            root.replay_all(&page)
+                .map_err(|source| RepositoryError::Replay {
+                    stream: stream.clone(),
+                    source,
+                })?;
+            if page.len() < LOAD_PAGE {
+                return Ok(root);
+            }
+        }
+    }
+
+    /// Appends the aggregate's unsaved events, expecting its stream at the version it was loaded
+    /// at; on success the unsaved list is emptied. Returns `None` when there was nothing to save.
+    ///
+    /// # Errors
+    ///
+    /// `Store(StoreError::Conflict { .. })` when another writer saved first (the aggregate keeps
+    /// its unsaved events); other store or serialization errors.
+    pub fn save<A: Aggregate>(
+        &self,
+        root: &mut AggregateRoot<A>,
+    ) -> Result<Option<AppendResult>, RepositoryError<A::Error>> {
+        self.save_with_metadata(root, &Metadata::new())
+    }
+
+    /// Like [`save`](Self::save), adding `metadata` (correlation id, user, ...) to every event.
+    ///
+    /// # Errors
+    ///
+    /// As [`save`](Self::save).
+    pub fn save_with_metadata<A: Aggregate>(
+        &self,
+        root: &mut AggregateRoot<A>,
+        metadata: &Metadata,
+    ) -> Result<Option<AppendResult>, RepositoryError<A::Error>> {
+        if !root.has_unsaved() {
+            return Ok(None);
+        }
+        let mut events = Vec::with_capacity(root.unsaved().len());
+        for event in root.unsaved() {
+            let mut new_event = event.to_new_event()?;
+            if !metadata.is_empty() {
+                new_event = new_event.with_metadata(metadata.clone());
+            }
+            events.push(new_event);
+        }
+        let expected = ExpectedVersion::Exact(root.saved_version());
+        let result = self.store.append(&root.stream_name(), expected, events)?;
+        root.collect_unsaved();
+        Ok(Some(result))
+    }
+
+    /// Loads aggregate `id` (new when absent), runs `f` on it and saves; on a version conflict,
+    /// starts over from a fresh load, at most the configured number of attempts. Returns what `f`
+    /// returned.
+    ///
+    /// `f` may run more than once, so it should only apply events to the aggregate.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::Handler`] with `f`'s error (nothing saved); the last conflict when every
+    /// attempt lost; other load or save errors.
+    pub fn transact<A, T, F>(&self, id: &str, mut f: F) -> Result<T, RepositoryError<A::Error>>
+    where
+        A: Aggregate,
+        F: FnMut(&mut AggregateRoot<A>) -> Result<T, A::Error>,
+    {
+        let mut attempt = 1;
+        loop {
+            let mut root = self.get_or_create::<A>(id)?;
+            let value = f(&mut root).map_err(RepositoryError::Handler)?;
+            match self.save(&mut root) {
+                Ok(_) => return Ok(value),
+                Err(err) if err.is_conflict() && attempt < self.max_attempts => attempt += 1,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
