@@ -68,6 +68,7 @@ pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
 pub use payload::Payload;
 pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};
+pub use store::json::JsonStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};
 
