@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::format::{decode_line, Record};
-use super::index::{EventEntry, Index};
+use std::collections::{HashMap, HashSet};
+
 use super::io_err;
 use super::recovery::list_segments;
 use crate::StoreError;
@@ -71,7 +72,7 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
         }
         Err(e) => return Err(e),
     };
-    let mut index = Index::default();
+    let mut rules = Rules::default();
     let count = segments.len();
     for (k, (_, path)) in segments.into_iter().enumerate() {
         report.segments += 1;
@@ -99,6 +100,7 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
             let record = match decode_line(text) {
                 Ok(r) => r,
                 Err(reason) => {
+                    rules.damage();
                     problems.push((line, reason));
                     open_batch = None;
                     continue;
@@ -112,32 +114,17 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
             open_batch = (i < total).then(|| (open_batch.map_or(line, |b| b.0), i + 1, total));
             let checked = match record {
                 Record::Event { header, .. } => {
-                    let stream = index.intern_stream(&header.stream);
-                    let event_type = index.intern_type(&header.event_type);
-                    let entry = EventEntry {
-                        id: header.id.to_u128(),
-                        recorded_at: header.recorded_at.as_unix_nanos(),
-                        version: header.version,
-                        offset: 0,
-                        segment: 0,
-                        len: 0,
-                        stream,
-                        event_type,
-                    };
                     report.events += 1;
-                    // Keep checking what follows even after a gap: resynchronise on this line.
-                    let result = index.push_event(header.position, entry);
-                    if result.is_err() && header.position > index.last_position() {
-                        while index.last_position() + 1 < header.position {
-                            index.events.push(entry);
-                        }
-                    }
-                    result
+                    rules.event(
+                        header.position,
+                        header.id.to_u128(),
+                        &header.stream,
+                        header.version,
+                    )
                 }
                 Record::Link(link) => {
                     report.links += 1;
-                    let stream = index.intern_stream(&link.stream);
-                    index.push_link(link.id, stream, link.version, link.linked_at)
+                    rules.version(&link.stream, link.version)
                 }
             };
             if let Err(reason) = checked {
@@ -178,5 +165,54 @@ fn last_complete_line(path: &Path) -> Result<u64, StoreError> {
                 last = line;
             }
         }
+    }
+}
+
+/// The log rules, checked so that one bad line is reported once: each check compares with the
+/// previous line seen and then takes the line's own values as the new reference.
+#[derive(Default)]
+struct Rules {
+    position: u64,
+    versions: HashMap<String, u64>,
+    ids: HashSet<u128>,
+    /// After an unreadable line: the next position and each stream's next version are taken
+    /// as they come, since the lost line may have held them.
+    position_unsure: bool,
+    damaged: bool,
+    seen_since_damage: HashSet<String>,
+}
+
+impl Rules {
+    fn damage(&mut self) {
+        self.position_unsure = true;
+        self.damaged = true;
+        self.seen_since_damage.clear();
+    }
+
+    fn event(&mut self, position: u64, id: u128, stream: &str, version: u64) -> Result<(), String> {
+        let expected = self.position + 1;
+        self.position = position;
+        let fresh = self.ids.insert(id);
+        self.version(stream, version)?;
+        let unsure = std::mem::take(&mut self.position_unsure);
+        if position != expected && !unsure {
+            return Err(format!("position {position}, expected {expected}"));
+        }
+        if !fresh {
+            return Err("event id stored twice".into());
+        }
+        Ok(())
+    }
+
+    fn version(&mut self, stream: &str, version: u64) -> Result<(), String> {
+        let last = self
+            .versions
+            .insert(stream.to_owned(), version)
+            .unwrap_or(0);
+        let unsure = self.damaged && self.seen_since_damage.insert(stream.to_owned());
+        if version != last + 1 && !unsure {
+            return Err(format!("stream version {version}, expected {}", last + 1));
+        }
+        Ok(())
     }
 }
