@@ -74,15 +74,14 @@ pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// The header of an event line, as written.
-#[derive(Serialize)]
+/// The header of an event line, as written (`recorded_at` already formatted, once per batch).
 pub(crate) struct EventHeaderRef<'a> {
     pub position: u64,
     pub id: EventId,
     pub stream: &'a str,
     pub version: u64,
     pub event_type: &'a str,
-    pub recorded_at: Timestamp,
+    pub recorded_at: &'a str,
     pub metadata: &'a Metadata,
     pub batch: [u32; 2],
 }
@@ -136,26 +135,57 @@ impl Record<'_> {
 
 fn push_prefix(out: &mut Vec<u8>, body_start: usize) {
     let crc = crc32(&out[body_start..]);
-    let prefix = format!("{{\"crc\":\"{crc:08x}\",");
-    debug_assert_eq!(prefix.len(), PREFIX_LEN);
-    out[body_start - PREFIX_LEN..body_start].copy_from_slice(prefix.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut prefix = *b"{\"crc\":\"00000000\",";
+    for k in 0..8 {
+        prefix[8 + k] = HEX[((crc >> (28 - 4 * k)) & 0xF) as usize];
+    }
+    out[body_start - PREFIX_LEN..body_start].copy_from_slice(&prefix);
     out.push(b'\n');
 }
 
-/// Appends one event line (with its newline) to `out`.
+/// Appends one event line (with its newline) to `out`. The header is written by hand (same
+/// JSON as serde would write, field order fixed) because this is the append hot path.
 pub(crate) fn encode_event(
     out: &mut Vec<u8>,
     header: &EventHeaderRef<'_>,
     payload: &str,
 ) -> Result<(), serde_json::Error> {
+    use std::io::Write as _;
     let start = out.len();
     out.extend_from_slice(&[b' '; PREFIX_LEN]);
-    out.extend_from_slice(b"\"event\":");
-    if let Err(e) = serde_json::to_writer(&mut *out, header) {
+    let mut id = [0u8; ulid::ULID_LEN];
+    let id = header.id.ulid().array_to_str(&mut id);
+    let written = (|| -> Result<(), serde_json::Error> {
+        write!(
+            out,
+            "\"event\":{{\"position\":{},\"id\":\"{id}\",\"stream\":",
+            header.position
+        )
+        .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut *out, header.stream)?;
+        write!(out, ",\"version\":{},\"event_type\":", header.version)
+            .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut *out, header.event_type)?;
+        write!(
+            out,
+            ",\"recorded_at\":\"{}\",\"metadata\":",
+            header.recorded_at
+        )
+        .map_err(serde_json::Error::io)?;
+        if header.metadata.is_empty() {
+            out.extend_from_slice(b"{}");
+        } else {
+            serde_json::to_writer(&mut *out, header.metadata)?;
+        }
+        let [i, n] = header.batch;
+        write!(out, ",\"batch\":[{i},{n}]}},\"payload\":").map_err(serde_json::Error::io)?;
+        Ok(())
+    })();
+    if let Err(e) = written {
         out.truncate(start);
         return Err(e);
     }
-    out.extend_from_slice(b",\"payload\":");
     out.extend_from_slice(payload.as_bytes());
     out.push(b'}');
     push_prefix(out, start + PREFIX_LEN);
@@ -261,7 +291,7 @@ mod tests {
             stream: "user-\"1\"",
             version: 2,
             event_type: "UserCreated",
-            recorded_at: Timestamp::from_unix_nanos(5),
+            recorded_at: "1970-01-01T00:00:00.000000005Z",
             metadata: &metadata,
             batch: [1, 2],
         };
@@ -275,6 +305,7 @@ mod tests {
                 assert_eq!(h.stream, "user-\"1\"");
                 assert_eq!((h.position, h.version, h.batch), (3, 2, [1, 2]));
                 assert_eq!(h.metadata.get("k"), Some("v"));
+                assert_eq!(h.recorded_at, Timestamp::from_unix_nanos(5));
             }
             Record::Link(_) => panic!("expected an event"),
         }

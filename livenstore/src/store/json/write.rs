@@ -266,6 +266,7 @@ pub(crate) fn append(
     let mut buf = std::mem::take(&mut w.buf);
     buf.clear();
     let mut lines = Vec::with_capacity(events.len());
+    let recorded_text = recorded_at.to_string();
     for (i, event) in events.iter().enumerate() {
         let start = buf.len();
         let id = event.id().unwrap_or_default();
@@ -275,7 +276,7 @@ pub(crate) fn append(
             stream,
             version: current + 1 + i as u64,
             event_type: event.event_type(),
-            recorded_at,
+            recorded_at: &recorded_text,
             metadata: event.metadata(),
             batch: [i as u32 + 1, total],
         };
