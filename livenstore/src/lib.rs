@@ -70,6 +70,7 @@ pub use payload::Payload;
 pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
 pub use repository::{Repository, RepositoryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};
+pub use store::json::JsonStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};
 

@@ -14,6 +14,7 @@
 //!   [`InMemoryStore`](crate::InMemoryStore) is a configured exception, documented there).
 
 mod expected_version;
+pub mod json;
 mod stream_name;
 
 pub use expected_version::ExpectedVersion;

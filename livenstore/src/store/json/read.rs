@@ -1,0 +1,158 @@
+//! Reading events back: positioned reads of whole lines, coalesced when lines are adjacent.
+//!
+//! Invariants:
+//! - Reads take a copy of the index entries they need and release the index lock before any
+//!   disk I/O, so a long read never blocks appenders.
+//! - Every line read is checked again (checksum, position) before it becomes a
+//!   [`RecordedEvent`]; a mismatch is `Corrupted` naming the file and byte offset's line.
+//! - The payload text is taken from the line as is (the checksum vouches for it), never parsed.
+
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use super::format::{decode_line, Record};
+use super::index::{EventEntry, Index, SegmentFile};
+use super::io_err;
+use crate::{EventId, LinkInfo, Payload, RecordedEvent, RecordedEventParts, StoreError, Timestamp};
+
+/// Largest single read when adjacent lines are read together.
+const MAX_COALESCED: u64 = 4 << 20;
+
+/// What to load: a position, and the link it was reached through.
+pub(crate) struct Want {
+    pub position: u64,
+    pub entry: EventEntry,
+    pub link: Option<LinkInfo>,
+}
+
+/// A snapshot of what [`load`] needs besides the entries.
+pub(crate) struct ReadCtx {
+    segments: Vec<(u32, std::path::PathBuf, Arc<std::fs::File>)>,
+    streams: Vec<Arc<str>>,
+    types: Vec<Arc<str>>,
+}
+
+impl ReadCtx {
+    pub fn new(index: &Index) -> Self {
+        ReadCtx {
+            segments: index
+                .segments
+                .iter()
+                .map(|SegmentFile { id, path, file }| (*id, path.clone(), Arc::clone(file)))
+                .collect(),
+            streams: index.streams.iter().map(|s| Arc::clone(&s.name)).collect(),
+            types: index.types.clone(),
+        }
+    }
+}
+
+/// Collects the entries for `positions` (skipping unknown ones) and a read context.
+pub(crate) fn plan(
+    index: &Index,
+    positions: impl Iterator<Item = (u64, Option<LinkInfo>)>,
+) -> (Vec<Want>, ReadCtx) {
+    let wants = positions
+        .filter_map(|(position, link)| {
+            index.entry(position).map(|entry| Want {
+                position,
+                entry: *entry,
+                link,
+            })
+        })
+        .collect();
+    (wants, ReadCtx::new(index))
+}
+
+/// Reads and decodes the lines of `wants`, in order.
+///
+/// # Errors
+///
+/// `Io` with the segment path, `Corrupted` when a line no longer matches its index entry.
+pub(crate) fn load(mut wants: Vec<Want>, ctx: &ReadCtx) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut out = Vec::with_capacity(wants.len());
+    let mut buf = Vec::new();
+    let mut i = 0;
+    while i < wants.len() {
+        // Extend the run while the next line follows this one in the same segment.
+        let first = wants[i].entry;
+        let mut end = first.offset + u64::from(first.len);
+        let mut j = i + 1;
+        while j < wants.len() {
+            let e = wants[j].entry;
+            if e.segment != first.segment || e.offset != end || end - first.offset > MAX_COALESCED {
+                break;
+            }
+            end += u64::from(e.len);
+            j += 1;
+        }
+        let (_, path, file) = ctx
+            .segments
+            .iter()
+            .find(|(id, _, _)| *id == first.segment)
+            .ok_or_else(|| StoreError::Corrupted {
+                path: std::path::PathBuf::from(format!("segment {}", first.segment)),
+                line: 0,
+                reason: "the index names a segment that is not open".into(),
+            })?;
+        let size = usize::try_from(end - first.offset)
+            .map_err(|_| StoreError::InvalidArgument("read too large".into()))?;
+        buf.resize(size, 0);
+        file.read_exact_at(&mut buf, first.offset)
+            .map_err(io_err(path))?;
+        let mut at = 0usize;
+        for want in wants[i..j].iter_mut() {
+            let len = want.entry.len as usize;
+            let line = &buf[at..at + len];
+            at += len;
+            out.push(decode_event(line, want, ctx, path)?);
+        }
+        i = j;
+    }
+    Ok(out)
+}
+
+fn decode_event(
+    line: &[u8],
+    want: &mut Want,
+    ctx: &ReadCtx,
+    path: &std::path::Path,
+) -> Result<RecordedEvent, StoreError> {
+    let corrupted = |reason: String| StoreError::Corrupted {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: format!("line at byte {}: {reason}", want.entry.offset),
+    };
+    let text = line
+        .strip_suffix(b"\n")
+        .ok_or_else(|| corrupted("the line has no newline".into()))?;
+    let (header, payload) = match decode_line(text).map_err(&corrupted)? {
+        Record::Event { header, payload } => (header, payload),
+        Record::Link(_) => return Err(corrupted("expected an event, found a link".into())),
+    };
+    let e = want.entry;
+    if header.position != want.position || header.id.to_u128() != e.id {
+        return Err(corrupted(format!(
+            "expected position {}, found {}",
+            want.position, header.position
+        )));
+    }
+    let stream = ctx.streams.get(e.stream as usize).cloned();
+    let event_type = ctx.types.get(e.event_type as usize).cloned();
+    let (Some(stream), Some(event_type)) = (stream, event_type) else {
+        return Err(corrupted("unknown stream or type id".into()));
+    };
+    let event = RecordedEvent::from_parts(RecordedEventParts {
+        id: EventId::from_u128(e.id),
+        event_type,
+        stream,
+        version: e.version,
+        position: want.position,
+        recorded_at: Timestamp::from_unix_nanos(e.recorded_at),
+        metadata: header.metadata,
+        payload: Payload::from_trusted_json(payload),
+    });
+    Ok(match want.link.take() {
+        Some(link) => event.with_link(link),
+        None => event,
+    })
+}

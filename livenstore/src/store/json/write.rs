@@ -1,0 +1,357 @@
+//! Appending: the writer, segment rolling, and the durability step after each write.
+//!
+//! Invariants:
+//! - All writes happen under the writer mutex, in the order the index gives positions; a batch's
+//!   lines go to the file in one `write_all` and the index learns of them only after it
+//!   succeeded. A failed write is cut back (`set_len`) so the file ends at a batch boundary.
+//! - The idempotency check runs before the version check (see [`EventStore`](crate::EventStore)).
+//! - The durability wait happens after the writer mutex is released, so other appenders can
+//!   write while one `fsync` runs (group commit).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::format::{encode_event, encode_link, EventHeaderRef, LinkRecord};
+use super::index::{EventEntry, Index};
+use super::recovery::{open_segment, segment_name, TornTail};
+use super::{io_err, read, sync_dir, Durability, Shared};
+use crate::store::{validate_append, validate_stream_name, AppendResult, ExpectedVersion};
+use crate::{EventId, NewEvent, StoreError, StreamInfo, Timestamp};
+
+/// The writable end of the log.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    file: Arc<File>,
+    path: PathBuf,
+    segment: u32,
+    size: u64,
+    /// Batches written since open (the group-commit counter).
+    written: u64,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Opens the last segment for appending (creating segment 1 in an empty store), after
+    /// cutting off `torn`.
+    ///
+    /// # Errors
+    ///
+    /// `Io` with the path.
+    pub fn open(
+        dir: &Path,
+        index: &mut Index,
+        torn: Option<&TornTail>,
+    ) -> Result<Self, StoreError> {
+        if index.segments.is_empty() {
+            let path = dir.join(segment_name(1));
+            create_segment(dir, &path)?;
+            index.segments.push(open_segment(1, path)?);
+        }
+        let last = index
+            .segments
+            .last()
+            .ok_or_else(|| StoreError::InvalidArgument("no segment".into()))?;
+        let (segment, path) = (last.id, last.path.clone());
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if let Some(torn) = torn {
+            file.set_len(torn.offset).map_err(io_err(&path))?;
+            file.sync_all().map_err(io_err(&path))?;
+        }
+        let size = file.metadata().map_err(io_err(&path))?.len();
+        Ok(Writer {
+            file: Arc::new(file),
+            path,
+            segment,
+            size,
+            written: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Writes `self.buf` as one batch, rolling to a new segment first when needed. Returns the
+    /// segment and offset the batch starts at.
+    fn write_batch(&mut self, shared: &Shared) -> Result<(u32, u64), StoreError> {
+        let len = self.buf.len() as u64;
+        if self.size > 0 && self.size + len > shared.options.segment_size {
+            self.roll(shared)?;
+        }
+        let start = self.size;
+        if let Err(source) = (&*self.file).write_all(&self.buf) {
+            // Leave the file at a batch boundary; if even that fails, the next open cuts it.
+            let _ = self.file.set_len(start);
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        self.size += len;
+        self.written += 1;
+        Ok((self.segment, start))
+    }
+
+    fn roll(&mut self, shared: &Shared) -> Result<(), StoreError> {
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        let id = self.segment + 1;
+        let path = shared.dir.join(segment_name(id));
+        let file = create_segment(&shared.dir, &path)?;
+        let reader = open_segment(id, path.clone())?;
+        shared.index_mut().segments.push(reader);
+        self.file = Arc::new(file);
+        self.path = path;
+        self.segment = id;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn create_segment(dir: &Path, path: &Path) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+fn lock_writer(shared: &Shared) -> Result<MutexGuard<'_, Writer>, StoreError> {
+    let writer = shared.writer.as_ref().ok_or_else(|| {
+        StoreError::InvalidArgument(format!(
+            "the store at {} was opened read-only",
+            shared.dir.display()
+        ))
+    })?;
+    let guard = writer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    shared.syncer.check_failed(&guard.path)?;
+    Ok(guard)
+}
+
+fn snapshot(writer: &Mutex<Writer>) -> (u64, Arc<File>, PathBuf) {
+    let w = writer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (w.written, Arc::clone(&w.file), w.path.clone())
+}
+
+/// Waits until batch `target` is durable as the durability mode asks.
+fn after_write(shared: &Shared, target: u64) -> Result<(), StoreError> {
+    let Some(writer) = &shared.writer else {
+        return Ok(());
+    };
+    let due = match shared.options.durability {
+        Durability::Always => true,
+        Durability::Batch(interval) => shared.syncer.since_last_sync() >= interval,
+        Durability::Never => false,
+    };
+    if due {
+        shared.syncer.wait_durable(target, || snapshot(writer))?;
+    }
+    Ok(())
+}
+
+/// Makes every batch written so far durable.
+pub(crate) fn sync_all_written(shared: &Shared) -> Result<(), StoreError> {
+    let Some(writer) = &shared.writer else {
+        return Ok(());
+    };
+    let (written, _, _) = snapshot(writer);
+    if shared.syncer.synced() >= written {
+        return Ok(());
+    }
+    shared.syncer.wait_durable(written, || snapshot(writer))
+}
+
+/// What the store knows of stream `sid`, `None` when it has no entries.
+pub(crate) fn stream_info(index: &Index, sid: u32) -> Option<StreamInfo> {
+    let state = index.streams.get(sid as usize)?;
+    let time = |e: &super::index::StreamEntry| {
+        Timestamp::from_unix_nanos(
+            e.linked_at
+                .unwrap_or_else(|| index.entry(e.position).map_or(0, |entry| entry.recorded_at)),
+        )
+    };
+    let (first, last) = (state.entries.first()?, state.entries.last()?);
+    Some(StreamInfo {
+        stream: state.name.to_string(),
+        event_count: state.entries.len() as u64,
+        first_version: 1,
+        last_version: state.entries.len() as u64,
+        first_recorded_at: time(first),
+        last_recorded_at: time(last),
+    })
+}
+
+/// The idempotency rule: `Some(result)` when every event's id is stored with the same content in
+/// this stream, `None` when no id is stored.
+fn check_idempotent(
+    shared: &Shared,
+    stream: &str,
+    events: &[NewEvent],
+) -> Result<Option<AppendResult>, StoreError> {
+    let index = shared.index();
+    let stored: Vec<Option<u64>> = events
+        .iter()
+        .map(|e| e.id().and_then(|id| index.position_of(id)))
+        .collect();
+    let Some(first_stored) = events.iter().zip(&stored).find_map(|(e, p)| p.and(e.id())) else {
+        return Ok(None);
+    };
+    let dup = |id, reason| Err(StoreError::DuplicateEventId { id, reason });
+    if stored.iter().any(Option::is_none) {
+        return dup(first_stored, "only some of the call's ids are stored");
+    }
+    let positions: Vec<u64> = stored.into_iter().flatten().collect();
+    let (wants, ctx) = read::plan(&index, positions.iter().map(|&p| (p, None)));
+    drop(index);
+    let recorded = read::load(wants, &ctx)?;
+    for (event, old) in events.iter().zip(&recorded) {
+        if old.stream() != stream {
+            return dup(old.id(), "it is stored in another stream");
+        }
+        if old.event_type() != event.event_type() || old.payload() != event.payload() {
+            return dup(old.id(), "it is stored with another type or payload");
+        }
+    }
+    Ok(Some(AppendResult {
+        stream_version: recorded.iter().map(|e| e.version()).max().unwrap_or(0),
+        first_position: recorded.first().map_or(0, |e| e.position()),
+        last_position: recorded.last().map_or(0, |e| e.position()),
+    }))
+}
+
+/// Appends `events` to `stream` (the [`EventStore::append`](crate::EventStore::append) rules).
+pub(crate) fn append(
+    shared: &Shared,
+    stream: &str,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+) -> Result<AppendResult, StoreError> {
+    validate_append(stream, &events, shared.options.max_payload_bytes)?;
+    let mut ids = std::collections::HashSet::new();
+    for id in events.iter().filter_map(NewEvent::id) {
+        if !ids.insert(id) {
+            return Err(StoreError::DuplicateEventId {
+                id,
+                reason: "it appears twice in the call",
+            });
+        }
+    }
+    let mut w = lock_writer(shared)?;
+    if let Some(result) = check_idempotent(shared, stream, &events)? {
+        return Ok(result);
+    }
+    let index = shared.index();
+    let sid = index.stream_id(stream);
+    let current = sid.map_or(0, |s| index.stream_version(s));
+    expected.check(stream, current)?;
+    if events.is_empty() {
+        return Ok(AppendResult {
+            stream_version: current,
+            first_position: 0,
+            last_position: 0,
+        });
+    }
+    let first_position = index.last_position() + 1;
+    let recorded_at = Timestamp::now().max(index.last_recorded_at());
+    drop(index);
+    let total = u32::try_from(events.len())
+        .map_err(|_| StoreError::InvalidArgument("too many events in one append".into()))?;
+    let mut buf = std::mem::take(&mut w.buf);
+    buf.clear();
+    let mut lines = Vec::with_capacity(events.len());
+    let recorded_text = recorded_at.to_string();
+    for (i, event) in events.iter().enumerate() {
+        let start = buf.len();
+        let id = event.id().unwrap_or_default();
+        let header = EventHeaderRef {
+            position: first_position + i as u64,
+            id,
+            stream,
+            version: current + 1 + i as u64,
+            event_type: event.event_type(),
+            recorded_at: &recorded_text,
+            metadata: event.metadata(),
+            batch: [i as u32 + 1, total],
+        };
+        encode_event(&mut buf, &header, event.payload().as_str())
+            .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the event: {e}")))?;
+        lines.push((id, start, buf.len() - start));
+    }
+    w.buf = buf;
+    let (segment, offset) = w.write_batch(shared)?;
+    let target = w.written;
+    {
+        let mut index = shared.index_mut();
+        let sid = index.intern_stream(stream);
+        for (i, ((id, start, len), event)) in lines.into_iter().zip(&events).enumerate() {
+            let event_type = index.intern_type(event.event_type());
+            let entry = EventEntry {
+                id: id.to_u128(),
+                recorded_at: recorded_at.as_unix_nanos(),
+                version: current + 1 + i as u64,
+                offset: offset + start as u64,
+                segment,
+                len: u32::try_from(len).unwrap_or(u32::MAX),
+                stream: sid,
+                event_type,
+            };
+            index
+                .push_event(first_position + i as u64, entry)
+                .map_err(StoreError::InvalidArgument)?;
+        }
+    }
+    drop(w);
+    after_write(shared, target)?;
+    Ok(AppendResult {
+        stream_version: current + events.len() as u64,
+        first_position,
+        last_position: first_position + events.len() as u64 - 1,
+    })
+}
+
+/// Links event `id` into `stream` (the [`EventStore::link_to_stream`](crate::EventStore) rules).
+pub(crate) fn link(shared: &Shared, id: EventId, stream: &str) -> Result<u64, StoreError> {
+    validate_stream_name(stream)?;
+    let mut w = lock_writer(shared)?;
+    let index = shared.index();
+    let position = index.position_of(id).ok_or(StoreError::EventNotFound(id))?;
+    let sid = index.stream_id(stream);
+    if sid.is_some_and(|s| index.in_stream(position, s)) {
+        return Err(StoreError::InvalidArgument(format!(
+            "event {id} is already in stream `{stream}`"
+        )));
+    }
+    let version = sid.map_or(0, |s| index.stream_version(s)) + 1;
+    drop(index);
+    let linked_at = Timestamp::now();
+    let mut buf = std::mem::take(&mut w.buf);
+    buf.clear();
+    let record = LinkRecord {
+        id,
+        stream: stream.into(),
+        version,
+        linked_at,
+    };
+    encode_link(&mut buf, &record)
+        .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the link: {e}")))?;
+    w.buf = buf;
+    w.write_batch(shared)?;
+    let target = w.written;
+    {
+        let mut index = shared.index_mut();
+        let sid = index.intern_stream(stream);
+        index
+            .push_link(id, sid, version, linked_at)
+            .map_err(StoreError::InvalidArgument)?;
+    }
+    drop(w);
+    after_write(shared, target)?;
+    Ok(version)
+}
