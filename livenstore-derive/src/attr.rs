@@ -36,6 +36,8 @@ pub struct EventAttrs {
 pub struct AggregateAttrs {
     /// The span of the first `#[aggregate]` attribute, for errors about a missing key.
     pub attr: Option<Span>,
+    /// Whether an attribute failed to parse: a key may then be missing only because of it.
+    pub incomplete: bool,
     /// `events(A, B(handler = on_b), path::C)`.
     pub events: Option<Keyed<EventList>>,
     /// `error = E`.
@@ -127,7 +129,9 @@ pub fn aggregate_attrs(attrs: &[Attribute], errors: &mut Errors) -> AggregateAtt
                 Ok(())
             })
         });
-        errors.ok(result);
+        if errors.ok(result).is_none() {
+            out.incomplete = true;
+        }
     }
     out
 }

@@ -1,7 +1,7 @@
 //! Code generation. Every path is absolute (`::core::...`, `::livenstore::...`), every impl is
 //! `#[automatically_derived]`, and helper items live in an anonymous `const _: () = { ... };`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::DeriveInput;
@@ -78,9 +78,11 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
     let dispatch_fns = events.iter().zip(&dispatch).map(|(event, dispatch)| {
         let path = event.path;
         let handler = &event.handler;
+        let at_event = respan(quote!(#ident), event.span);
+        let error_at_event = respan(error.clone(), event.span);
         let call = quote_spanned! {event.span=>
-            let __handler: fn(&mut #ident, &#path) -> ::core::result::Result<(), #error> =
-                #ident::#handler;
+            let __handler: fn(&mut #at_event, &#path)
+                -> ::core::result::Result<(), #error_at_event> = #at_event::#handler;
         };
         quote! {
             #[inline(always)]
@@ -94,14 +96,16 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
         }
     });
 
-    // `T: DomainEvent` for every listed type, checked at the event in the list so the trait's
-    // own message ("`T` is not a domain event") points there.
-    let assert_domain_events = events.iter().map(|event| {
-        let path = event.path;
-        quote_spanned! {event.span=>
-            __livenstore_assert_domain_event::<#path>();
-        }
-    });
+    // `T: DomainEvent` for every listed type, as a where clause spanned at the event in the
+    // list: the trait's own message ("`T` is not a domain event") points there, once, and the
+    // bodies that rely on it add no further errors.
+    let bounds: Vec<_> = events
+        .iter()
+        .map(|event| {
+            let path = event.path;
+            quote_spanned! {event.span=> #path: ::livenstore::DomainEvent }
+        })
+        .collect();
 
     quote! {
         #[doc = #enum_doc]
@@ -115,11 +119,6 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
         }
 
         const _: () = {
-            const fn __livenstore_assert_domain_event<T: ::livenstore::DomainEvent>() {}
-            const _: () = {
-                #(#assert_domain_events)*
-            };
-
             #(
                 #[automatically_derived]
                 impl ::core::convert::From<#paths> for #event_enum {
@@ -131,7 +130,10 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
             )*
 
             #[automatically_derived]
-            impl ::livenstore::AggregateEvent for #event_enum {
+            impl ::livenstore::AggregateEvent for #event_enum
+            where
+                #(#bounds,)*
+            {
                 const EVENT_TYPES: &'static [&'static ::core::primitive::str] = &[
                     #(<#paths as ::livenstore::DomainEvent>::EVENT_TYPE,)*
                 ];
@@ -190,7 +192,10 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
             #(#dispatch_fns)*
 
             #[automatically_derived]
-            impl ::livenstore::Aggregate for #ident {
+            impl ::livenstore::Aggregate for #ident
+            where
+                #(#bounds,)*
+            {
                 const AGGREGATE_TYPE: &'static ::core::primitive::str = #aggregate_type;
                 type Event = #event_enum;
                 type Error = #error;
@@ -222,4 +227,21 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
             }
         };
     }
+}
+
+/// The tokens with every span set to `span`, so an error about them points there.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }

@@ -69,9 +69,11 @@ fn check_name_not_empty(name: &LitStr, what: &str, errors: &mut Errors) {
 }
 
 /// `#[aggregate(error = E)]` without `events(...)`, or `events()`: an aggregate handles at least
-/// one event. Refused at the attribute (missing) or at the empty parentheses.
+/// one event. Refused at the attribute (missing) or at the empty parentheses; not reported when
+/// an attribute already failed to parse, which may be why the key is missing.
 fn check_events_given(aggregate: &Aggregate, errors: &mut Errors) {
     match &aggregate.attrs.events {
+        None if aggregate.attrs.incomplete => {}
         None => {
             let span = aggregate
                 .attrs
