@@ -159,7 +159,12 @@ fn parse_event_list(input: ParseStream, errors: &mut Errors) -> syn::Result<Even
                     set(&mut item.handler, "handler", key, value, errors);
                     Ok(())
                 } else {
-                    Err(unknown_key(input, lookahead, "an event's options", EVENT_ITEM_KEYS))
+                    Err(unknown_key(
+                        input,
+                        lookahead,
+                        "an event's options",
+                        EVENT_ITEM_KEYS,
+                    ))
                 }
             })?;
         }

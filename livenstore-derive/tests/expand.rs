@@ -82,11 +82,11 @@ impl Order {
 fn snake_case_handlers_dispatch() {
     let mut order = Order::default();
     order
-        .handle(&OrderChange::HTTPRequestSent(HTTPRequestSent { url: "/a".into() }))
+        .handle(&OrderChange::HTTPRequestSent(HTTPRequestSent {
+            url: "/a".into(),
+        }))
         .unwrap();
-    order
-        .handle(&Order2Placed { amount: 3 }.into())
-        .unwrap();
+    order.handle(&Order2Placed { amount: 3 }.into()).unwrap();
     order.handle(&Tagged("vip".into()).into()).unwrap();
     order.handle(&Shipped::BySea { days: 3 }.into()).unwrap();
     assert_eq!(order.requests, ["/a"]);
@@ -95,7 +95,9 @@ fn snake_case_handlers_dispatch() {
     assert_eq!(order.shipments, 1);
 
     order.handle(&OrderChange::Cancelled(Cancelled)).unwrap();
-    let err = order.handle(&Order2Placed { amount: 1 }.into()).unwrap_err();
+    let err = order
+        .handle(&Order2Placed { amount: 1 }.into())
+        .unwrap_err();
     assert_eq!(err.0, "cancelled");
     assert_eq!(order.total, 3);
 }
@@ -116,7 +118,13 @@ fn event_names() {
     assert_eq!(Order2Placed::EVENT_TYPE, "order.placed.v2");
     assert_eq!(
         OrderChange::EVENT_TYPES,
-        ["HTTPRequestSent", "order.placed.v2", "Cancelled", "Tagged", "Shipped"]
+        [
+            "HTTPRequestSent",
+            "order.placed.v2",
+            "Cancelled",
+            "Tagged",
+            "Shipped"
+        ]
     );
     let event: OrderChange = Order2Placed { amount: 1 }.into();
     assert_eq!(event.event_type(), "order.placed.v2");
@@ -164,7 +172,9 @@ fn registry_holds_derived_events() {
     }
     let reg = registry.get("order.placed.v2").unwrap();
     assert_eq!(reg.rust_path(), "expand::Order2Placed");
-    let value = registry.decode("order.placed.v2", br#"{"amount":5}"#).unwrap();
+    let value = registry
+        .decode("order.placed.v2", br#"{"amount":5}"#)
+        .unwrap();
     assert_eq!(
         value.downcast_ref::<Order2Placed>(),
         Some(&Order2Placed { amount: 5 })

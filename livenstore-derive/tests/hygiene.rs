@@ -22,14 +22,17 @@ struct Any;
 struct event;
 struct json;
 
-
-#[derive(::core::fmt::Debug, ::core::clone::Clone, Serialize, Deserialize, ::livenstore::DomainEvent)]
+#[derive(
+    ::core::fmt::Debug, ::core::clone::Clone, Serialize, Deserialize, ::livenstore::DomainEvent,
+)]
 #[event(name = "hygiene.opened")]
 struct Opened {
     n: ::core::primitive::u32,
 }
 
-#[derive(::core::fmt::Debug, ::core::clone::Clone, Serialize, Deserialize, ::livenstore::DomainEvent)]
+#[derive(
+    ::core::fmt::Debug, ::core::clone::Clone, Serialize, Deserialize, ::livenstore::DomainEvent,
+)]
 enum Flagged {
     Up,
     Down,

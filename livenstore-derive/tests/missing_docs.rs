@@ -35,7 +35,9 @@ fn public_enum_is_usable() {
     use livenstore::Aggregate;
     let mut member = api::Member::default();
     member
-        .handle(&api::MemberEvent::SignedUp(api::SignedUp { name: "ada".into() }))
+        .handle(&api::MemberEvent::SignedUp(api::SignedUp {
+            name: "ada".into(),
+        }))
         .unwrap();
     assert_eq!(member.name, "ada");
 }
