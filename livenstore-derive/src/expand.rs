@@ -123,8 +123,8 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
                 #[automatically_derived]
                 impl ::core::convert::From<#paths> for #event_enum {
                     #[inline]
-                    fn from(event: #paths) -> Self {
-                        #event_enum::#variants(event)
+                    fn from(__event: #paths) -> Self {
+                        #event_enum::#variants(__event)
                     }
                 }
             )*
@@ -149,14 +149,14 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
                 }
 
                 fn decode(
-                    event_type: &::core::primitive::str,
-                    json: &[::core::primitive::u8],
+                    __event_type: &::core::primitive::str,
+                    __json: &[::core::primitive::u8],
                 ) -> ::core::result::Result<Self, ::livenstore::EventDecodeError> {
                     #(
-                        if event_type == <#paths as ::livenstore::DomainEvent>::EVENT_TYPE {
+                        if __event_type == <#paths as ::livenstore::DomainEvent>::EVENT_TYPE {
                             return ::core::result::Result::map_err(
                                 ::core::result::Result::map(
-                                    ::livenstore::__private::serde_json::from_slice::<#paths>(json),
+                                    ::livenstore::__private::serde_json::from_slice::<#paths>(__json),
                                     #event_enum::#variants,
                                 ),
                                 ::livenstore::EventDecodeError::InvalidPayload,
@@ -203,9 +203,9 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
                 #[inline]
                 fn handle(
                     &mut self,
-                    event: &#event_enum,
+                    __event: &#event_enum,
                 ) -> ::core::result::Result<(), #error> {
-                    match event {
+                    match __event {
                         #(#event_enum::#variants(__event) => #dispatch(self, __event),)*
                     }
                 }
@@ -213,11 +213,11 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
                 #[inline]
                 fn handle_typed(
                     &mut self,
-                    event: &dyn ::core::any::Any,
+                    __any: &dyn ::core::any::Any,
                 ) -> ::core::option::Option<::core::result::Result<(), #error>> {
                     #(
                         if let ::core::option::Option::Some(__event) =
-                            <dyn ::core::any::Any>::downcast_ref::<#paths>(event)
+                            <dyn ::core::any::Any>::downcast_ref::<#paths>(__any)
                         {
                             return ::core::option::Option::Some(#dispatch(self, __event));
                         }

@@ -50,9 +50,9 @@ pub fn aggregate(input: &DeriveInput, error: &syn::Error) -> TokenStream {
 
                 fn handle(
                     &mut self,
-                    event: &::livenstore::__private::FallbackEvent,
+                    __event: &::livenstore::__private::FallbackEvent,
                 ) -> ::core::result::Result<(), ::livenstore::DomainError> {
-                    match *event {}
+                    match *__event {}
                 }
 
                 fn handle_typed(

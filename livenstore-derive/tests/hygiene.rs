@@ -21,6 +21,8 @@ struct Clone;
 struct Any;
 struct event;
 struct json;
+struct event_type;
+struct self_;
 
 #[derive(
     ::core::fmt::Debug, ::core::clone::Clone, Serialize, Deserialize, ::livenstore::DomainEvent,
@@ -41,7 +43,7 @@ enum Flagged {
 /// The aggregate lives where even `str` and `u8` are shadowed (serde's own derives do not
 /// support that, so the events stay outside).
 mod strict {
-    use super::{Flagged, Opened};
+    use super::*;
 
     struct str;
     struct u8;
