@@ -81,11 +81,9 @@ impl<'a> Aggregate<'a> {
                 let span = last.ident.span();
                 let handler = match &item.handler {
                     Some(handler) => handler.value.clone(),
-                    None => format_ident!(
-                        "on_{}",
-                        to_snake_case(&last.ident.unraw().to_string()),
-                        span = span
-                    ),
+                    // A name that is no identifier is refused by `valid`; this one is unused.
+                    None => default_handler(&last.ident)
+                        .unwrap_or_else(|| format_ident!("on_event", span = span)),
                 };
                 Some(ListedEvent {
                     path: &item.path,
@@ -125,4 +123,13 @@ impl<'a> Aggregate<'a> {
 /// The identifier as a string literal, without `r#`.
 pub fn ident_lit(ident: &Ident) -> LitStr {
     LitStr::new(&ident.unraw().to_string(), ident.span())
+}
+
+/// `on_<snake_case>` of an event's name, spanned at it; `None` in the odd case that lowercasing
+/// does not give an identifier.
+pub fn default_handler(event: &Ident) -> Option<Ident> {
+    let name = format!("on_{}", to_snake_case(&event.unraw().to_string()));
+    let mut ident = syn::parse_str::<Ident>(&name).ok()?;
+    ident.set_span(event.span());
+    Some(ident)
 }

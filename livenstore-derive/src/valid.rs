@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use syn::{Data, DeriveInput, LitStr};
 
-use crate::ast::{Aggregate, Event};
+use crate::ast::{default_handler, Aggregate, Event};
 use crate::ctxt::Errors;
 
 /// Every rule of `#[derive(DomainEvent)]`.
@@ -33,6 +33,7 @@ pub fn check_aggregate(aggregate: &Aggregate, errors: &mut Errors) {
     );
     check_events_given(aggregate, errors);
     check_events_unique(aggregate, errors);
+    check_handler_names(aggregate, errors);
     if let Some(name) = &aggregate.attrs.name {
         check_name_not_empty(&name.value, "aggregate", errors);
     }
@@ -119,6 +120,28 @@ fn check_events_unique(aggregate: &Aggregate, errors: &mut Errors) {
             None => {
                 seen.insert(variant, (path, event.span));
             }
+        }
+    }
+}
+
+/// An event whose snake-cased name is no identifier (some non-ASCII capitals lowercase to
+/// several characters) needs `Event(handler = ...)`. Refused at the event.
+fn check_handler_names(aggregate: &Aggregate, errors: &mut Errors) {
+    let Some(list) = &aggregate.attrs.events else {
+        return;
+    };
+    for item in &list.value.items {
+        let Some(last) = item.path.segments.last() else {
+            continue;
+        };
+        if item.handler.is_none() && default_handler(&last.ident).is_none() {
+            errors.push(syn::Error::new(
+                last.ident.span(),
+                format!(
+                    "cannot derive a handler name from `{}`; name it with `{}(handler = ...)`",
+                    last.ident, last.ident
+                ),
+            ));
         }
     }
 }
