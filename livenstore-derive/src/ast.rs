@@ -133,3 +133,8 @@ pub fn default_handler(event: &Ident) -> Option<Ident> {
     ident.set_span(event.span());
     Some(ident)
 }
+
+/// A path as written, without the spaces of token printing: `a::b::C`.
+pub fn path_string(path: &Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
+}

@@ -65,12 +65,9 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
          `#[aggregate(events(...))]`.\n\nWritten by `#[derive(Aggregate)]`; every listed event \
          converts into it with `From`."
     );
-    let variant_docs = events.iter().map(|e| {
-        let path = quote::ToTokens::to_token_stream(e.path)
-            .to_string()
-            .replace(' ', "");
-        format!("A `{path}` event.")
-    });
+    let variant_docs = events
+        .iter()
+        .map(|e| format!("A `{}` event.", ast::path_string(e.path)));
 
     // Each handler is called through a fn pointer of the exact expected type, spanned at the
     // event in the list: a missing or mistyped handler is one error there. The pointer is a

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use syn::{Data, DeriveInput, LitStr};
 
-use crate::ast::{default_handler, Aggregate, Event};
+use crate::ast::{default_handler, path_string, Aggregate, Event};
 use crate::ctxt::Errors;
 
 /// Every rule of `#[derive(DomainEvent)]`.
@@ -157,9 +157,4 @@ fn check_event_enum_is_not_the_aggregate(aggregate: &Aggregate, errors: &mut Err
             ));
         }
     }
-}
-
-/// `a :: b :: C` as `a::b::C`.
-fn path_string(path: &syn::Path) -> String {
-    quote::quote!(#path).to_string().replace(' ', "")
 }
