@@ -1,14 +1,58 @@
-//! Derive macros for livenstore (work in progress).
-use proc_macro::TokenStream;
+//! Derive macros for [livenstore](https://docs.rs/livenstore): `#[derive(DomainEvent)]` and
+//! `#[derive(Aggregate)]`. Use them through `livenstore`, which re-exports both and documents
+//! the traits they implement.
+//!
+//! # `#[derive(DomainEvent)]`
+//!
+//! On a non-generic struct or enum that also derives `Serialize` and `Deserialize`. Implements
+//! `DomainEvent` with `EVENT_TYPE` set to `#[event(name = "...")]` or the type's own name, and
+//! registers the type in the global `EventRegistry`.
+//!
+//! # `#[derive(Aggregate)]`
+//!
+//! On a non-generic struct or enum that implements `Default`:
+//!
+//! ```text
+//! #[aggregate(
+//!     events(UserCreated, UserRenamed(handler = on_rename), billing::Charged), // required
+//!     error = UserError,            // default ::livenstore::DomainError
+//!     name = "user",                // AGGREGATE_TYPE, default the type's name
+//!     event_enum = UserEvent,       // default <Type>Event
+//! )]
+//! ```
+//!
+//! It writes, next to the aggregate and with its visibility, the event enum (one variant per
+//! event, named after the last segment of its path; it derives `Debug` and `Clone`, so every
+//! listed event must implement both), a `From` impl per event, `AggregateEvent` for the enum, and
+//! `Aggregate` for the type. Each event is handled by the method
+//! `on_<snake_case_event>(&mut self, &Event) -> Result<(), Error>` (`HTTPRequestSent` →
+//! `on_http_request_sent`, `Order2Placed` → `on_order2_placed`), or by the method named with
+//! `handler = ...`. A missing or mistyped handler, or a listed type that is not a `DomainEvent`,
+//! is a compile error at the event in the list.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
-/// `#[derive(DomainEvent)]`
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+mod ast;
+mod attr;
+mod case;
+mod ctxt;
+mod expand;
+mod fallback;
+mod valid;
+
+/// `#[derive(DomainEvent)]`, with the optional `#[event(name = "...")]`.
 #[proc_macro_derive(DomainEvent, attributes(event))]
-pub fn derive_domain_event(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_domain_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive_domain_event(&input).into()
 }
 
-/// `#[derive(Aggregate)]`
+/// `#[derive(Aggregate)]`, with `#[aggregate(events(...), ...)]`.
 #[proc_macro_derive(Aggregate, attributes(aggregate))]
-pub fn derive_aggregate(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_aggregate(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive_aggregate(&input).into()
 }

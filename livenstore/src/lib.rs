@@ -86,4 +86,31 @@ pub mod __private {
     pub use crate::registry::EventRegistration;
     pub use inventory;
     pub use serde_json;
+
+    use crate::{AggregateEvent, EnvelopeError, EventDecodeError, NewEvent};
+
+    /// The event enum of the stub `Aggregate` impl that `#[derive(Aggregate)]` emits next to its
+    /// errors, so a refused input gives one error rather than a cascade. It has no value.
+    #[derive(Debug, Clone, Copy)]
+    pub enum FallbackEvent {}
+
+    impl AggregateEvent for FallbackEvent {
+        const EVENT_TYPES: &'static [&'static str] = &[];
+
+        fn event_type(&self) -> &'static str {
+            match *self {}
+        }
+
+        fn decode(_: &str, _: &[u8]) -> Result<Self, EventDecodeError> {
+            Err(EventDecodeError::UnknownEventType)
+        }
+
+        fn to_new_event(&self) -> Result<NewEvent, EnvelopeError> {
+            match *self {}
+        }
+
+        fn into_new_event(self) -> Result<NewEvent, EnvelopeError> {
+            match self {}
+        }
+    }
 }

@@ -1,0 +1,160 @@
+//! Cross-checks of the parsed input, one `check_*` function per rule. Each pushes its errors and
+//! returns, so every problem is reported in one pass.
+
+use std::collections::HashMap;
+
+use syn::{Data, DeriveInput, LitStr};
+
+use crate::ast::{default_handler, path_string, Aggregate, Event};
+use crate::ctxt::Errors;
+
+/// Every rule of `#[derive(DomainEvent)]`.
+pub fn check_event(event: &Event, errors: &mut Errors) {
+    check_not_union(event.input, "DomainEvent", errors);
+    check_not_generic(
+        event.input,
+        "generic event types cannot be registered by name; derive `DomainEvent` on a concrete \
+         type, or implement it by hand for each instantiation with a distinct `EVENT_TYPE`",
+        errors,
+    );
+    if let Some(name) = &event.attrs.name {
+        check_name_not_empty(&name.value, "event", errors);
+    }
+}
+
+/// Every rule of `#[derive(Aggregate)]`.
+pub fn check_aggregate(aggregate: &Aggregate, errors: &mut Errors) {
+    check_not_union(aggregate.input, "Aggregate", errors);
+    check_not_generic(
+        aggregate.input,
+        "generic aggregates are not supported: an aggregate has one `AGGREGATE_TYPE` and one \
+         event enum; derive `Aggregate` on a concrete type",
+        errors,
+    );
+    check_events_given(aggregate, errors);
+    check_events_unique(aggregate, errors);
+    check_handler_names(aggregate, errors);
+    if let Some(name) = &aggregate.attrs.name {
+        check_name_not_empty(&name.value, "aggregate", errors);
+    }
+    check_event_enum_is_not_the_aggregate(aggregate, errors);
+}
+
+/// A union has no safe way to be serialized or to default: `union U { .. }` is refused at the
+/// `union` keyword.
+fn check_not_union(input: &DeriveInput, derive: &str, errors: &mut Errors) {
+    if let Data::Union(data) = &input.data {
+        errors.push(syn::Error::new(
+            data.union_token.span,
+            format!("`{derive}` cannot be derived for a union; use a struct or an enum"),
+        ));
+    }
+}
+
+/// `struct Moved<T>` or `struct Named<'a>` has no single name to store: refused at the
+/// generics. A `where` clause without parameters is fine.
+fn check_not_generic(input: &DeriveInput, message: &str, errors: &mut Errors) {
+    if !input.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(&input.generics, message));
+    }
+}
+
+/// `#[event(name = "")]`: a stored event needs a non-empty type name; refused at the string.
+fn check_name_not_empty(name: &LitStr, what: &str, errors: &mut Errors) {
+    if name.value().is_empty() {
+        errors.push(syn::Error::new(
+            name.span(),
+            format!("the {what} name cannot be empty; remove `name` to use the type's own name"),
+        ));
+    }
+}
+
+/// `#[aggregate(error = E)]` without `events(...)`, or `events()`: an aggregate handles at least
+/// one event. Refused at the attribute (missing) or at the empty parentheses; not reported when
+/// an attribute already failed to parse, which may be why the key is missing.
+fn check_events_given(aggregate: &Aggregate, errors: &mut Errors) {
+    match &aggregate.attrs.events {
+        None if aggregate.attrs.incomplete => {}
+        None => {
+            let span = aggregate
+                .attrs
+                .attr
+                .unwrap_or_else(|| aggregate.input.ident.span());
+            errors.push(syn::Error::new(
+                span,
+                "missing `events(...)`: list the events this aggregate handles, e.g. \
+                 `#[aggregate(events(UserCreated, UserRenamed))]`",
+            ));
+        }
+        Some(list) if list.value.items.is_empty() => errors.push(syn::Error::new(
+            list.value.span,
+            "`events(...)` is empty: list at least one event this aggregate handles",
+        )),
+        Some(_) => {}
+    }
+}
+
+/// `events(A, A)` lists an event twice, and `events(a::Moved, b::Moved)` gives two events the
+/// variant `Moved` (and the handler `on_moved`). Refused at the second, with the first noted.
+fn check_events_unique(aggregate: &Aggregate, errors: &mut Errors) {
+    let mut seen: HashMap<String, (String, proc_macro2::Span)> = HashMap::new();
+    for event in aggregate.events() {
+        let path = path_string(event.path);
+        let variant = event.variant.to_string();
+        match seen.get(&variant) {
+            Some((first_path, first_span)) => {
+                let mut error = if *first_path == path {
+                    syn::Error::new(event.span, format!("`{path}` is listed twice in `events`"))
+                } else {
+                    syn::Error::new(
+                        event.span,
+                        format!(
+                            "`{path}` and `{first_path}` would both be the variant `{variant}` of \
+                             the event enum; give one of the types another name"
+                        ),
+                    )
+                };
+                error.combine(syn::Error::new(*first_span, "first listed here"));
+                errors.push(error);
+            }
+            None => {
+                seen.insert(variant, (path, event.span));
+            }
+        }
+    }
+}
+
+/// An event whose snake-cased name is no identifier (some non-ASCII capitals lowercase to
+/// several characters) needs `Event(handler = ...)`. Refused at the event.
+fn check_handler_names(aggregate: &Aggregate, errors: &mut Errors) {
+    let Some(list) = &aggregate.attrs.events else {
+        return;
+    };
+    for item in &list.value.items {
+        let Some(last) = item.path.segments.last() else {
+            continue;
+        };
+        if item.handler.is_none() && default_handler(&last.ident).is_none() {
+            errors.push(syn::Error::new(
+                last.ident.span(),
+                format!(
+                    "cannot derive a handler name from `{}`; name it with `{}(handler = ...)`",
+                    last.ident, last.ident
+                ),
+            ));
+        }
+    }
+}
+
+/// `#[aggregate(event_enum = User)]` on `struct User`: the enum would redefine the aggregate.
+/// Refused at the `event_enum` value.
+fn check_event_enum_is_not_the_aggregate(aggregate: &Aggregate, errors: &mut Errors) {
+    if let Some(event_enum) = &aggregate.attrs.event_enum {
+        if event_enum.value == aggregate.input.ident {
+            errors.push(syn::Error::new(
+                event_enum.value.span(),
+                "the event enum cannot have the aggregate's own name",
+            ));
+        }
+    }
+}

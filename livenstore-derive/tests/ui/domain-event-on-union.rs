@@ -1,0 +1,8 @@
+use livenstore::DomainEvent;
+
+#[derive(DomainEvent)]
+union UserCreated {
+    id: u64,
+}
+
+fn main() {}
