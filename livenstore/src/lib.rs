@@ -60,6 +60,9 @@ mod time;
 
 pub mod store;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use aggregate::{Aggregate, AggregateEvent, DomainError, EventDecodeError};
 pub use domain_event::DomainEvent;
 pub use envelope::{EnvelopeError, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts};
@@ -68,6 +71,7 @@ pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
 pub use payload::Payload;
 pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};
+pub use store::memory::InMemoryStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};
 
