@@ -43,7 +43,7 @@ pub fn link_to_stream<S: EventStore + ?Sized>(store: &S) {
     assert_eq!(read, stored);
     assert_eq!(
         ok(store.read_stream("orders-1", 1, usize::MAX), "own stream"),
-        [stored.clone()]
+        std::slice::from_ref(&stored)
     );
     assert_eq!(
         ok(store.read_all(1, usize::MAX), "read_all").len(),
