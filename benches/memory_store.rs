@@ -206,6 +206,9 @@ fn benches(c: &mut Criterion) {
             .expect("append");
     }
     report("reload 1,000 streams", time_reload(&loaded, &names));
+    if std::env::var_os("MEMORY_STORE_BENCH_QUICK").is_some() {
+        return; // the direct figures only
+    }
 
     let mut group = c.benchmark_group("memory_store");
     group
