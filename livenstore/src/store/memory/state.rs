@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::hash::{FastMap, FastSet};
 use super::id_index::IdIndex;
-use super::stream::StreamState;
+use super::stream::{Log, StreamState};
 use super::Config;
 use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Timestamp};
@@ -27,8 +27,9 @@ use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Time
 /// header, the log slot, the stream slot, the id key and the type index slot.
 const EVENT_OVERHEAD: u64 =
     (std::mem::size_of::<RecordedEventParts>() + 16 + 16 + 16 + 16 + 8) as u64;
-/// Fixed bytes per link: the stream slot, the `LinkInfo` with its `Arc` header, the set entry.
-const LINK_OVERHEAD: u64 = (16 + std::mem::size_of::<LinkInfo>() + 16 + 24) as u64;
+/// Fixed bytes per link: the stream slot, the link envelope, the `LinkInfo` with its `Arc`
+/// header, the set entry.
+const LINK_OVERHEAD: u64 = (8 + 16 + std::mem::size_of::<LinkInfo>() + 16 + 24) as u64;
 
 /// A new id, larger than every id generated before (`last` is the last one generated, 0 for
 /// none): the ULID monotonic rule, the random part incremented inside one millisecond.
@@ -192,6 +193,13 @@ impl State {
         self.clock
     }
 
+    fn view(&self) -> Log<'_> {
+        Log {
+            events: &self.log,
+            first_position: self.first_position,
+        }
+    }
+
     fn event_at(&self, position: u64) -> Option<&RecordedEvent> {
         let index = usize::try_from(position.checked_sub(self.first_position)?).ok()?;
         self.log.get(index)
@@ -273,12 +281,7 @@ impl State {
                 if events.is_empty() {
                     return Ok(empty(state.version));
                 }
-                check_limits(
-                    Some(state.entries.len()),
-                    stream_count,
-                    events.len(),
-                    config,
-                )?;
+                check_limits(Some(state.len()), stream_count, events.len(), config)?;
                 state
             }
             None => {
@@ -323,7 +326,7 @@ impl State {
             });
             self.memory += event_bytes(&recorded);
             self.ids.push(id, position);
-            state.push(recorded.clone(), recorded_at);
+            state.push_event(position, recorded_at);
             self.log.push(recorded);
         }
         self.appended += self.next_position - first_position;
@@ -349,7 +352,7 @@ impl State {
         Ok(self
             .streams
             .get(stream)
-            .map_or_else(Vec::new, |s| s.read(from_version, max_count).to_vec()))
+            .map_or_else(Vec::new, |s| s.read(from_version, max_count, self.view())))
     }
 
     pub(crate) fn read_all(
@@ -400,12 +403,13 @@ impl State {
 
     pub(crate) fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
         self.check_open()?;
-        Ok(self.streams.get(stream).map(StreamState::info))
+        Ok(self.streams.get(stream).map(|s| s.info(self.view())))
     }
 
     pub(crate) fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
         self.check_open()?;
-        let mut infos: Vec<StreamInfo> = self.streams.values().map(StreamState::info).collect();
+        let mut infos: Vec<StreamInfo> =
+            self.streams.values().map(|s| s.info(self.view())).collect();
         infos.sort_unstable_by(|a, b| a.stream.cmp(&b.stream));
         Ok(infos)
     }
@@ -425,7 +429,7 @@ impl State {
                 "event {id} is already in stream `{stream}`"
             )));
         }
-        check_limits(existing.map(|s| s.entries.len()), stream_count, 1, config)?;
+        check_limits(existing.map(StreamState::len), stream_count, 1, config)?;
         let linked_at = self.tick();
         if !self.streams.contains_key(stream) {
             let name: Arc<str> = Arc::from(stream);
@@ -443,7 +447,7 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        state.push(entry, linked_at);
+        state.push_link(entry, linked_at);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)
@@ -474,8 +478,12 @@ impl State {
             }
             self.expired += count as u64;
         }
+        let log = Log {
+            events: &self.log,
+            first_position: self.first_position,
+        };
         for state in self.streams.values_mut() {
-            let links = state.expire(cutoff);
+            let links = state.expire(cutoff, log);
             self.memory = self
                 .memory
                 .saturating_sub(links * (LINK_OVERHEAD + state.name.len() as u64));
