@@ -61,6 +61,9 @@ mod time;
 
 pub mod store;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use aggregate::{Aggregate, AggregateEvent, DomainError, EventDecodeError};
 pub use domain_event::DomainEvent;
 pub use envelope::{EnvelopeError, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts};
@@ -71,6 +74,7 @@ pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, Regist
 pub use repository::{Repository, RepositoryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};
 pub use store::json::JsonStore;
+pub use store::memory::InMemoryStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};
 

@@ -29,7 +29,7 @@ pub fn validate_stream_name(name: &str) -> Result<(), StoreError> {
         "it is longer than 256 bytes"
     } else if name.contains(['/', '\\']) {
         "it contains a path separator"
-    } else if name.chars().any(char::is_control) {
+    } else if has_control(name) {
         "it contains a control character"
     } else if name == "." || name == ".." {
         "`.` and `..` are reserved"
@@ -40,4 +40,14 @@ pub fn validate_stream_name(name: &str) -> Result<(), StoreError> {
         name: name.chars().take(100).collect(),
         reason,
     })
+}
+
+/// Whether `text` holds a control character (`char::is_control`), with a byte loop for ASCII.
+#[inline]
+pub(crate) fn has_control(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        text.chars().any(char::is_control)
+    }
 }
