@@ -64,6 +64,9 @@ mod time;
 pub mod pubsub;
 pub mod store;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use aggregate::{Aggregate, AggregateEvent, DomainError, EventDecodeError};
 pub use domain_event::DomainEvent;
 pub use envelope::{EnvelopeError, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts};
@@ -74,6 +77,7 @@ pub use pubsub::{EventFilter, InMemorySubscriptionManager, PublishingStore, Subs
 pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
 pub use repository::{Repository, RepositoryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};
+pub use store::memory::InMemoryStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};
 

@@ -10,8 +10,15 @@
 //!   that succeeds and reports the stored versions and positions. When some id is stored with other
 //!   content, in another stream, or only some ids of the call are stored, the call fails with
 //!   [`StoreError::DuplicateEventId`].
+//! - An append with no events checks the expected version like any other (a mismatch is a
+//!   [`StoreError::Conflict`]), stores nothing, creates no stream, and reports the stream's current
+//!   version with positions 0.
+//! - Linking gives the link the target stream's next version; linking an event into a stream it
+//!   already is in (its own, or one it was linked into) is [`StoreError::InvalidArgument`].
 //! - Stored events are never changed or deleted through this API (retention in
 //!   [`InMemoryStore`](crate::InMemoryStore) is a configured exception, documented there).
+
+pub mod memory;
 
 mod expected_version;
 mod stream_name;

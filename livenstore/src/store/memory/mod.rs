@@ -1,0 +1,291 @@
+//! [`InMemoryStore`]: an [`EventStore`] that holds everything in memory.
+//!
+//! Layout (one `RwLock` over one [`State`](state::State)):
+//! - a global log, `Vec<RecordedEvent>`, indexed by global position;
+//! - per stream, a `Vec` of the same shared envelopes (a link is the shared envelope plus its
+//!   `LinkInfo`), so reading a stream is one slice clone of reference-counted handles;
+//! - streams and event types found through `HashMap`s keyed by `Arc<str>` with an in-crate fast
+//!   hasher (`hash.rs`); event type names are interned, so an append allocates only its envelope;
+//! - an id index (`id_index.rs`) that indexes the store's own monotonic ids with one `Vec::push`,
+//!   and caller ids that arrive out of order in a small map.
+//!
+//! Invariants (besides those of [`EventStore`]):
+//! - An append is O(1) per event: nothing is copied but the caller's values into one new envelope.
+//! - Reads hand out clones of immutable envelopes; nothing handed out can alter what is stored.
+//! - After [`close`](InMemoryStore::close) every call fails with [`StoreError::Closed`], and the
+//!   memory is released.
+//!
+//! Retention: when [`Config::retention`] is set, a background thread (named
+//! `livenstore-retention`) wakes every [`Config::cleanup_interval`] and removes the events recorded,
+//! and the links made, longer ago than the retention. It holds only a `Weak` reference to the store
+//! and stops when the store is closed or dropped. Removed events disappear from every read
+//! (`read`, `read_stream`, `read_all`, `read_by_type`, `read_time_range`); the versions and
+//! positions of the remaining events do not change, new events continue after the last version
+//! and position ever given, and a stream emptied by retention still exists (its
+//! [`StreamInfo::event_count`] is 0 and its `first_version` is `last_version + 1`). A link lives by
+//! the time it was made: it keeps showing its event in the linking stream until the link itself
+//! expires, even after the event left its own stream. Between two cleanups, expired events are
+//! still readable; [`InMemoryStore::purge_expired`] runs a cleanup at once.
+
+mod config;
+mod hash;
+mod id_index;
+mod state;
+mod stats;
+mod stream;
+
+pub use config::Config;
+pub use stats::Stats;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::time::Duration;
+
+use self::state::State;
+use crate::store::{
+    validate_append, validate_stream_name, AppendResult, EventStore, ExpectedVersion, StoreError,
+    StreamInfo,
+};
+use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
+
+#[derive(Debug)]
+struct Inner {
+    state: RwLock<State>,
+    config: Config,
+    read: AtomicU64,
+    /// Dropping the sender stops the cleanup thread.
+    stop_cleanup: Mutex<Option<Sender<()>>>,
+}
+
+impl Inner {
+    fn state(&self) -> RwLockReadGuard<'_, State> {
+        // No code panics while holding the lock with the state half-changed, so a poisoned lock
+        // still guards consistent data.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn state_mut(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn purge_expired(&self) -> Result<u64, StoreError> {
+        let mut state = self.state_mut();
+        state.check_open()?;
+        Ok(match self.config.retention {
+            Some(max_age) => state.expire(Timestamp::now().saturating_sub(max_age)),
+            None => 0,
+        })
+    }
+
+    fn count_read(&self, events: &[RecordedEvent]) {
+        self.read.fetch_add(events.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// An [`EventStore`] in memory: fast, shared between threads, gone when dropped.
+///
+/// Appends take one write lock and cost O(1) per event; reads take a read lock and return clones
+/// of the stored, immutable envelopes. Events appended with
+/// [`NewEvent::from_domain_owned`] keep their typed value, so replaying them into an aggregate
+/// skips JSON decoding. See the [module documentation](self) for the layout and retention.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let event = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+/// store.append("account-1", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// assert_eq!(store.read_stream("account-1", 1, usize::MAX).unwrap().len(), 1);
+/// assert_eq!(store.stats().events, 1);
+/// ```
+#[derive(Debug)]
+pub struct InMemoryStore {
+    inner: Arc<Inner>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store without limits or retention.
+    pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// An empty store with `config`. When `config.retention` is set, starts the cleanup thread.
+    pub fn with_config(config: Config) -> Self {
+        let retention = config.retention.is_some();
+        let interval = config.cleanup_interval.max(Duration::from_millis(1));
+        let inner = Arc::new(Inner {
+            state: RwLock::new(State::new()),
+            config,
+            read: AtomicU64::new(0),
+            stop_cleanup: Mutex::new(None),
+        });
+        if retention {
+            let (sender, receiver) = mpsc::channel::<()>();
+            let weak: Weak<Inner> = Arc::downgrade(&inner);
+            let spawned = std::thread::Builder::new()
+                .name("livenstore-retention".into())
+                .spawn(move || loop {
+                    match receiver.recv_timeout(interval) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.purge_expired().is_err() {
+                        return;
+                    }
+                });
+            // Without a thread (the OS refused one), `purge_expired` still works when called.
+            if spawned.is_ok() {
+                *inner
+                    .stop_cleanup
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(sender);
+            }
+        }
+        InMemoryStore { inner }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store's counters and memory estimate.
+    pub fn stats(&self) -> Stats {
+        let state = self.inner.state();
+        let (events, streams, memory_bytes) = state.sizes();
+        Stats {
+            events,
+            streams,
+            appended: state.appended,
+            linked: state.linked,
+            read: self.inner.read.load(Ordering::Relaxed),
+            expired: state.expired,
+            memory_bytes,
+        }
+    }
+
+    /// Removes now what retention would remove at the next cleanup; returns how many events went
+    /// (0 without retention).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`].
+    pub fn purge_expired(&self) -> Result<u64, StoreError> {
+        self.inner.purge_expired()
+    }
+
+    /// Closes the store: drops every event, stops the cleanup thread, and makes every later call
+    /// fail with [`StoreError::Closed`]. Closing twice is harmless.
+    pub fn close(&self) {
+        self.inner.state_mut().close();
+        self.inner
+            .stop_cleanup
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.state().closed
+    }
+}
+
+impl EventStore for InMemoryStore {
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        validate_append(stream, &events, self.inner.config.max_payload_bytes)?;
+        self.inner
+            .state_mut()
+            .append(stream, expected, events, &self.inner.config)
+    }
+
+    fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
+        let event = self.inner.state().read(id)?;
+        self.inner.read.fetch_add(1, Ordering::Relaxed);
+        Ok(event)
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        validate_stream_name(stream)?;
+        let events = self
+            .inner
+            .state()
+            .read_stream(stream, from_version, max_count)?;
+        self.inner.count_read(&events);
+        Ok(events)
+    }
+
+    fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.inner.state().read_all(from_position, max_count)?;
+        self.inner.count_read(&events);
+        Ok(events)
+    }
+
+    fn read_by_type(
+        &self,
+        event_type: &str,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self
+            .inner
+            .state()
+            .read_by_type(event_type, from_position, max_count)?;
+        self.inner.count_read(&events);
+        Ok(events)
+    }
+
+    fn read_time_range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.inner.state().read_time_range(from, to)?;
+        self.inner.count_read(&events);
+        Ok(events)
+    }
+
+    fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
+        validate_stream_name(stream)?;
+        self.inner.state().stream_info(stream)
+    }
+
+    fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
+        self.inner.state().streams()
+    }
+
+    fn link_to_stream(&self, id: EventId, stream: &str) -> Result<u64, StoreError> {
+        validate_stream_name(stream)?;
+        self.inner
+            .state_mut()
+            .link_to_stream(id, stream, &self.inner.config)
+    }
+
+    fn last_position(&self) -> Result<u64, StoreError> {
+        self.inner.state().last_position()
+    }
+}

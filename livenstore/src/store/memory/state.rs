@@ -1,0 +1,450 @@
+//! [`State`]: everything an [`InMemoryStore`](crate::InMemoryStore) holds, behind its one lock.
+//!
+//! Invariants:
+//! - `log[i]` is the event at global position `first_position + i`; positions are gap-free and
+//!   `next_position` is one past the last ever given (retention only moves `first_position`).
+//! - `clock` is the latest time given out; every `recorded_at` and `linked_at` is
+//!   `max(now, clock)`, so times never decrease along positions nor along a stream's entries, and
+//!   retention always removes a prefix of the log and of each stream.
+//! - Ids the store generates are larger than every id it generated before (ULID monotonic rule
+//!   over `clock`), so the id index indexes them with a push (see `id_index.rs`).
+//! - An append checks everything (idempotency, version, limits) before changing anything, so a
+//!   failed call stores nothing.
+//! - `types[t].positions` lists, in increasing order, the positions of the held events of type `t`.
+
+use std::cmp::max;
+use std::sync::Arc;
+
+use super::hash::{FastMap, FastSet};
+use super::id_index::IdIndex;
+use super::stream::StreamState;
+use super::Config;
+use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
+use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Timestamp};
+
+/// Fixed bytes per held event beyond its payload and metadata: the shared envelope with its `Arc`
+/// header, the log slot, the stream slot, the id key and the type index slot.
+const EVENT_OVERHEAD: u64 =
+    (std::mem::size_of::<RecordedEventParts>() + 16 + 16 + 16 + 16 + 8) as u64;
+/// Fixed bytes per link: the stream slot, the `LinkInfo` with its `Arc` header, the set entry.
+const LINK_OVERHEAD: u64 = (16 + std::mem::size_of::<LinkInfo>() + 16 + 24) as u64;
+
+/// A new id, larger than every id generated before (`last` is the last one generated, 0 for
+/// none): the ULID monotonic rule, the random part incremented inside one millisecond.
+#[inline]
+fn next_id(last: &mut u128, at: Timestamp) -> EventId {
+    let ms = u128::from(at.as_unix_nanos() / 1_000_000);
+    let last_ms = *last >> 80;
+    let next = last.wrapping_add(1);
+    let id = if *last == 0 || ms > last_ms {
+        ulid::Ulid::from_datetime(at.to_system_time()).0
+    } else if next >> 80 == last_ms {
+        next
+    } else {
+        // 2^80 ids in one millisecond: fall back to the process-wide generator.
+        EventId::new().to_u128()
+    };
+    *last = id;
+    EventId::from_u128(id)
+}
+
+/// Bytes one held event counts for in the memory estimate.
+fn event_bytes(event: &RecordedEvent) -> u64 {
+    let metadata: usize = event
+        .metadata()
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 64)
+        .sum();
+    EVENT_OVERHEAD + (event.payload().len() + metadata) as u64
+}
+
+#[derive(Debug)]
+struct TypeIndex {
+    name: Arc<str>,
+    positions: Vec<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) closed: bool,
+    log: Vec<RecordedEvent>,
+    first_position: u64,
+    next_position: u64,
+    clock: Timestamp,
+    last_generated: u128,
+    ids: IdIndex,
+    streams: FastMap<Arc<str>, StreamState>,
+    types: FastMap<Arc<str>, TypeIndex>,
+    pub(crate) appended: u64,
+    pub(crate) linked: u64,
+    pub(crate) expired: u64,
+    memory: u64,
+}
+
+impl State {
+    pub(crate) fn new() -> Self {
+        State {
+            closed: false,
+            log: Vec::new(),
+            first_position: 1,
+            next_position: 1,
+            clock: Timestamp::UNIX_EPOCH,
+            last_generated: 0,
+            ids: IdIndex::new(),
+            streams: FastMap::default(),
+            types: FastMap::default(),
+            appended: 0,
+            linked: 0,
+            expired: 0,
+            memory: 0,
+        }
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed {
+            Err(StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The next time to give out: now, or the last time given when the clock went back.
+    fn tick(&mut self) -> Timestamp {
+        self.clock = max(Timestamp::now(), self.clock);
+        self.clock
+    }
+
+    fn event_at(&self, position: u64) -> Option<&RecordedEvent> {
+        let index = usize::try_from(position.checked_sub(self.first_position)?).ok()?;
+        self.log.get(index)
+    }
+
+    fn find(&self, id: EventId) -> Option<&RecordedEvent> {
+        let position = self
+            .ids
+            .find(id, |p| self.event_at(p).map(RecordedEvent::id))?;
+        self.event_at(position)
+    }
+
+    /// The idempotency check: `Some` result when every event of the call is already stored in
+    /// `stream` with the same type and payload, `None` when none is stored.
+    fn check_idempotent(
+        &self,
+        stream: &str,
+        events: &[NewEvent],
+    ) -> Result<Option<AppendResult>, StoreError> {
+        let duplicate = |id, reason| StoreError::DuplicateEventId { id, reason };
+        let mut seen = FastSet::default();
+        let mut stored: Option<(EventId, AppendResult)> = None;
+        let mut stored_count = 0;
+        for event in events {
+            let Some(id) = event.id() else { continue };
+            if !seen.insert(id) {
+                return Err(duplicate(id, "the call holds it twice"));
+            }
+            let Some(found) = self.find(id) else { continue };
+            if found.stream() != stream {
+                return Err(duplicate(id, "it is stored in another stream"));
+            }
+            if found.event_type() != event.event_type() || found.payload() != event.payload() {
+                return Err(duplicate(id, "it is stored with another type or payload"));
+            }
+            stored_count += 1;
+            let result = stored.get_or_insert((
+                id,
+                AppendResult {
+                    stream_version: 0,
+                    first_position: found.position(),
+                    last_position: 0,
+                },
+            ));
+            result.1.stream_version = found.version();
+            result.1.last_position = found.position();
+        }
+        match stored {
+            None => Ok(None),
+            Some((_, result)) if stored_count == events.len() => Ok(Some(result)),
+            Some((id, _)) => Err(duplicate(id, "only some events of the call are stored")),
+        }
+    }
+
+    /// Checks the stream limits for adding `count` entries to `stream`.
+    fn check_limits(
+        &self,
+        stream: Option<&StreamState>,
+        count: usize,
+        config: &Config,
+    ) -> Result<(), StoreError> {
+        match stream {
+            None if config.max_streams != 0 && self.streams.len() as u64 >= config.max_streams => {
+                return Err(StoreError::LimitExceeded {
+                    kind: LimitKind::Streams,
+                    max: config.max_streams,
+                });
+            }
+            _ => {}
+        }
+        let held = stream.map_or(0, |s| s.entries.len()) as u64;
+        if config.max_events_per_stream != 0
+            && held.saturating_add(count as u64) > config.max_events_per_stream
+        {
+            return Err(StoreError::LimitExceeded {
+                kind: LimitKind::EventsPerStream,
+                max: config.max_events_per_stream,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends after the input was validated (`validate_append`).
+    pub(crate) fn append(
+        &mut self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        config: &Config,
+    ) -> Result<AppendResult, StoreError> {
+        self.check_open()?;
+        if events.iter().any(|e| e.id().is_some()) {
+            if let Some(result) = self.check_idempotent(stream, &events)? {
+                return Ok(result);
+            }
+        }
+        let existing = self.streams.get(stream);
+        let actual = existing.map_or(0, |s| s.version);
+        expected.check(stream, actual)?;
+        if events.is_empty() {
+            return Ok(AppendResult {
+                stream_version: actual,
+                first_position: 0,
+                last_position: 0,
+            });
+        }
+        self.check_limits(existing, events.len(), config)?;
+
+        // Nothing below fails: the append is committed.
+        let recorded_at = self.tick();
+        let first_position = self.next_position;
+        if !self.streams.contains_key(stream) {
+            let name: Arc<str> = Arc::from(stream);
+            self.memory += (name.len() + 128) as u64;
+            self.streams
+                .insert(Arc::clone(&name), StreamState::new(name));
+        }
+        let Some(state) = self.streams.get_mut(stream) else {
+            unreachable!("the stream was inserted above");
+        };
+        self.log.reserve(events.len());
+        for event in events {
+            let (id, event_type, payload, metadata) = event.into_parts();
+            let id = match id {
+                Some(id) => id,
+                None => next_id(&mut self.last_generated, recorded_at),
+            };
+            let position = self.next_position;
+            self.next_position += 1;
+            let type_index = match self.types.get_mut(&*event_type) {
+                Some(index) => index,
+                None => {
+                    let name: Arc<str> = Arc::from(&*event_type);
+                    self.types.entry(Arc::clone(&name)).or_insert(TypeIndex {
+                        name,
+                        positions: Vec::new(),
+                    })
+                }
+            };
+            type_index.positions.push(position);
+            let recorded = RecordedEvent::from_parts(RecordedEventParts {
+                id,
+                event_type: Arc::clone(&type_index.name),
+                stream: Arc::clone(&state.name),
+                version: state.version + 1,
+                position,
+                recorded_at,
+                metadata,
+                payload,
+            });
+            self.memory += event_bytes(&recorded);
+            self.ids.push(id, position);
+            state.push(recorded.clone(), recorded_at);
+            self.log.push(recorded);
+        }
+        let count = self.next_position - first_position;
+        self.appended += count;
+        Ok(AppendResult {
+            stream_version: state.version,
+            first_position,
+            last_position: self.next_position - 1,
+        })
+    }
+
+    pub(crate) fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
+        self.check_open()?;
+        self.find(id).cloned().ok_or(StoreError::EventNotFound(id))
+    }
+
+    pub(crate) fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check_open()?;
+        Ok(self
+            .streams
+            .get(stream)
+            .map_or_else(Vec::new, |s| s.read(from_version, max_count).to_vec()))
+    }
+
+    pub(crate) fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check_open()?;
+        let skip = from_position.max(self.first_position) - self.first_position;
+        let start = usize::try_from(skip)
+            .unwrap_or(usize::MAX)
+            .min(self.log.len());
+        let end = start.saturating_add(max_count).min(self.log.len());
+        Ok(self.log[start..end].to_vec())
+    }
+
+    pub(crate) fn read_by_type(
+        &self,
+        event_type: &str,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check_open()?;
+        let Some(index) = self.types.get(event_type) else {
+            return Ok(Vec::new());
+        };
+        let start = index.positions.partition_point(|&p| p < from_position);
+        Ok(index.positions[start..]
+            .iter()
+            .take(max_count)
+            .filter_map(|&p| self.event_at(p).cloned())
+            .collect())
+    }
+
+    pub(crate) fn read_time_range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check_open()?;
+        let start = self.log.partition_point(|e| e.recorded_at() < from);
+        let end = self
+            .log
+            .partition_point(|e| e.recorded_at() < to)
+            .max(start);
+        Ok(self.log[start..end].to_vec())
+    }
+
+    pub(crate) fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
+        self.check_open()?;
+        Ok(self.streams.get(stream).map(StreamState::info))
+    }
+
+    pub(crate) fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
+        self.check_open()?;
+        let mut infos: Vec<StreamInfo> = self.streams.values().map(StreamState::info).collect();
+        infos.sort_unstable_by(|a, b| a.stream.cmp(&b.stream));
+        Ok(infos)
+    }
+
+    pub(crate) fn link_to_stream(
+        &mut self,
+        id: EventId,
+        stream: &str,
+        config: &Config,
+    ) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let event = self.find(id).ok_or(StoreError::EventNotFound(id))?.clone();
+        let existing = self.streams.get(stream);
+        if event.stream() == stream || existing.is_some_and(|s| s.linked.contains(&id)) {
+            return Err(StoreError::InvalidArgument(format!(
+                "event {id} is already in stream `{stream}`"
+            )));
+        }
+        self.check_limits(existing, 1, config)?;
+        let linked_at = self.tick();
+        if !self.streams.contains_key(stream) {
+            let name: Arc<str> = Arc::from(stream);
+            self.memory += (name.len() + 128) as u64;
+            self.streams
+                .insert(Arc::clone(&name), StreamState::new(name));
+        }
+        let Some(state) = self.streams.get_mut(stream) else {
+            unreachable!("the stream was inserted above");
+        };
+        let version = state.version + 1;
+        let entry = event.with_link(LinkInfo {
+            stream: stream.to_owned(),
+            version,
+            linked_at,
+        });
+        state.linked.insert(id);
+        state.push(entry, linked_at);
+        self.memory += LINK_OVERHEAD + stream.len() as u64;
+        self.linked += 1;
+        Ok(version)
+    }
+
+    pub(crate) fn last_position(&self) -> Result<u64, StoreError> {
+        self.check_open()?;
+        Ok(self.next_position - 1)
+    }
+
+    /// Removes events recorded, and links made, before `cutoff`. Returns how many events went.
+    pub(crate) fn expire(&mut self, cutoff: Timestamp) -> u64 {
+        if self.closed {
+            return 0;
+        }
+        let count = self.log.partition_point(|e| e.recorded_at() < cutoff);
+        if count > 0 {
+            let freed: u64 = self.log[..count].iter().map(event_bytes).sum();
+            self.memory = self.memory.saturating_sub(freed);
+            let new_first = self.first_position + count as u64;
+            self.ids
+                .remove_before(new_first, self.log[..count].iter().map(RecordedEvent::id));
+            self.log.drain(..count);
+            self.first_position = new_first;
+            for index in self.types.values_mut() {
+                let gone = index.positions.partition_point(|&p| p < new_first);
+                index.positions.drain(..gone);
+            }
+            self.expired += count as u64;
+        }
+        for state in self.streams.values_mut() {
+            let links = state.expire(cutoff);
+            self.memory = self
+                .memory
+                .saturating_sub(links * (LINK_OVERHEAD + state.name.len() as u64));
+        }
+        count as u64
+    }
+
+    /// Drops everything and refuses every later call.
+    pub(crate) fn close(&mut self) {
+        let appended = self.appended;
+        let linked = self.linked;
+        let expired = self.expired;
+        *self = State::new();
+        self.closed = true;
+        self.appended = appended;
+        self.linked = linked;
+        self.expired = expired;
+        self.ids.clear();
+    }
+
+    /// `(events, streams, memory_bytes)` now.
+    pub(crate) fn sizes(&self) -> (u64, u64, u64) {
+        (
+            self.log.len() as u64,
+            self.streams.len() as u64,
+            self.memory + self.ids.memory_bytes(),
+        )
+    }
+}

@@ -1,0 +1,118 @@
+//! The backend conformance suite: the behaviour every [`EventStore`] must show.
+//!
+//! Invariant: every case takes a fresh, empty store, asserts real behaviour (every check is an
+//! `assert!`), and finishes in well under a second in a debug build.
+//!
+//! Run it from a backend's test file with [`conformance_tests!`](crate::conformance_tests):
+//!
+//! ```ignore
+//! // tests/my_store.rs
+//! livenstore::conformance_tests!(|| my_crate::MyStore::new());
+//!
+//! // A store that needs a guard kept alive (a temporary directory): return `(store, guard)`.
+//! fn open() -> (my_crate::FileStore, tempfile::TempDir) {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     (my_crate::FileStore::open(dir.path()).unwrap(), dir)
+//! }
+//! livenstore::conformance_tests!(with_guard open);
+//! ```
+//!
+//! Each case is also a public function in [`cases`], callable on its own.
+
+pub mod cases;
+
+use crate::{EventStore, NewEvent, Payload};
+
+/// Makes a store with `make` and runs `case` on it (what [`conformance_tests!`] expands to).
+pub fn run_case<S: EventStore, F: FnOnce() -> S>(make: F, case: fn(&S)) {
+    let store = make();
+    case(&store);
+}
+
+/// Makes a `(store, guard)` pair with `make`, runs `case` on the store, then drops the store
+/// before the guard.
+pub fn run_case_with_guard<S: EventStore, G, F: FnOnce() -> (S, G)>(make: F, case: fn(&S)) {
+    let (store, guard) = make();
+    case(&store);
+    drop(store);
+    drop(guard);
+}
+
+/// An event of `event_type` whose payload is `json` (which must be valid JSON).
+///
+/// # Panics
+///
+/// When `json` is not valid JSON (a mistake in the test itself).
+pub fn event(event_type: &'static str, json: &str) -> NewEvent {
+    match NewEvent::from_json(event_type, json) {
+        Ok(event) => event,
+        Err(err) => panic!("test payload {json:?} is not JSON: {err}"),
+    }
+}
+
+/// A payload one byte larger than `limit` (a JSON string of `limit - 1` letters).
+pub fn oversized_payload(limit: usize) -> Payload {
+    let mut json = String::with_capacity(limit + 1);
+    json.push('"');
+    json.extend(std::iter::repeat_n('a', limit.saturating_sub(1)));
+    json.push('"');
+    Payload::from_trusted_json(json)
+}
+
+/// Expands to one `#[test]` per conformance case, each on a fresh store.
+///
+/// `conformance_tests!(make)` takes anything callable as `make()` returning the store (a closure
+/// `|| Store::new()` or a function path); `conformance_tests!(with_guard make)` takes one returning
+/// `(store, guard)`, the guard (a `tempfile::TempDir`) being dropped after the store.
+#[macro_export]
+macro_rules! conformance_tests {
+    (with_guard $make:expr) => {
+        $crate::__conformance_cases!(run_case_with_guard, $make);
+    };
+    ($make:expr) => {
+        $crate::__conformance_cases!(run_case, $make);
+    };
+}
+
+/// The case list of [`conformance_tests!`]. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($runner:ident, $make:expr) => {
+        $crate::__conformance_cases!(@each $runner, $make;
+            append_read_round_trip,
+            versions_are_contiguous_per_stream,
+            positions_are_gap_free_across_streams,
+            expected_version_variants,
+            batch_with_invalid_event_type_stores_nothing,
+            batch_with_oversized_payload_stores_nothing,
+            empty_batch,
+            idempotent_retry_is_a_no_op,
+            same_id_other_payload_is_refused,
+            same_id_other_stream_is_refused,
+            partly_stored_batch_is_refused,
+            same_id_twice_in_one_call_is_refused,
+            read_stream_paging,
+            read_all_paging,
+            read_by_type,
+            read_time_range,
+            stream_info_and_streams,
+            link_to_stream,
+            link_errors,
+            read_unknown_id,
+            invalid_stream_names,
+            payload_too_large,
+            recorded_at_never_decreases,
+            concurrent_appends_to_one_stream,
+            concurrent_appends_to_many_streams,
+        );
+    };
+    (@each $runner:ident, $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testing::$runner($make, $crate::testing::cases::$case);
+            }
+        )*
+    };
+}
