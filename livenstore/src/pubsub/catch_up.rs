@@ -37,7 +37,7 @@ pub enum StartFrom {
     /// Events after this global position (exclusive): `After(0)` is
     /// [`Beginning`](Self::Beginning); a consumer resumes with `After(checkpoint)`.
     After(u64),
-    /// Only events appended after the subscription started.
+    /// Only events appended after the subscription started; every delivery is live.
     Now,
     /// Events of `stream` after its version `version` (exclusive), then its live events. Only
     /// events appended to the stream count; linked copies are not followed.
@@ -362,6 +362,7 @@ where
         }
         None => (None, None),
     };
+    let starts_live = from == StartFrom::Now;
     let (mut next, stream_only) = match from {
         StartFrom::Beginning => (1, None),
         StartFrom::After(p) => (p.saturating_add(1), None),
@@ -400,7 +401,8 @@ where
                 }
                 None => default_report(&error),
             };
-            let mut live = false;
+            let mut live = starts_live;
+            shared.live.store(live, Ordering::SeqCst);
             'outer: while !shared.stopped() {
                 // Clear the wake flag before reading, so a publication during the read is not lost.
                 shared

@@ -58,3 +58,16 @@ pub fn assert_quiet<T: std::fmt::Debug>(rx: &Receiver<T>) {
         panic!("unexpected delivery: {v:?}");
     }
 }
+
+/// Waits (yielding) until `condition` holds, failing after [`WAIT`]. For states that nothing
+/// signals, such as a catch-up subscription turning live.
+pub fn wait_until(mut condition: impl FnMut() -> bool) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !condition() {
+        if std::time::Instant::now() > deadline {
+            return Err("condition not reached in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
