@@ -231,7 +231,11 @@ fn main() {
     for subscribers in [1usize, 4, 16] {
         let manager_latency = RefCell::new(Vec::new());
         let channel_latency = RefCell::new(Vec::new());
-        let rounds = if subscribers == 16 { 3 } else { 5 };
+        let rounds = match subscribers {
+            1 => 5,
+            4 => 2,
+            _ => 1,
+        };
         let medians = compare(
             &format!(
                 "fan-out of {EVENTS} events to {subscribers} subscriber(s), items = deliveries"
