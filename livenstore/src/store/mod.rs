@@ -305,7 +305,7 @@ pub fn validate_event_type(event_type: &str) -> Result<(), StoreError> {
         "it is empty"
     } else if event_type.len() > 256 {
         "it is longer than 256 bytes"
-    } else if event_type.chars().any(char::is_control) {
+    } else if stream_name::has_control(event_type) {
         "it contains a control character"
     } else {
         return Ok(());

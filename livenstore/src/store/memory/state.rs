@@ -12,12 +12,13 @@
 //!   failed call stores nothing.
 //! - `types[t].positions` lists, in increasing order, the positions of the held events of type `t`.
 
+use std::borrow::Cow;
 use std::cmp::max;
 use std::sync::Arc;
 
 use super::hash::{FastMap, FastSet};
 use super::id_index::IdIndex;
-use super::stream::StreamState;
+use super::stream::{Log, StreamState};
 use super::Config;
 use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Timestamp};
@@ -26,8 +27,9 @@ use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Time
 /// header, the log slot, the stream slot, the id key and the type index slot.
 const EVENT_OVERHEAD: u64 =
     (std::mem::size_of::<RecordedEventParts>() + 16 + 16 + 16 + 16 + 8) as u64;
-/// Fixed bytes per link: the stream slot, the `LinkInfo` with its `Arc` header, the set entry.
-const LINK_OVERHEAD: u64 = (16 + std::mem::size_of::<LinkInfo>() + 16 + 24) as u64;
+/// Fixed bytes per link: the stream slot, the link envelope, the `LinkInfo` with its `Arc`
+/// header, the set entry.
+const LINK_OVERHEAD: u64 = (8 + 16 + std::mem::size_of::<LinkInfo>() + 16 + 24) as u64;
 
 /// A new id, larger than every id generated before (`last` is the last one generated, 0 for
 /// none): the ULID monotonic rule, the random part incremented inside one millisecond.
@@ -58,10 +60,89 @@ fn event_bytes(event: &RecordedEvent) -> u64 {
     EVENT_OVERHEAD + (event.payload().len() + metadata) as u64
 }
 
+/// Checks the limits for adding `count` entries to a stream holding `held` entries (`None`: a
+/// new stream) in a store of `stream_count` streams.
+fn check_limits(
+    held: Option<usize>,
+    stream_count: u64,
+    count: usize,
+    config: &Config,
+) -> Result<(), StoreError> {
+    if held.is_none() && config.max_streams != 0 && stream_count >= config.max_streams {
+        return Err(StoreError::LimitExceeded {
+            kind: LimitKind::Streams,
+            max: config.max_streams,
+        });
+    }
+    let held = held.unwrap_or(0) as u64;
+    if config.max_events_per_stream != 0
+        && held.saturating_add(count as u64) > config.max_events_per_stream
+    {
+        return Err(StoreError::LimitExceeded {
+            kind: LimitKind::EventsPerStream,
+            max: config.max_events_per_stream,
+        });
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 struct TypeIndex {
     name: Arc<str>,
     positions: Vec<u64>,
+}
+
+/// The interned event types with their positions.
+///
+/// Invariant: `by_name[n]` and every `recent` entry for `n` point at the `entries` slot named
+/// `n`. `recent` keys `'static` names by address and length: such a name never changes, so
+/// equal address and length mean equal text, and the lookup skips hashing.
+#[derive(Debug, Default)]
+struct Types {
+    entries: Vec<TypeIndex>,
+    by_name: FastMap<Arc<str>, usize>,
+    recent: Vec<((usize, usize), usize)>,
+}
+
+impl Types {
+    /// The slot of `name`, made when new.
+    // The `Cow` itself is needed: only a borrowed (`'static`) name may be cached by address.
+    #[allow(clippy::ptr_arg)]
+    #[inline]
+    fn index_of(&mut self, name: &Cow<'static, str>) -> usize {
+        let key = match name {
+            Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
+            Cow::Owned(_) => None,
+        };
+        if let Some(key) = key {
+            if let Some(&(_, index)) = self.recent.iter().find(|(k, _)| *k == key) {
+                return index;
+            }
+        }
+        let index = match self.by_name.get(&**name) {
+            Some(&index) => index,
+            None => {
+                let name: Arc<str> = Arc::from(&**name);
+                self.entries.push(TypeIndex {
+                    name: Arc::clone(&name),
+                    positions: Vec::new(),
+                });
+                self.by_name.insert(name, self.entries.len() - 1);
+                self.entries.len() - 1
+            }
+        };
+        if let Some(key) = key {
+            if self.recent.len() >= 16 {
+                self.recent.remove(0);
+            }
+            self.recent.push((key, index));
+        }
+        index
+    }
+
+    fn get(&self, name: &str) -> Option<&TypeIndex> {
+        self.by_name.get(name).map(|&i| &self.entries[i])
+    }
 }
 
 #[derive(Debug)]
@@ -74,7 +155,7 @@ pub(crate) struct State {
     last_generated: u128,
     ids: IdIndex,
     streams: FastMap<Arc<str>, StreamState>,
-    types: FastMap<Arc<str>, TypeIndex>,
+    types: Types,
     pub(crate) appended: u64,
     pub(crate) linked: u64,
     pub(crate) expired: u64,
@@ -92,7 +173,7 @@ impl State {
             last_generated: 0,
             ids: IdIndex::new(),
             streams: FastMap::default(),
-            types: FastMap::default(),
+            types: Types::default(),
             appended: 0,
             linked: 0,
             expired: 0,
@@ -112,6 +193,13 @@ impl State {
     fn tick(&mut self) -> Timestamp {
         self.clock = max(Timestamp::now(), self.clock);
         self.clock
+    }
+
+    fn view(&self) -> Log<'_> {
+        Log {
+            events: &self.log,
+            first_position: self.first_position,
+        }
     }
 
     fn event_at(&self, position: u64) -> Option<&RecordedEvent> {
@@ -168,34 +256,6 @@ impl State {
         }
     }
 
-    /// Checks the stream limits for adding `count` entries to `stream`.
-    fn check_limits(
-        &self,
-        stream: Option<&StreamState>,
-        count: usize,
-        config: &Config,
-    ) -> Result<(), StoreError> {
-        match stream {
-            None if config.max_streams != 0 && self.streams.len() as u64 >= config.max_streams => {
-                return Err(StoreError::LimitExceeded {
-                    kind: LimitKind::Streams,
-                    max: config.max_streams,
-                });
-            }
-            _ => {}
-        }
-        let held = stream.map_or(0, |s| s.entries.len()) as u64;
-        if config.max_events_per_stream != 0
-            && held.saturating_add(count as u64) > config.max_events_per_stream
-        {
-            return Err(StoreError::LimitExceeded {
-                kind: LimitKind::EventsPerStream,
-                max: config.max_events_per_stream,
-            });
-        }
-        Ok(())
-    }
-
     /// Appends after the input was validated (`validate_append`).
     pub(crate) fn append(
         &mut self,
@@ -210,30 +270,40 @@ impl State {
                 return Ok(result);
             }
         }
-        let existing = self.streams.get(stream);
-        let actual = existing.map_or(0, |s| s.version);
-        expected.check(stream, actual)?;
-        if events.is_empty() {
-            return Ok(AppendResult {
-                stream_version: actual,
-                first_position: 0,
-                last_position: 0,
-            });
-        }
-        self.check_limits(existing, events.len(), config)?;
+        let stream_count = self.streams.len() as u64;
+        let empty = |version| AppendResult {
+            stream_version: version,
+            first_position: 0,
+            last_position: 0,
+        };
+        // One map lookup for an existing stream; the checks come before any change.
+        let state = match self.streams.get_mut(stream) {
+            Some(state) => {
+                expected.check(stream, state.version)?;
+                if events.is_empty() {
+                    return Ok(empty(state.version));
+                }
+                check_limits(Some(state.len()), stream_count, events.len(), config)?;
+                state
+            }
+            None => {
+                expected.check(stream, 0)?;
+                if events.is_empty() {
+                    return Ok(empty(0));
+                }
+                check_limits(None, stream_count, events.len(), config)?;
+                let name: Arc<str> = Arc::from(stream);
+                self.memory += (name.len() + 128) as u64;
+                self.streams
+                    .entry(Arc::clone(&name))
+                    .or_insert_with(|| StreamState::new(name))
+            }
+        };
 
         // Nothing below fails: the append is committed.
-        let recorded_at = self.tick();
+        let recorded_at = max(Timestamp::now(), self.clock);
+        self.clock = recorded_at;
         let first_position = self.next_position;
-        if !self.streams.contains_key(stream) {
-            let name: Arc<str> = Arc::from(stream);
-            self.memory += (name.len() + 128) as u64;
-            self.streams
-                .insert(Arc::clone(&name), StreamState::new(name));
-        }
-        let Some(state) = self.streams.get_mut(stream) else {
-            unreachable!("the stream was inserted above");
-        };
         self.log.reserve(events.len());
         for event in events {
             let (id, event_type, payload, metadata) = event.into_parts();
@@ -243,16 +313,8 @@ impl State {
             };
             let position = self.next_position;
             self.next_position += 1;
-            let type_index = match self.types.get_mut(&*event_type) {
-                Some(index) => index,
-                None => {
-                    let name: Arc<str> = Arc::from(&*event_type);
-                    self.types.entry(Arc::clone(&name)).or_insert(TypeIndex {
-                        name,
-                        positions: Vec::new(),
-                    })
-                }
-            };
+            let type_index = self.types.index_of(&event_type);
+            let type_index = &mut self.types.entries[type_index];
             type_index.positions.push(position);
             let recorded = RecordedEvent::from_parts(RecordedEventParts {
                 id,
@@ -266,11 +328,10 @@ impl State {
             });
             self.memory += event_bytes(&recorded);
             self.ids.push(id, position);
-            state.push(recorded.clone(), recorded_at);
+            state.push_event(position, recorded_at);
             self.log.push(recorded);
         }
-        let count = self.next_position - first_position;
-        self.appended += count;
+        self.appended += self.next_position - first_position;
         Ok(AppendResult {
             stream_version: state.version,
             first_position,
@@ -293,7 +354,7 @@ impl State {
         Ok(self
             .streams
             .get(stream)
-            .map_or_else(Vec::new, |s| s.read(from_version, max_count).to_vec()))
+            .map_or_else(Vec::new, |s| s.read(from_version, max_count, self.view())))
     }
 
     pub(crate) fn read_all(
@@ -344,12 +405,13 @@ impl State {
 
     pub(crate) fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
         self.check_open()?;
-        Ok(self.streams.get(stream).map(StreamState::info))
+        Ok(self.streams.get(stream).map(|s| s.info(self.view())))
     }
 
     pub(crate) fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
         self.check_open()?;
-        let mut infos: Vec<StreamInfo> = self.streams.values().map(StreamState::info).collect();
+        let mut infos: Vec<StreamInfo> =
+            self.streams.values().map(|s| s.info(self.view())).collect();
         infos.sort_unstable_by(|a, b| a.stream.cmp(&b.stream));
         Ok(infos)
     }
@@ -362,13 +424,14 @@ impl State {
     ) -> Result<u64, StoreError> {
         self.check_open()?;
         let event = self.find(id).ok_or(StoreError::EventNotFound(id))?.clone();
+        let stream_count = self.streams.len() as u64;
         let existing = self.streams.get(stream);
         if event.stream() == stream || existing.is_some_and(|s| s.linked.contains(&id)) {
             return Err(StoreError::InvalidArgument(format!(
                 "event {id} is already in stream `{stream}`"
             )));
         }
-        self.check_limits(existing, 1, config)?;
+        check_limits(existing.map(StreamState::len), stream_count, 1, config)?;
         let linked_at = self.tick();
         if !self.streams.contains_key(stream) {
             let name: Arc<str> = Arc::from(stream);
@@ -386,7 +449,7 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        state.push(entry, linked_at);
+        state.push_link(entry, linked_at);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)
@@ -411,14 +474,18 @@ impl State {
                 .remove_before(new_first, self.log[..count].iter().map(RecordedEvent::id));
             self.log.drain(..count);
             self.first_position = new_first;
-            for index in self.types.values_mut() {
+            for index in &mut self.types.entries {
                 let gone = index.positions.partition_point(|&p| p < new_first);
                 index.positions.drain(..gone);
             }
             self.expired += count as u64;
         }
+        let log = Log {
+            events: &self.log,
+            first_position: self.first_position,
+        };
         for state in self.streams.values_mut() {
-            let links = state.expire(cutoff);
+            let links = state.expire(cutoff, log);
             self.memory = self
                 .memory
                 .saturating_sub(links * (LINK_OVERHEAD + state.name.len() as u64));
