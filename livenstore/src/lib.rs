@@ -13,6 +13,8 @@
 //!   position, time, metadata, JSON payload).
 //! - [`EventStore`]: the store trait, with [`InMemoryStore`] and the crash-safe [`JsonStore`];
 //!   [`Repository`] loads and saves aggregates with optimistic concurrency.
+//! - [`pubsub`]: live subscriptions ([`SubscriptionManager`]), a store that publishes what it
+//!   appends ([`PublishingStore`]), catch-up subscriptions and checkpointed consumers.
 //!
 //! ```
 //! use livenstore::{Aggregate, AggregateRoot, DomainEvent};
@@ -59,6 +61,7 @@ mod repository;
 mod root;
 mod time;
 
+pub mod pubsub;
 pub mod store;
 
 #[cfg(feature = "testing")]
@@ -70,6 +73,7 @@ pub use envelope::{EnvelopeError, LinkInfo, NewEvent, RecordedEvent, RecordedEve
 pub use id::{EventId, ParseEventIdError};
 pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
 pub use payload::Payload;
+pub use pubsub::{EventFilter, InMemorySubscriptionManager, PublishingStore, SubscriptionManager};
 pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
 pub use repository::{Repository, RepositoryError};
 pub use root::{stream_name, AggregateRoot, ReplayError};

@@ -23,13 +23,26 @@ pub const MAX_STREAM_NAME_BYTES: usize = 256;
 /// assert!(validate_stream_name("line\nbreak").is_err());
 /// ```
 pub fn validate_stream_name(name: &str) -> Result<(), StoreError> {
+    // One pass over the bytes for ASCII names (the common case, on every append and read).
+    let (separator, control) = if name.len() > MAX_STREAM_NAME_BYTES {
+        (false, false) // refused for its length below, without scanning it
+    } else if name.is_ascii() {
+        name.bytes().fold((false, false), |(sep, ctl), b| {
+            (sep || b == b'/' || b == b'\\', ctl || b < 0x20 || b == 0x7f)
+        })
+    } else {
+        (
+            name.contains(['/', '\\']),
+            name.chars().any(char::is_control),
+        )
+    };
     let reason = if name.is_empty() {
         "it is empty"
     } else if name.len() > MAX_STREAM_NAME_BYTES {
         "it is longer than 256 bytes"
-    } else if name.contains(['/', '\\']) {
+    } else if separator {
         "it contains a path separator"
-    } else if has_control(name) {
+    } else if control {
         "it contains a control character"
     } else if name == "." || name == ".." {
         "`.` and `..` are reserved"

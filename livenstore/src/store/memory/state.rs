@@ -106,6 +106,8 @@ struct Types {
 
 impl Types {
     /// The slot of `name`, made when new.
+    // The `Cow` itself is needed: only a borrowed (`'static`) name may be cached by address.
+    #[allow(clippy::ptr_arg)]
     #[inline]
     fn index_of(&mut self, name: &Cow<'static, str>) -> usize {
         let key = match name {

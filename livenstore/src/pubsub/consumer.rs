@@ -1,0 +1,263 @@
+//! Named consumers that resume after their checkpoint.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::catch_up::{self, CatchUpOptions, CatchUpSubscription, Delivery, Progress, StartFrom};
+use super::checkpoint::{validate_consumer_name, CheckpointStore};
+use super::error::{HandlerError, SubscribeError, SubscriptionError, SubscriptionErrorKind};
+use super::filter::EventFilter;
+use super::manager::SubscriptionManager;
+use crate::EventStore;
+
+/// When a consumer saves its checkpoint. Whatever the policy, it also saves when it has caught
+/// up with the store (nothing more to read) and when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckpointPolicy {
+    /// After every delivered event: at most one event is handled again after a crash, at the
+    /// cost of one checkpoint write per event.
+    EveryEvent,
+    /// After `events` delivered events or once `interval` has passed since the last save,
+    /// whichever comes first: after a crash, up to that many events are handled again.
+    Every {
+        /// Delivered events between saves (at least 1).
+        events: u64,
+        /// Longest time between saves while events flow.
+        interval: Duration,
+    },
+}
+
+impl Default for CheckpointPolicy {
+    /// `Every { events: 100, interval: 1 s }`.
+    fn default() -> Self {
+        CheckpointPolicy::Every {
+            events: 100,
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A named, resumable catch-up subscription: it starts after the position saved in its
+/// [`CheckpointStore`], handles every later event passing its filter (historical, then live),
+/// and saves the position it has processed as it goes.
+///
+/// Delivery is **at-least-once**: an event is handled, then its position is saved later (see
+/// [`CheckpointPolicy`]); a crash between the two hands the event over again on restart. Make
+/// handlers idempotent with [`Delivery::idempotency_key`] (the event id). A handler error with
+/// [`OnHandlerError::Stop`](super::OnHandlerError::Stop) leaves the checkpoint before the failed
+/// event, so it is retried on the next start; with `Continue` (the default) the event is
+/// reported and counts as processed.
+///
+/// Two consumers running at once under the same name would overwrite each other's checkpoint:
+/// give each one its own name.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use livenstore::pubsub::{Consumer, EventFilter, FileCheckpointStore, InMemorySubscriptionManager};
+/// # fn demo(store: Arc<dyn livenstore::EventStore>) -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = InMemorySubscriptionManager::new();
+/// let checkpoints = Arc::new(FileCheckpointStore::open("data/checkpoints")?);
+/// let running = Consumer::new("user-projection", checkpoints)?
+///     .start(store, &manager, EventFilter::category("user"), |delivery| {
+///         println!("{} {}", delivery.idempotency_key(), delivery.event().event_type());
+///         Ok(())
+///     })?;
+/// running.stop(); // saves the checkpoint
+/// # Ok(()) }
+/// ```
+pub struct Consumer {
+    name: String,
+    checkpoints: Arc<dyn CheckpointStore>,
+    policy: CheckpointPolicy,
+    options: CatchUpOptions,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("name", &self.name)
+            .field("policy", &self.policy)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    /// A consumer named `name` keeping its checkpoint in `checkpoints`.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::InvalidName`](super::CheckpointError::InvalidName) (see
+    /// [`validate_consumer_name`]).
+    pub fn new(
+        name: impl Into<String>,
+        checkpoints: Arc<dyn CheckpointStore>,
+    ) -> Result<Self, super::CheckpointError> {
+        let name = name.into();
+        validate_consumer_name(&name)?;
+        Ok(Consumer {
+            options: CatchUpOptions::default().name(name.clone()),
+            name,
+            checkpoints,
+            policy: CheckpointPolicy::default(),
+        })
+    }
+
+    /// When to save the checkpoint.
+    pub fn checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Options of the underlying catch-up subscription (its name is always the consumer's).
+    pub fn options(mut self, options: CatchUpOptions) -> Self {
+        self.options = options.name(self.name.clone());
+        self
+    }
+
+    /// Loads the checkpoint and starts handling the events of `store` after it.
+    ///
+    /// # Errors
+    ///
+    /// [`SubscribeError::Checkpoint`] when the checkpoint cannot be loaded;
+    /// [`SubscribeError::InvalidOption`] for `Every { events: 0, .. }`; otherwise as
+    /// [`subscribe_from_with`](super::subscribe_from_with).
+    pub fn start<S, M, F>(
+        self,
+        store: Arc<S>,
+        manager: &M,
+        filter: EventFilter,
+        handler: F,
+    ) -> Result<RunningConsumer, SubscribeError>
+    where
+        S: EventStore + ?Sized + 'static,
+        M: SubscriptionManager,
+        F: FnMut(&Delivery) -> Result<(), HandlerError> + Send + 'static,
+    {
+        if let CheckpointPolicy::Every { events: 0, .. } = self.policy {
+            return Err(SubscribeError::InvalidOption(
+                "a checkpoint every 0 events".into(),
+            ));
+        }
+        let saved = self.checkpoints.load(&self.name)?.unwrap_or(0);
+        let progress = Checkpointing {
+            name: self.name.clone(),
+            checkpoints: Arc::clone(&self.checkpoints),
+            policy: self.policy,
+            saved,
+            processed: saved,
+            unsaved_deliveries: 0,
+            last_save: Instant::now(),
+        };
+        let subscription = catch_up::start(
+            store,
+            Some(manager),
+            StartFrom::After(saved),
+            filter,
+            self.options,
+            Box::new(handler),
+            progress,
+        )?;
+        Ok(RunningConsumer {
+            name: self.name,
+            subscription,
+        })
+    }
+}
+
+struct Checkpointing {
+    name: String,
+    checkpoints: Arc<dyn CheckpointStore>,
+    policy: CheckpointPolicy,
+    saved: u64,
+    processed: u64,
+    unsaved_deliveries: u64,
+    last_save: Instant,
+}
+
+impl Checkpointing {
+    fn save(&mut self, report: &dyn Fn(SubscriptionError)) {
+        if self.processed == self.saved {
+            return;
+        }
+        match self.checkpoints.save(&self.name, self.processed) {
+            Ok(()) => {
+                self.saved = self.processed;
+                self.unsaved_deliveries = 0;
+                self.last_save = Instant::now();
+            }
+            Err(e) => report(SubscriptionError {
+                subscription: self.name.clone(),
+                event: None,
+                kind: SubscriptionErrorKind::Checkpoint(e),
+                stopped: false,
+            }),
+        }
+    }
+}
+
+impl Progress for Checkpointing {
+    fn processed(&mut self, position: u64, delivered: bool, report: &dyn Fn(SubscriptionError)) {
+        self.processed = position;
+        if !delivered {
+            return;
+        }
+        self.unsaved_deliveries += 1;
+        let due = match self.policy {
+            CheckpointPolicy::EveryEvent => true,
+            CheckpointPolicy::Every { events, interval } => {
+                self.unsaved_deliveries >= events || self.last_save.elapsed() >= interval
+            }
+        };
+        if due {
+            self.save(report);
+        }
+    }
+
+    fn idle(&mut self, report: &dyn Fn(SubscriptionError)) {
+        self.save(report);
+    }
+
+    fn finished(&mut self, report: &dyn Fn(SubscriptionError)) {
+        self.save(report);
+    }
+}
+
+/// A started [`Consumer`]. Dropping it (or [`stop`](Self::stop)) stops it after the event in
+/// progress and saves its checkpoint.
+#[must_use = "dropping a RunningConsumer stops it"]
+#[derive(Debug)]
+pub struct RunningConsumer {
+    name: String,
+    subscription: CatchUpSubscription,
+}
+
+impl RunningConsumer {
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The position of the last event processed (saved or not yet).
+    pub fn position(&self) -> u64 {
+        self.subscription.position()
+    }
+
+    /// Whether the consumer has caught up with the store.
+    pub fn is_live(&self) -> bool {
+        self.subscription.is_live()
+    }
+
+    /// Whether it still runs (false after a stop on a handler error).
+    pub fn is_running(&self) -> bool {
+        self.subscription.is_running()
+    }
+
+    /// Stops, saves the checkpoint, and joins the reader.
+    pub fn stop(self) {
+        drop(self);
+    }
+}

@@ -1,0 +1,242 @@
+//! [`EventFilter`]: which events a subscription receives.
+
+use std::fmt;
+
+use crate::{DomainEvent, RecordedEvent};
+
+/// Which events a subscription receives: all, a set of event types, one stream, or one stream
+/// category.
+///
+/// The category of a stream is the part of its name before the first `-` (`"user"` for
+/// `"user-42"`); a stream name without `-` is its own category.
+///
+/// For typed event sets, [`EventFilter::types`] takes a tuple of [`DomainEvent`] types and
+/// [`EventFilter::or_type`] adds one more type to a type filter.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::EventFilter;
+/// use livenstore::DomainEvent;
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Serialize, Deserialize)] struct UserCreated;
+/// # impl DomainEvent for UserCreated { const EVENT_TYPE: &'static str = "UserCreated"; }
+/// # #[derive(Serialize, Deserialize)] struct UserRenamed;
+/// # impl DomainEvent for UserRenamed { const EVENT_TYPE: &'static str = "user.renamed"; }
+///
+/// let users = EventFilter::types::<(UserCreated, UserRenamed)>();
+/// assert!(users.matches_parts("UserCreated", "user-1"));
+/// assert!(!users.matches_parts("OrderPlaced", "order-1"));
+///
+/// let same = EventFilter::event_type::<UserCreated>().or_type::<UserRenamed>();
+/// assert_eq!(users, same);
+///
+/// assert!(EventFilter::category("user").matches_parts("OrderPlaced", "user-7"));
+/// assert!(EventFilter::stream("user-7").matches_parts("OrderPlaced", "user-7"));
+/// assert!(EventFilter::all().matches_parts("Anything", "any"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct EventFilter {
+    kind: Kind,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Kind {
+    All,
+    /// Sorted, without duplicates.
+    Types(Vec<Box<str>>),
+    Stream(Box<str>),
+    Category(Box<str>),
+}
+
+impl EventFilter {
+    /// Every event.
+    pub fn all() -> Self {
+        EventFilter { kind: Kind::All }
+    }
+
+    /// Events whose type is one of the types of the tuple `T` (`(A,)`, `(A, B)`, … up to 8).
+    pub fn types<T: EventTypeSet>() -> Self {
+        let mut names = Vec::new();
+        T::push_names(&mut names);
+        Self::from_names(names.into_iter().map(Box::from))
+    }
+
+    /// Events of the domain type `T`.
+    pub fn event_type<T: DomainEvent>() -> Self {
+        Self::from_names(std::iter::once(Box::from(T::EVENT_TYPE)))
+    }
+
+    /// Events whose type name is one of `names` (untyped form of [`types`](Self::types)). An
+    /// empty set matches nothing.
+    pub fn event_type_names<I, N>(names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: AsRef<str>,
+    {
+        Self::from_names(names.into_iter().map(|n| Box::from(n.as_ref())))
+    }
+
+    /// This type filter, also matching events of the domain type `T`. On a filter that is not a
+    /// type filter, the result matches only `T` (a type set replaces a stream or category
+    /// filter; it does not combine with it).
+    pub fn or_type<T: DomainEvent>(self) -> Self {
+        let mut names = match self.kind {
+            Kind::Types(names) => names,
+            _ => Vec::new(),
+        };
+        names.push(Box::from(T::EVENT_TYPE));
+        Self::from_names(names)
+    }
+
+    /// Events appended to the stream `stream` (linked copies are not followed).
+    pub fn stream(stream: impl AsRef<str>) -> Self {
+        EventFilter {
+            kind: Kind::Stream(Box::from(stream.as_ref())),
+        }
+    }
+
+    /// Events of every stream whose category (the name before the first `-`) is `category`.
+    pub fn category(category: impl AsRef<str>) -> Self {
+        EventFilter {
+            kind: Kind::Category(Box::from(category.as_ref())),
+        }
+    }
+
+    fn from_names(names: impl IntoIterator<Item = Box<str>>) -> Self {
+        let mut names: Vec<Box<str>> = names.into_iter().collect();
+        names.sort_unstable();
+        names.dedup();
+        EventFilter {
+            kind: Kind::Types(names),
+        }
+    }
+
+    /// Whether `event` passes the filter.
+    #[inline]
+    pub fn matches(&self, event: &RecordedEvent) -> bool {
+        self.matches_parts(event.event_type(), event.stream())
+    }
+
+    /// Whether an event of type `event_type` appended to `stream` passes the filter.
+    pub fn matches_parts(&self, event_type: &str, stream: &str) -> bool {
+        match &self.kind {
+            Kind::All => true,
+            Kind::Types(names) => names.iter().any(|n| &**n == event_type),
+            Kind::Stream(s) => &**s == stream,
+            Kind::Category(c) => category_of(stream) == &**c,
+        }
+    }
+
+    /// Whether the filter lets every event through.
+    pub fn is_all(&self) -> bool {
+        matches!(self.kind, Kind::All)
+    }
+}
+
+impl Default for EventFilter {
+    /// [`EventFilter::all`].
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl fmt::Debug for EventFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::All => f.write_str("EventFilter::All"),
+            Kind::Types(names) => f.debug_tuple("EventFilter::Types").field(names).finish(),
+            Kind::Stream(s) => f.debug_tuple("EventFilter::Stream").field(s).finish(),
+            Kind::Category(c) => f.debug_tuple("EventFilter::Category").field(c).finish(),
+        }
+    }
+}
+
+/// The category of a stream: its name before the first `-` (the whole name when it has none).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(livenstore::pubsub::category_of("user-42-a"), "user");
+/// assert_eq!(livenstore::pubsub::category_of("audit"), "audit");
+/// ```
+pub fn category_of(stream: &str) -> &str {
+    stream
+        .split_once('-')
+        .map_or(stream, |(category, _)| category)
+}
+
+/// A set of [`DomainEvent`] types, written as a tuple: `(A,)`, `(A, B)`, … up to 8 types. Used
+/// by [`EventFilter::types`].
+pub trait EventTypeSet {
+    /// Appends the `EVENT_TYPE` of every type of the set to `names`.
+    fn push_names(names: &mut Vec<&'static str>);
+}
+
+macro_rules! impl_event_type_set {
+    ($($t:ident),+) => {
+        impl<$($t: DomainEvent),+> EventTypeSet for ($($t,)+) {
+            fn push_names(names: &mut Vec<&'static str>) {
+                $(names.push($t::EVENT_TYPE);)+
+            }
+        }
+    };
+}
+
+impl_event_type_set!(A);
+impl_event_type_set!(A, B);
+impl_event_type_set!(A, B, C);
+impl_event_type_set!(A, B, C, D);
+impl_event_type_set!(A, B, C, D, E);
+impl_event_type_set!(A, B, C, D, E, F);
+impl_event_type_set!(A, B, C, D, E, F, G);
+impl_event_type_set!(A, B, C, D, E, F, G, H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct A;
+    impl DomainEvent for A {
+        const EVENT_TYPE: &'static str = "A";
+    }
+    #[derive(Serialize, Deserialize)]
+    struct B;
+    impl DomainEvent for B {
+        const EVENT_TYPE: &'static str = "b.renamed";
+    }
+
+    #[test]
+    fn type_sets_are_sorted_and_deduplicated() {
+        assert_eq!(
+            EventFilter::types::<(B, A, B)>(),
+            EventFilter::event_type_names(["A", "b.renamed"])
+        );
+        assert!(EventFilter::types::<(A,)>().matches_parts("A", "x"));
+        assert!(!EventFilter::types::<(A,)>().matches_parts("b.renamed", "x"));
+    }
+
+    #[test]
+    fn empty_type_set_matches_nothing() {
+        let none = EventFilter::event_type_names(Vec::<String>::new());
+        assert!(!none.matches_parts("A", "s"));
+    }
+
+    #[test]
+    fn or_type_replaces_a_stream_filter() {
+        let f = EventFilter::stream("s-1").or_type::<A>();
+        assert_eq!(f, EventFilter::event_type::<A>());
+    }
+
+    #[test]
+    fn categories_and_streams() {
+        assert_eq!(category_of("a-b-c"), "a");
+        assert_eq!(category_of("-x"), "");
+        assert!(EventFilter::category("user").matches_parts("T", "user-1"));
+        assert!(EventFilter::category("user").matches_parts("T", "user"));
+        assert!(!EventFilter::category("user").matches_parts("T", "users-1"));
+        assert!(!EventFilter::stream("user-1").matches_parts("T", "user-10"));
+    }
+}
