@@ -63,7 +63,7 @@ impl Clock {
 
     #[inline]
     fn stamp(&self, i: u64) {
-        if i % SAMPLE_EVERY == 0 {
+        if i.is_multiple_of(SAMPLE_EVERY) {
             let ns = self.base.elapsed().as_nanos() as u64;
             self.published[(i / SAMPLE_EVERY) as usize].store(ns, Ordering::Relaxed);
         }
@@ -92,7 +92,7 @@ impl Sink {
 
     #[inline]
     fn handle(&mut self, event: &RecordedEvent) {
-        if self.seen % SAMPLE_EVERY == 0 {
+        if self.seen.is_multiple_of(SAMPLE_EVERY) {
             let now = self.clock.base.elapsed().as_nanos() as u64;
             let published =
                 self.clock.published[(self.seen / SAMPLE_EVERY) as usize].load(Ordering::Relaxed);

@@ -263,7 +263,7 @@ impl std::fmt::Debug for CatchUpSubscription {
 
 /// Subscribes `handler` to the events of `store` after `from` that pass `filter`: first the
 /// stored ones (historical), then live ones, woken by `manager`'s publications. See the
-/// [module documentation](self) for the guarantees.
+/// [`pubsub` module documentation](crate::pubsub) for the guarantees.
 ///
 /// # Errors
 ///

@@ -23,7 +23,7 @@ pub mod cases;
 
 use crate::{EventStore, NewEvent, Payload};
 
-/// Makes a store with `make` and runs `case` on it (what [`conformance_tests!`] expands to).
+/// Makes a store with `make` and runs `case` on it (what [`conformance_tests!`](crate::conformance_tests) expands to).
 pub fn run_case<S: EventStore, F: FnOnce() -> S>(make: F, case: fn(&S)) {
     let store = make();
     case(&store);

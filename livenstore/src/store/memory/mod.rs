@@ -1,6 +1,6 @@
 //! [`InMemoryStore`]: an [`EventStore`] that holds everything in memory.
 //!
-//! Layout (one `RwLock` over one [`State`](state::State)):
+//! Layout (one `RwLock` over one `State`):
 //! - a global log, `Vec<RecordedEvent>`, indexed by global position;
 //! - per stream, a `Vec` of the same shared envelopes (a link is the shared envelope plus its
 //!   `LinkInfo`), so reading a stream is one slice clone of reference-counted handles;
