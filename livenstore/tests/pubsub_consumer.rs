@@ -120,3 +120,39 @@ fn bad_consumer_names_are_refused() {
     assert!(Consumer::new("../escape", checkpoints.clone()).is_err());
     assert!(Consumer::new("a/b", checkpoints).is_err());
 }
+
+/// The whole restart with a `JsonStore`: events and the consumer's checkpoint both live in the
+/// store's directory, and a consumer on the reopened store resumes after its checkpoint.
+#[test]
+fn a_consumer_on_a_reopened_json_store_resumes_after_its_checkpoint() -> TestResult {
+    use livenstore::JsonStore;
+
+    let dir = tempfile::tempdir()?;
+    let run = |expected: Vec<u64>, then_append: u64| -> TestResult {
+        let json = JsonStore::open(dir.path())?;
+        let checkpoints = Arc::new(json.checkpoints()?);
+        let store = Arc::new(PublishingStore::new(
+            json,
+            InMemorySubscriptionManager::new(),
+        ));
+        let (tx, rx) = mpsc::channel();
+        let consumer = Consumer::new("projector", checkpoints)?
+            .checkpoint_policy(CheckpointPolicy::EveryEvent)
+            .start(
+                Arc::clone(&store),
+                store.manager(),
+                EventFilter::all(),
+                move |d| Ok(tx.send(d.event().position())?),
+            )?;
+        assert_eq!(recv_n(&rx, expected.len())?, expected);
+        consumer.stop();
+        for n in 0..then_append {
+            store.append("s-1", ExpectedVersion::Any, vec![new_event("Tick", n)])?;
+        }
+        Ok(())
+    };
+    run(vec![], 5)?; // nothing yet; then 1..=5 appended after the consumer stopped
+    run((1..=5).collect(), 2)?; // resumes from the start: 1..=5; then 6, 7
+    run(vec![6, 7], 0)?; // resumes exactly after 5
+    Ok(())
+}

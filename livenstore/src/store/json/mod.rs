@@ -8,6 +8,7 @@
 //! A store is a directory holding:
 //! - `LOCK`: empty; the open writer holds an exclusive lock on it (see `lock.rs`).
 //! - `segment-00000001.jsonl`, `segment-00000002.jsonl`, ...: the log, in order, ids contiguous.
+//! - `checkpoints/<consumer>.checkpoint`: consumer checkpoints ([`JsonStore::checkpoints`]).
 //!   A new segment starts when a batch would push the current one past
 //!   [`JsonStoreOptions::segment_size`]; a batch never spans two segments.
 //! - Any other file is ignored (so editors' backups or a README do no harm); a file named like a
@@ -280,6 +281,31 @@ impl JsonStore {
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// The checkpoint store of this store's consumers: one file per consumer under
+    /// `<dir>/checkpoints/`, so consumers resume where they stopped after a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError`](crate::pubsub::CheckpointError) when the directory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::pubsub::CheckpointStore;
+    /// use livenstore::JsonStore;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = JsonStore::open(dir.path()).unwrap();
+    /// let checkpoints = store.checkpoints().unwrap();
+    /// checkpoints.save("projector", 42).unwrap();
+    /// assert_eq!(store.checkpoints().unwrap().load("projector").unwrap(), Some(42));
+    /// ```
+    pub fn checkpoints(
+        &self,
+    ) -> Result<crate::pubsub::FileCheckpointStore, crate::pubsub::CheckpointError> {
+        crate::pubsub::FileCheckpointStore::open(self.shared.dir.join("checkpoints"))
     }
 
     /// Whether this store was opened with [`open_read_only`](Self::open_read_only).
