@@ -21,10 +21,12 @@
 pub mod memory;
 
 mod expected_version;
+mod idempotency;
 pub mod json;
 mod stream_name;
 
 pub use expected_version::ExpectedVersion;
+pub use idempotency::check_idempotent;
 pub use stream_name::{validate_stream_name, MAX_STREAM_NAME_BYTES};
 
 use std::path::PathBuf;
@@ -318,7 +320,7 @@ pub fn validate_event_type(event_type: &str) -> Result<(), StoreError> {
 }
 
 /// Checks what every backend checks of an append's input: the stream name, each event's type and
-/// payload size (against `max_payload`).
+/// payload size (against `max_payload`), and that no id is given twice in the call.
 ///
 /// # Errors
 ///
@@ -329,6 +331,17 @@ pub fn validate_append(
     max_payload: usize,
 ) -> Result<(), StoreError> {
     validate_stream_name(stream)?;
+    if events.iter().filter(|e| e.id().is_some()).nth(1).is_some() {
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        for id in events.iter().filter_map(NewEvent::id) {
+            if !seen.insert(id) {
+                return Err(StoreError::DuplicateEventId {
+                    id,
+                    reason: "the call holds it twice",
+                });
+            }
+        }
+    }
     for event in events {
         validate_event_type(event.event_type())?;
         if event.payload().len() > max_payload {

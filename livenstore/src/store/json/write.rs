@@ -17,8 +17,10 @@ use super::format::{encode_event, encode_link, EventHeaderRef, LinkRecord};
 use super::index::{EventEntry, Index};
 use super::recovery::{open_segment, segment_name, TornTail};
 use super::{io_err, read, sync_dir, Durability, Shared};
-use crate::store::{validate_append, validate_stream_name, AppendResult, ExpectedVersion};
-use crate::{EventId, NewEvent, StoreError, StreamInfo, Timestamp};
+use crate::store::{
+    check_idempotent, validate_append, validate_stream_name, AppendResult, ExpectedVersion,
+};
+use crate::{EventId, NewEvent, RecordedEvent, StoreError, StreamInfo, Timestamp};
 
 /// The writable end of the log.
 #[derive(Debug)]
@@ -188,42 +190,15 @@ pub(crate) fn stream_info(index: &Index, sid: u32) -> Option<StreamInfo> {
     })
 }
 
-/// The idempotency rule: `Some(result)` when every event's id is stored with the same content in
-/// this stream, `None` when no id is stored.
-fn check_idempotent(
-    shared: &Shared,
-    stream: &str,
-    events: &[NewEvent],
-) -> Result<Option<AppendResult>, StoreError> {
+/// Looks a stored event up by id for the shared idempotency rule.
+fn find_stored(shared: &Shared, id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
     let index = shared.index();
-    let stored: Vec<Option<u64>> = events
-        .iter()
-        .map(|e| e.id().and_then(|id| index.position_of(id)))
-        .collect();
-    let Some(first_stored) = events.iter().zip(&stored).find_map(|(e, p)| p.and(e.id())) else {
+    let Some(position) = index.position_of(id) else {
         return Ok(None);
     };
-    let dup = |id, reason| Err(StoreError::DuplicateEventId { id, reason });
-    if stored.iter().any(Option::is_none) {
-        return dup(first_stored, "only some of the call's ids are stored");
-    }
-    let positions: Vec<u64> = stored.into_iter().flatten().collect();
-    let (wants, ctx) = read::plan(&index, positions.iter().map(|&p| (p, None)));
+    let (wants, ctx) = read::plan(&index, std::iter::once((position, None)));
     drop(index);
-    let recorded = read::load(wants, &ctx)?;
-    for (event, old) in events.iter().zip(&recorded) {
-        if old.stream() != stream {
-            return dup(old.id(), "it is stored in another stream");
-        }
-        if old.event_type() != event.event_type() || old.payload() != event.payload() {
-            return dup(old.id(), "it is stored with another type or payload");
-        }
-    }
-    Ok(Some(AppendResult {
-        stream_version: recorded.iter().map(|e| e.version()).max().unwrap_or(0),
-        first_position: recorded.first().map_or(0, |e| e.position()),
-        last_position: recorded.last().map_or(0, |e| e.position()),
-    }))
+    Ok(read::load(wants, &ctx)?.pop())
 }
 
 /// Appends `events` to `stream` (the [`EventStore::append`](crate::EventStore::append) rules).
@@ -234,17 +209,8 @@ pub(crate) fn append(
     events: Vec<NewEvent>,
 ) -> Result<AppendResult, StoreError> {
     validate_append(stream, &events, shared.options.max_payload_bytes)?;
-    let mut ids = std::collections::HashSet::new();
-    for id in events.iter().filter_map(NewEvent::id) {
-        if !ids.insert(id) {
-            return Err(StoreError::DuplicateEventId {
-                id,
-                reason: "it appears twice in the call",
-            });
-        }
-    }
     let mut w = lock_writer(shared)?;
-    if let Some(result) = check_idempotent(shared, stream, &events)? {
+    if let Some(result) = check_idempotent(stream, &events, |id| find_stored(shared, id))? {
         return Ok(result);
     }
     let index = shared.index();

@@ -16,11 +16,13 @@ use std::borrow::Cow;
 use std::cmp::max;
 use std::sync::Arc;
 
-use super::hash::{FastMap, FastSet};
+use super::hash::FastMap;
 use super::id_index::IdIndex;
 use super::stream::{Log, StreamState};
 use super::Config;
-use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
+use crate::store::{
+    check_idempotent, AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
+};
 use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Timestamp};
 
 /// Fixed bytes per held event beyond its payload and metadata: the shared envelope with its `Arc`
@@ -214,48 +216,6 @@ impl State {
         self.event_at(position)
     }
 
-    /// The idempotency check: `Some` result when every event of the call is already stored in
-    /// `stream` with the same type and payload, `None` when none is stored.
-    fn check_idempotent(
-        &self,
-        stream: &str,
-        events: &[NewEvent],
-    ) -> Result<Option<AppendResult>, StoreError> {
-        let duplicate = |id, reason| StoreError::DuplicateEventId { id, reason };
-        let mut seen = FastSet::default();
-        let mut stored: Option<(EventId, AppendResult)> = None;
-        let mut stored_count = 0;
-        for event in events {
-            let Some(id) = event.id() else { continue };
-            if !seen.insert(id) {
-                return Err(duplicate(id, "the call holds it twice"));
-            }
-            let Some(found) = self.find(id) else { continue };
-            if found.stream() != stream {
-                return Err(duplicate(id, "it is stored in another stream"));
-            }
-            if found.event_type() != event.event_type() || found.payload() != event.payload() {
-                return Err(duplicate(id, "it is stored with another type or payload"));
-            }
-            stored_count += 1;
-            let result = stored.get_or_insert((
-                id,
-                AppendResult {
-                    stream_version: 0,
-                    first_position: found.position(),
-                    last_position: 0,
-                },
-            ));
-            result.1.stream_version = found.version();
-            result.1.last_position = found.position();
-        }
-        match stored {
-            None => Ok(None),
-            Some((_, result)) if stored_count == events.len() => Ok(Some(result)),
-            Some((id, _)) => Err(duplicate(id, "only some events of the call are stored")),
-        }
-    }
-
     /// Appends after the input was validated (`validate_append`).
     pub(crate) fn append(
         &mut self,
@@ -266,7 +226,9 @@ impl State {
     ) -> Result<AppendResult, StoreError> {
         self.check_open()?;
         if events.iter().any(|e| e.id().is_some()) {
-            if let Some(result) = self.check_idempotent(stream, &events)? {
+            if let Some(result) =
+                check_idempotent(stream, &events, |id| Ok(self.find(id).cloned()))?
+            {
                 return Ok(result);
             }
         }
