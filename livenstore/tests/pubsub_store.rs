@@ -72,3 +72,57 @@ fn a_failed_append_notifies_nobody_and_a_repeat_is_not_republished() -> TestResu
     assert_quiet(&rx);
     Ok(())
 }
+
+/// Appends run outside the publication lock (so a `JsonStore` under `Durability::Always` can
+/// share fsyncs between writers); every event is still published once, in position order.
+#[test]
+fn concurrent_appends_to_a_json_store_are_published_once_in_order() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = PublishingStore::new(
+        livenstore::JsonStore::open(dir.path())?,
+        InMemorySubscriptionManager::new(),
+    );
+    let (tx, rx) = mpsc::channel();
+    let _sub = store
+        .manager()
+        .subscribe(EventFilter::all(), move |e| Ok(tx.send(e.position())?))?;
+    std::thread::scope(|scope| {
+        for w in 0..4 {
+            let store = &store;
+            scope.spawn(move || {
+                for n in 0..50 {
+                    store
+                        .append(
+                            &format!("w-{w}"),
+                            ExpectedVersion::Any,
+                            vec![new_event("Tick", n)],
+                        )
+                        .expect("append");
+                }
+            });
+        }
+    });
+    assert_eq!(recv_n(&rx, 200)?, (1..=200).collect::<Vec<_>>());
+    assert_quiet(&rx);
+    Ok(())
+}
+
+/// Events appended to the inner store directly go out, in order, with the next append through
+/// the wrapper.
+#[test]
+fn direct_appends_are_published_with_the_next_wrapped_append() -> TestResult {
+    let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+    let (tx, rx) = mpsc::channel();
+    let _sub = store
+        .manager()
+        .subscribe(EventFilter::all(), move |e| Ok(tx.send(e.position())?))?;
+    store.append("s", ExpectedVersion::Any, vec![new_event("Tick", 1)])?;
+    assert_eq!(recv_n(&rx, 1)?, vec![1]);
+    store
+        .inner()
+        .append("s", ExpectedVersion::Any, vec![new_event("Tick", 2)])?;
+    store.append("s", ExpectedVersion::Any, vec![new_event("Tick", 3)])?;
+    assert_eq!(recv_n(&rx, 2)?, vec![2, 3]);
+    assert_quiet(&rx);
+    Ok(())
+}

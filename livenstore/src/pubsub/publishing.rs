@@ -29,12 +29,20 @@ pub enum PublishingError {
 /// An [`EventStore`] that publishes every event it appends to a [`SubscriptionManager`] (the Go
 /// original's store with a manager attached).
 ///
-/// `append` persists, then reads the appended events back (`read_all(first_position, n)`) and
-/// publishes them. A failed append notifies nobody; an idempotent no-op append (every id already
-/// stored) publishes nothing again. Appends and their publication happen under one lock, so
-/// every subscription receives events in position order. Events appended to the inner store
-/// directly, or by another process, are not published; catch-up subscriptions still see them
-/// (they read the store).
+/// `append` persists, then publishes: under the publication lock it reads back every event from
+/// the first position not yet published through the last one it appended
+/// (`read_all(next, n)`) and publishes them in position order. The append itself runs outside that
+/// lock, so concurrent appenders still share the inner store's work (a [`JsonStore`] with
+/// `Durability::Always` gives them one fsync: group commit). Consequences:
+/// - every subscription receives events in position order, each once;
+/// - an append may return after a concurrent appender published its events for it (a
+///   publication failure is reported to whichever append published the events);
+/// - a failed append notifies nobody; an idempotent no-op append publishes nothing again;
+/// - events appended to the inner store directly, once this wrapper has appended, are published
+///   with the next append through it. Catch-up subscriptions read the store and
+///   see every event regardless.
+///
+/// [`JsonStore`]: crate::JsonStore
 ///
 /// Through the [`EventStore`] trait, a publication failure after a successful append cannot be
 /// returned (the events *are* stored): it is reported to the manager's error hook and `append`
@@ -47,7 +55,8 @@ pub enum PublishingError {
 pub struct PublishingStore<S, M> {
     store: S,
     manager: M,
-    lock: Mutex<()>,
+    /// The next position to publish; set before the first append through this wrapper.
+    next_to_publish: Mutex<Option<u64>>,
 }
 
 impl<S: std::fmt::Debug, M: std::fmt::Debug> std::fmt::Debug for PublishingStore<S, M> {
@@ -65,7 +74,7 @@ impl<S: EventStore, M: SubscriptionManager> PublishingStore<S, M> {
         PublishingStore {
             store,
             manager,
-            lock: Mutex::new(()),
+            next_to_publish: Mutex::new(None),
         }
     }
 
@@ -84,6 +93,19 @@ impl<S: EventStore, M: SubscriptionManager> PublishingStore<S, M> {
         (self.store, self.manager)
     }
 
+    /// Sets the first position to publish, once, before the first append through this wrapper
+    /// (so events of appends that race the first one are never skipped).
+    fn start_publishing(&self) -> Result<(), StoreError> {
+        let mut next = self
+            .next_to_publish
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if next.is_none() {
+            *next = Some(self.store.last_position()? + 1);
+        }
+        Ok(())
+    }
+
     /// Appends `events` to `stream` and publishes them (the Go original's `Publish`).
     ///
     /// # Errors
@@ -97,15 +119,22 @@ impl<S: EventStore, M: SubscriptionManager> PublishingStore<S, M> {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, PublishingError> {
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = self.store.last_position()?;
+        self.start_publishing()?;
         let result = self.store.append(stream, expected, events)?;
-        if result.first_position == 0 || result.last_position <= before {
-            return Ok(result); // nothing new: empty call or idempotent no-op
+        if result.first_position == 0 {
+            return Ok(result); // an empty call
         }
-        let count =
-            usize::try_from(result.last_position - result.first_position + 1).unwrap_or(usize::MAX);
-        let appended = match self.store.read_all(result.first_position, count) {
+        let mut next = self
+            .next_to_publish
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let from = next.unwrap_or(result.first_position);
+        if result.last_position < from {
+            return Ok(result); // published by a concurrent append, or an idempotent no-op
+        }
+        *next = Some(result.last_position + 1);
+        let count = usize::try_from(result.last_position - from + 1).unwrap_or(usize::MAX);
+        let appended = match self.store.read_all(from, count) {
             Ok(events) => events,
             Err(e) => {
                 return Err(PublishingError::Publish {
