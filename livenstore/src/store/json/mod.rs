@@ -88,6 +88,7 @@
 
 mod durability;
 mod format;
+mod import;
 mod index;
 mod lock;
 mod options;
@@ -96,6 +97,7 @@ mod recovery;
 mod verify;
 mod write;
 
+pub use import::JsonImporter;
 pub use options::{Durability, JsonStoreOptions};
 pub use recovery::{RecoveryReport, TornTail};
 pub use verify::{verify, VerifyProblem, VerifyReport};
