@@ -1,0 +1,185 @@
+//! The command line: `livenstore <DIR> <COMMAND> [OPTIONS]`, parsed by clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use livenstore::{EventId, ExpectedVersion};
+
+/// Look inside, check, follow, export and import a livenstore JsonStore directory.
+///
+/// Read commands open the store read-only, without taking the writer's lock, so they work while
+/// an application has it open. `append` and `import` take the lock.
+#[derive(Debug, Parser)]
+#[command(name = "livenstore", version)]
+pub struct Cli {
+    /// The store directory.
+    pub dir: PathBuf,
+
+    /// Print JSON lines (one object per event, stream or report) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the streams: name, event count, last version, last time.
+    Streams,
+
+    /// Print the events of one stream in version order (linked events included).
+    Stream {
+        /// The stream's name.
+        name: String,
+        /// First version to print.
+        #[arg(long, value_name = "V", default_value_t = 1)]
+        from: u64,
+        /// Print at most this many events.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+
+    /// Print one event by its id.
+    Event {
+        /// The event's id (a 26-character ULID).
+        id: EventId,
+    },
+
+    /// Print the events of the whole store in global order.
+    All {
+        /// First global position to print.
+        #[arg(long, value_name = "POS", default_value_t = 1)]
+        from: u64,
+        /// Print only events of this type.
+        #[arg(long = "type", value_name = "T")]
+        event_type: Option<String>,
+        /// Print at most this many events.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+
+    /// Follow the events another process appends, one line each, until Ctrl-C.
+    ///
+    /// Polls the store every --interval-ms milliseconds (a read-only refresh that scans only what
+    /// was appended since). --max and --timeout make it stop by itself (for scripts and tests).
+    Tail {
+        /// Follow only this stream (linked events included).
+        #[arg(long, value_name = "S")]
+        stream: Option<String>,
+        /// Start at this global position (with --stream: at this stream version) instead of
+        /// after the last event present at start.
+        #[arg(long, value_name = "N")]
+        from: Option<u64>,
+        /// Milliseconds between two polls.
+        #[arg(long, value_name = "MS", default_value_t = 200,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        interval_ms: u64,
+        /// Stop after printing this many events.
+        #[arg(long, value_name = "N")]
+        max: Option<u64>,
+        /// Stop after this many seconds (exit status 0).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+
+    /// Count events, streams, links and event types; size of the segment files.
+    Stats,
+
+    /// Check every line of every segment; exit status 1 when a record is torn or corrupted.
+    Verify,
+
+    /// Write every event and link of the store as JSON lines, in an order `import` replays.
+    Export {
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+
+    /// Fill a new or empty store from the output of `export` (`-` reads standard input).
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
+
+    /// Append one event (for scripts). Creates the store when DIR does not exist.
+    Append {
+        /// The stream to append to.
+        stream: String,
+        /// The event type.
+        #[arg(value_name = "TYPE")]
+        event_type: String,
+        /// The payload: one JSON value.
+        #[arg(value_name = "JSON")]
+        payload: String,
+        /// The version the stream must be at: `any`, `no-stream`, `exists` or a number.
+        #[arg(long, value_name = "VERSION", default_value = "any", value_parser = parse_expected)]
+        expect: ExpectedVersion,
+        /// The event's id (a ULID), for idempotent retries; a new one by default.
+        #[arg(long, value_name = "ULID")]
+        id: Option<EventId>,
+        /// A metadata entry (repeatable).
+        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+        meta: Vec<(String, String)>,
+    },
+}
+
+/// Formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line: events as `all --json` prints them, links as
+    /// `{"link":{"id":..,"stream":..,"version":..,"linked_at":..}}`.
+    Jsonl,
+}
+
+fn parse_expected(text: &str) -> Result<ExpectedVersion, String> {
+    match text {
+        "any" => Ok(ExpectedVersion::Any),
+        "no-stream" => Ok(ExpectedVersion::NoStream),
+        "exists" => Ok(ExpectedVersion::StreamExists),
+        number => number.parse().map(ExpectedVersion::Exact).map_err(|_| {
+            format!("`{number}` is not `any`, `no-stream`, `exists` or a version number")
+        }),
+    }
+}
+
+fn parse_meta(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_versions_parse() {
+        assert_eq!(parse_expected("any"), Ok(ExpectedVersion::Any));
+        assert_eq!(parse_expected("no-stream"), Ok(ExpectedVersion::NoStream));
+        assert_eq!(parse_expected("exists"), Ok(ExpectedVersion::StreamExists));
+        assert_eq!(parse_expected("7"), Ok(ExpectedVersion::Exact(7)));
+        assert!(parse_expected("-1").is_err());
+        assert!(parse_expected("seven").is_err());
+    }
+
+    #[test]
+    fn metadata_entries_parse() {
+        assert_eq!(parse_meta("k=v=w"), Ok(("k".into(), "v=w".into())));
+        assert_eq!(parse_meta("k="), Ok(("k".into(), String::new())));
+        assert!(parse_meta("=v").is_err());
+        assert!(parse_meta("kv").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

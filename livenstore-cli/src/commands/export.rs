@@ -1,0 +1,153 @@
+//! `export`: every event and link, as JSON lines in an order `import` replays (see
+//! `export_format.rs`).
+//!
+//! The store is opened read-only once, so the export is the store as it was at that moment even
+//! while a writer goes on. Links are collected first (reading every stream once, keeping only
+//! the links), then the events are written in position order with each stream's links placed
+//! before the first entry that follows them in that stream; links after a stream's last event
+//! come at the end. So the export reads the log twice and holds only the links in memory.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use livenstore::{EventId, EventStore, JsonStore, LinkInfo};
+use serde::Serialize;
+
+use super::PAGE;
+use crate::args::ExportFormat;
+use crate::error::CliError;
+use crate::export_format::ExportRecord;
+use crate::open;
+use crate::output::Output;
+
+/// Where the lines go.
+enum Sink<'a> {
+    Stdout(&'a mut Output),
+    File(BufWriter<File>, PathBuf),
+}
+
+impl Sink<'_> {
+    fn record(&mut self, record: &ExportRecord) -> Result<(), CliError> {
+        let line = record
+            .to_line()
+            .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
+        match self {
+            Sink::Stdout(out) => out.line(&line),
+            Sink::File(file, path) => file
+                .write_all(line.as_bytes())
+                .and_then(|()| file.write_all(b"\n"))
+                .map_err(|source| write_error(path, source)),
+        }
+    }
+}
+
+fn write_error(path: &Path, source: std::io::Error) -> CliError {
+    CliError::File {
+        action: "cannot write",
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The summary printed when the export goes to a file.
+#[derive(Serialize)]
+struct Summary<'a> {
+    file: &'a str,
+    events: u64,
+    links: u64,
+}
+
+/// `export [--format jsonl] [--output FILE]`.
+pub fn run(
+    dir: &Path,
+    format: ExportFormat,
+    output: Option<&Path>,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let ExportFormat::Jsonl = format;
+    let store = open::for_reading(dir)?;
+    let mut links = collect_links(&store)?;
+    let mut sink = match output {
+        None => Sink::Stdout(out),
+        Some(path) => {
+            let file = File::create(path).map_err(|source| CliError::File {
+                action: "cannot create",
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Sink::File(BufWriter::new(file), path.to_path_buf())
+        }
+    };
+    let (mut events, mut link_count) = (0u64, 0u64);
+    let mut next = 1;
+    loop {
+        let page = store.read_all(next, PAGE)?;
+        let Some(last) = page.last() else { break };
+        next = last.position() + 1;
+        for event in page {
+            if let Some(queue) = links.get_mut(event.stream()) {
+                while queue
+                    .front()
+                    .is_some_and(|(_, l)| l.version < event.version())
+                {
+                    if let Some((id, link)) = queue.pop_front() {
+                        sink.record(&ExportRecord::Link { id, link })?;
+                        link_count += 1;
+                    }
+                }
+            }
+            sink.record(&ExportRecord::Event(event))?;
+            events += 1;
+        }
+    }
+    for (_, queue) in links {
+        for (id, link) in queue {
+            sink.record(&ExportRecord::Link { id, link })?;
+            link_count += 1;
+        }
+    }
+    if let Sink::File(mut file, path) = sink {
+        file.flush().map_err(|source| write_error(&path, source))?;
+        let name = path.display().to_string();
+        let summary = Summary {
+            file: &name,
+            events,
+            links: link_count,
+        };
+        if json {
+            out.json(&summary)?;
+        } else {
+            out.line(&format!(
+                "exported {events} event(s) and {link_count} link(s) to {name}"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every link of every stream, in version order per stream.
+fn collect_links(
+    store: &JsonStore,
+) -> Result<BTreeMap<String, VecDeque<(EventId, LinkInfo)>>, CliError> {
+    let mut all = BTreeMap::new();
+    for info in store.streams()? {
+        let mut queue = VecDeque::new();
+        let mut next = 1;
+        loop {
+            let page = store.read_stream(&info.stream, next, PAGE)?;
+            let Some(last) = page.last() else { break };
+            next = super::events::stream_version(last) + 1;
+            queue.extend(
+                page.iter()
+                    .filter_map(|e| e.link().map(|l| (e.id(), l.clone()))),
+            );
+        }
+        if !queue.is_empty() {
+            all.insert(info.stream, queue);
+        }
+    }
+    Ok(all)
+}

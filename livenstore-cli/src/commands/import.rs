@@ -1,0 +1,90 @@
+//! `import FILE`: fills a new or empty store from an export, keeping everything the export
+//! holds (ids, types, streams, versions, positions, recorded times, metadata, payloads, links
+//! and their times) through [`JsonImporter`].
+//!
+//! The file is read one line at a time, so its size does not matter. A line that is not a
+//! record, or a record the store's rules refuse, stops the import with the file and line; the
+//! records before it stay in the store (a valid store), as the error says.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use livenstore::store::json::{JsonImporter, JsonStoreOptions};
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::export_format::ExportRecord;
+use crate::open;
+use crate::output::Output;
+
+#[derive(Serialize)]
+struct Summary {
+    events: u64,
+    links: u64,
+}
+
+/// `import FILE` (`-` for standard input).
+pub fn run(dir: &Path, file: &Path, json: bool, out: &mut Output) -> Result<(), CliError> {
+    let name = file.display().to_string();
+    let mut input: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let opened = File::open(file).map_err(|source| CliError::File {
+            action: "cannot open",
+            path: file.to_path_buf(),
+            source,
+        })?;
+        Box::new(BufReader::new(opened))
+    };
+    open::check_writable_dir(dir)?;
+    let mut importer = JsonImporter::create(dir, JsonStoreOptions::default())
+        .map_err(|e| CliError::from_store(dir, e))?;
+    let mut text = String::new();
+    let mut line = 0u64;
+    loop {
+        text.clear();
+        line += 1;
+        let stop = |reason: String, importer: &JsonImporter| CliError::Import {
+            file: name.clone(),
+            line,
+            reason,
+            events: importer.events(),
+            links: importer.links(),
+        };
+        match input.read_line(&mut text) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(stop(format!("cannot read: {e}"), &importer)),
+        }
+        let record = text.trim_end_matches(['\n', '\r']);
+        if record.trim().is_empty() {
+            continue;
+        }
+        let written = match ExportRecord::parse(record) {
+            Ok(ExportRecord::Event(event)) => importer.event(&event),
+            Ok(ExportRecord::Link { id, link }) => importer.link(id, &link),
+            Err(reason) => return Err(stop(reason, &importer)),
+        };
+        written.map_err(|e| stop(e.to_string(), &importer))?;
+    }
+    let summary = Summary {
+        events: importer.events(),
+        links: importer.links(),
+    };
+    drop(
+        importer
+            .finish()
+            .map_err(|e| CliError::from_store(dir, e))?,
+    );
+    if json {
+        out.json(&summary)
+    } else {
+        out.line(&format!(
+            "imported {} event(s) and {} link(s) into {}",
+            summary.events,
+            summary.links,
+            dir.display()
+        ))
+    }
+}

@@ -1,0 +1,79 @@
+//! One module per command group; [`run`] dispatches.
+
+mod append;
+mod events;
+mod export;
+mod import;
+mod stats;
+mod streams;
+mod tail;
+mod verify;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+use crate::output::Output;
+
+/// How many events a command reads at a time, so a large store is never held in memory whole
+/// (tables keep their rendered rows, `--json` output streams).
+pub const PAGE: usize = 1000;
+
+/// Runs the command, writing its results to standard output.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let mut out = Output::stdout();
+    let (dir, json) = (cli.dir.as_path(), cli.json);
+    let result = match cli.command {
+        Command::Streams => streams::run(dir, json, &mut out),
+        Command::Stream { name, from, limit } => {
+            events::stream(dir, &name, from, limit, json, &mut out)
+        }
+        Command::Event { id } => events::event(dir, id, json, &mut out),
+        Command::All {
+            from,
+            event_type,
+            limit,
+        } => events::all(dir, from, event_type.as_deref(), limit, json, &mut out),
+        Command::Tail {
+            stream,
+            from,
+            interval_ms,
+            max,
+            timeout,
+        } => {
+            let follow = tail::Follow {
+                stream,
+                from,
+                interval: std::time::Duration::from_millis(interval_ms),
+                max,
+                timeout: timeout.map(std::time::Duration::from_secs),
+            };
+            tail::run(dir, &follow, json, &mut out)
+        }
+        Command::Stats => stats::run(dir, json, &mut out),
+        Command::Verify => verify::run(dir, json, &mut out),
+        Command::Export { format, output } => {
+            export::run(dir, format, output.as_deref(), json, &mut out)
+        }
+        Command::Import { file } => import::run(dir, &file, json, &mut out),
+        Command::Append {
+            stream,
+            event_type,
+            payload,
+            expect,
+            id,
+            meta,
+        } => {
+            let event = append::Append {
+                stream,
+                event_type,
+                payload,
+                expect,
+                id,
+                meta,
+            };
+            append::run(dir, event, json, &mut out)
+        }
+    };
+    // What was printed before a failure still reaches the reader.
+    let flushed = out.flush();
+    result.and(flushed)
+}

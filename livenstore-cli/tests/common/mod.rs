@@ -1,0 +1,158 @@
+//! Shared by the CLI tests: running the real binary, and making stores with the library.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use livenstore::store::json::{Durability, JsonStoreOptions};
+use livenstore::{EventStore, ExpectedVersion, JsonStore, Metadata, NewEvent};
+
+pub type R = Result<(), Box<dyn std::error::Error>>;
+
+/// The `livenstore` binary Cargo built for these tests.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_livenstore"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// What one run printed and how it ended.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Exit status 0, and nothing on standard error.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, Some(0), "stderr: {}", self.stderr);
+        assert!(self.stderr.is_empty(), "stderr: {}", self.stderr);
+        self
+    }
+
+    /// The exit status, and exactly one `livenstore: error:` line on standard error holding
+    /// each of `needles`.
+    #[track_caller]
+    pub fn fails(self, code: i32, needles: &[&str]) -> Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(self.stderr.lines().count(), 1, "one line: {}", self.stderr);
+        assert!(
+            self.stderr.starts_with("livenstore: error: "),
+            "{}",
+            self.stderr
+        );
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "{needle:?} not in {}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    /// Standard output as JSON lines.
+    #[track_caller]
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        let run = Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(!run.stderr.contains("panicked"), "panic: {}", run.stderr);
+        run
+    }
+}
+
+/// Runs `livenstore <dir> <args>`.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    let out = bin().arg(dir).args(args).output().expect("run livenstore");
+    Run::from(out)
+}
+
+/// Runs `livenstore <args>` (no directory put in front).
+pub fn run_raw(args: &[&str]) -> Run {
+    Run::from(bin().args(args).output().expect("run livenstore"))
+}
+
+pub fn fast() -> JsonStoreOptions {
+    JsonStoreOptions::new().durability(Durability::Never)
+}
+
+pub fn ev(kind: &str, n: u64) -> NewEvent {
+    NewEvent::from_json(kind.to_string(), format!(r#"{{"n":{n}}}"#)).expect("valid json")
+}
+
+/// A store with streams `user-1` (3 events, one with metadata), `user-2` (2 events), links of
+/// user-1's first event into `admins` (a stream of links only) and into `user-2` (between its
+/// two events), and user-2's first event linked into `admins`. Returns the directory.
+pub fn sample_store(root: &Path) -> PathBuf {
+    let dir = root.join("store");
+    let store = JsonStore::open_with(&dir, fast()).expect("open");
+    let meta = Metadata::new().with_correlation_id("req-1");
+    store
+        .append(
+            "user-1",
+            ExpectedVersion::NoStream,
+            vec![
+                ev("UserCreated", 1).with_metadata(meta),
+                ev("UserRenamed", 2),
+            ],
+        )
+        .expect("append");
+    store
+        .append(
+            "user-2",
+            ExpectedVersion::NoStream,
+            vec![ev("UserCreated", 3)],
+        )
+        .expect("append");
+    let first = store.read_all(1, 1).expect("read")[0].id();
+    let third = store.read_all(3, 1).expect("read")[0].id();
+    store.link_to_stream(first, "admins").expect("link");
+    store.link_to_stream(first, "user-2").expect("link");
+    store
+        .append(
+            "user-2",
+            ExpectedVersion::Exact(2),
+            vec![ev("UserRenamed", 4)],
+        )
+        .expect("append");
+    store
+        .append(
+            "user-1",
+            ExpectedVersion::Exact(2),
+            vec![ev("UserDeleted", 5)],
+        )
+        .expect("append");
+    store.link_to_stream(third, "admins").expect("link");
+    dir
+}
+
+/// The segment files of `dir`, in order.
+pub fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    v.sort();
+    v
+}
