@@ -103,9 +103,42 @@ fn two_writers_from_one_version_cannot_both_win() {
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert!(second.has_unsaved(), "the loser keeps its unsaved events");
+    match second.unsaved() {
+        [OrderEvent::LineAdded(kept)] => assert_eq!(kept, &line("b", 1)),
+        other => panic!("the loser keeps its unsaved events, unchanged: {other:?}"),
+    }
+    assert_eq!((second.version(), second.saved_version()), (2, 1));
+    // Once it reloads at the winner's version, the same events save.
+    let kept = second.collect_unsaved();
+    let mut retry = repo.load::<Order>("o-1").unwrap();
+    for event in kept {
+        retry.apply(event).unwrap();
+    }
+    repo.save(&mut retry).unwrap();
     let loaded = repo.load::<Order>("o-1").unwrap();
-    assert_eq!(loaded.lines, [("a".to_string(), 1)]);
+    assert_eq!(loaded.lines, [("a".to_string(), 1), ("b".to_string(), 1)]);
+}
+
+#[test]
+fn save_keeps_typed_values_for_in_memory_replay() {
+    let repo = Repository::new(InMemoryStore::new());
+    let mut order = repo.create::<Order>("o-1").unwrap();
+    order.apply(placed("o-1")).unwrap();
+    order.apply(line("a", 2)).unwrap();
+    repo.save(&mut order).unwrap();
+    let stored = repo
+        .store()
+        .read_stream("Order-o-1", 1, usize::MAX)
+        .unwrap();
+    assert_eq!(
+        stored[1].payload().typed::<LineAdded>(),
+        Some(&line("a", 2))
+    );
+    assert_eq!(
+        stored[1].payload().as_str(),
+        serde_json::to_string(&line("a", 2)).unwrap(),
+        "the JSON is the typed value serialized"
+    );
 }
 
 #[test]
@@ -222,4 +255,54 @@ fn load_reports_an_undecodable_event_with_its_stream() {
         "{err:?}"
     );
     assert!(err.to_string().contains("OrderPlaced"), "{err}");
+}
+
+/// An event whose `Serialize` fails for one value, to drive the serialization-error path.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, livenstore::DomainEvent)]
+struct Noted {
+    text: String,
+}
+
+impl serde::Serialize for Noted {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.text == "unwritable" {
+            return Err(serde::ser::Error::custom("this note cannot be written"));
+        }
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Noted", 1)?;
+        s.serialize_field("text", &self.text)?;
+        s.end()
+    }
+}
+
+#[derive(Debug, Default, livenstore::Aggregate)]
+#[aggregate(events(Noted))]
+struct Notebook {
+    notes: Vec<String>,
+}
+
+impl Notebook {
+    fn on_noted(&mut self, event: &Noted) -> Result<(), livenstore::DomainError> {
+        self.notes.push(event.text.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_serialization_error_saves_nothing_and_keeps_every_unsaved_event() {
+    let repo = Repository::new(InMemoryStore::new());
+    let mut book = repo.create::<Notebook>("n-1").unwrap();
+    for text in ["first", "unwritable", "third"] {
+        book.apply(Noted { text: text.into() }).unwrap();
+    }
+    let err = repo.save(&mut book).unwrap_err();
+    assert!(matches!(err, RepositoryError::Envelope(_)), "{err:?}");
+    let kept: Vec<String> = book
+        .unsaved()
+        .iter()
+        .map(|NotebookEvent::Noted(n)| n.text.clone())
+        .collect();
+    assert_eq!(kept, ["first", "unwritable", "third"]);
+    assert_eq!((book.version(), book.saved_version()), (3, 0));
+    assert!(repo.store().streams().unwrap().is_empty(), "nothing stored");
 }

@@ -184,6 +184,23 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
                         )*
                     }
                 }
+
+                fn try_into_new_event(
+                    self,
+                ) -> ::core::result::Result<
+                    ::livenstore::NewEvent,
+                    (Self, ::livenstore::EnvelopeError),
+                > {
+                    match self {
+                        #(
+                            #event_enum::#variants(__event) =>
+                                ::core::result::Result::map_err(
+                                    ::livenstore::NewEvent::try_from_domain_owned(__event),
+                                    |(__event, __err)| (#event_enum::#variants(__event), __err),
+                                ),
+                        )*
+                    }
+                }
             }
 
             #(#dispatch_fns)*

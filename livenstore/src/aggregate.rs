@@ -90,6 +90,22 @@ pub trait AggregateEvent: Sized + Send + Sync + 'static {
     ///
     /// [`EnvelopeError::Serialize`] when serde cannot write it.
     fn into_new_event(self) -> Result<NewEvent, EnvelopeError>;
+
+    /// Like [`into_new_event`](Self::into_new_event), but gives the event back when it cannot be
+    /// serialized, so a caller that took it out of an unsaved list can put it back.
+    ///
+    /// The default keeps only the JSON (as [`to_new_event`](Self::to_new_event));
+    /// `#[derive(Aggregate)]` overrides it to keep the typed value too.
+    ///
+    /// # Errors
+    ///
+    /// The event and [`EnvelopeError::Serialize`] when serde cannot write it.
+    fn try_into_new_event(self) -> Result<NewEvent, (Self, EnvelopeError)> {
+        match self.to_new_event() {
+            Ok(event) => Ok(event),
+            Err(err) => Err((self, err)),
+        }
+    }
 }
 
 /// Why a stored event could not be decoded into an aggregate's event enum.

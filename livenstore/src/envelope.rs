@@ -121,6 +121,38 @@ impl NewEvent {
         Ok(Self::new(T::EVENT_TYPE, payload))
     }
 
+    /// Like [`from_domain_owned`](Self::from_domain_owned), but gives the event back when it
+    /// cannot be serialized, so nothing is lost on that error.
+    ///
+    /// # Errors
+    ///
+    /// The event and [`EnvelopeError::Serialize`] when serde cannot write the value as JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{DomainEvent, NewEvent};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Debug, Serialize, Deserialize, DomainEvent)]
+    /// #[event(name = "deposited")]
+    /// struct Deposited { amount: u64 }
+    ///
+    /// let event = NewEvent::try_from_domain_owned(Deposited { amount: 5 }).unwrap();
+    /// assert_eq!(event.payload().typed::<Deposited>().unwrap().amount, 5);
+    /// ```
+    pub fn try_from_domain_owned<T: DomainEvent>(event: T) -> Result<Self, (T, EnvelopeError)> {
+        match Payload::try_from_typed(event) {
+            Ok(payload) => Ok(Self::new(T::EVENT_TYPE, payload)),
+            Err((event, source)) => Err((
+                event,
+                EnvelopeError::Serialize {
+                    event_type: T::EVENT_TYPE,
+                    source,
+                },
+            )),
+        }
+    }
+
     /// Sets the id (for idempotent appends: the same id appended twice is stored once).
     pub fn with_id(mut self, id: EventId) -> Self {
         self.id = Some(id);

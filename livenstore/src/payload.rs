@@ -65,11 +65,20 @@ impl Payload {
     pub(crate) fn from_typed<T: Serialize + Send + Sync + 'static>(
         value: T,
     ) -> Result<Self, serde_json::Error> {
-        let json = serde_json::to_string(&value)?;
-        Ok(Payload {
-            json: json.into(),
-            typed: Some(Arc::new(value)),
-        })
+        Self::try_from_typed(value).map_err(|(_, err)| err)
+    }
+
+    /// Like `from_typed`, but hands the value back when serde cannot write it.
+    pub(crate) fn try_from_typed<T: Serialize + Send + Sync + 'static>(
+        value: T,
+    ) -> Result<Self, (T, serde_json::Error)> {
+        match serde_json::to_string(&value) {
+            Ok(json) => Ok(Payload {
+                json: json.into(),
+                typed: Some(Arc::new(value)),
+            }),
+            Err(err) => Err((value, err)),
+        }
     }
 
     /// The JSON text.

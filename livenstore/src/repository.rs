@@ -5,6 +5,8 @@
 //! loaded the same version only one can save; the other gets [`StoreError::Conflict`] and its
 //! aggregate keeps its unsaved events.
 
+use std::sync::Arc;
+
 use crate::{
     stream_name, Aggregate, AggregateEvent, AggregateRoot, AppendResult, EnvelopeError, EventStore,
     ExpectedVersion, Metadata, ReplayError, StoreError,
@@ -217,18 +219,40 @@ impl<S: EventStore> Repository<S> {
         if !root.has_unsaved() {
             return Ok(None);
         }
-        let mut events = Vec::with_capacity(root.unsaved().len());
-        for event in root.unsaved() {
-            let mut new_event = event.to_new_event()?;
-            if !metadata.is_empty() {
-                new_event = new_event.with_metadata(metadata.clone());
-            }
-            events.push(new_event);
-        }
         let expected = ExpectedVersion::Exact(root.saved_version());
-        let result = self.store.append(&root.stream_name(), expected, events)?;
-        root.collect_unsaved();
-        Ok(Some(result))
+        // The events move into their envelopes, which keep the typed values (so an in-memory store
+        // replays them without decoding). What a failed save must put back is kept as (type, JSON)
+        // pairs: two pointer copies per event.
+        let unsaved = root.collect_unsaved();
+        let mut events = Vec::with_capacity(unsaved.len());
+        let mut sent: Vec<(&'static str, Arc<str>)> = Vec::with_capacity(unsaved.len());
+        let mut pending = unsaved.into_iter();
+        while let Some(event) = pending.next() {
+            let event_type = event.event_type();
+            match event.try_into_new_event() {
+                Ok(mut new_event) => {
+                    sent.push((event_type, new_event.payload().json_arc().clone()));
+                    if !metadata.is_empty() {
+                        new_event = new_event.with_metadata(metadata.clone());
+                    }
+                    events.push(new_event);
+                }
+                Err((event, err)) => {
+                    let mut back = decode_sent::<A>(&sent);
+                    back.push(event);
+                    back.extend(pending);
+                    root.restore_unsaved(back);
+                    return Err(err.into());
+                }
+            }
+        }
+        match self.store.append(&root.stream_name(), expected, events) {
+            Ok(result) => Ok(Some(result)),
+            Err(err) => {
+                root.restore_unsaved(decode_sent::<A>(&sent));
+                Err(err.into())
+            }
+        }
     }
 
     /// Loads aggregate `id` (new when absent), runs `f` on it and saves; on a version conflict,
@@ -257,4 +281,13 @@ impl<S: EventStore> Repository<S> {
             }
         }
     }
+}
+
+/// The events of a failed save, decoded back from the JSON they were written as: the serde round
+/// trip that [`Repository::load`] relies on. An event whose JSON does not decode back (a serde impl
+/// that does not round-trip, which `load` could not replay either) is dropped from the list.
+fn decode_sent<A: Aggregate>(sent: &[(&'static str, Arc<str>)]) -> Vec<A::Event> {
+    sent.iter()
+        .filter_map(|(event_type, json)| A::Event::decode(event_type, json.as_bytes()).ok())
+        .collect()
 }

@@ -204,6 +204,13 @@ impl<A: Aggregate> AggregateRoot<A> {
         std::mem::take(&mut self.unsaved)
     }
 
+    /// Puts events taken by [`collect_unsaved`](Self::collect_unsaved) back in front of the
+    /// unsaved list (a save that failed); the version does not change.
+    pub(crate) fn restore_unsaved(&mut self, mut events: Vec<A::Event>) {
+        events.append(&mut self.unsaved);
+        self.unsaved = events;
+    }
+
     /// The unsaved events, without clearing them.
     pub fn unsaved(&self) -> &[A::Event] {
         &self.unsaved
