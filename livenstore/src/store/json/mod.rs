@@ -88,6 +88,7 @@
 
 mod durability;
 mod format;
+mod id_index;
 mod index;
 mod lock;
 mod options;
