@@ -14,65 +14,11 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::crc::crc32;
 use crate::{EventId, Metadata, Timestamp};
 
 /// Length of the `{"crc":"XXXXXXXX",` prefix.
 pub(crate) const PREFIX_LEN: usize = 18;
-
-const fn crc_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        tables[0][i] = c;
-        i += 1;
-    }
-    let mut t = 1;
-    while t < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = tables[t - 1][i];
-            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
-            i += 1;
-        }
-        t += 1;
-    }
-    tables
-}
-
-static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
-
-/// CRC-32 (IEEE 802.3, as zlib and `crc32fast`), slice-by-8. Hand-written so the crate needs no
-/// dependency for it; it runs at a few GB/s, far above what the JSON parsing costs.
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let mut crc = !0u32;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
-        crc = t[7][(lo & 0xFF) as usize]
-            ^ t[6][((lo >> 8) & 0xFF) as usize]
-            ^ t[5][((lo >> 16) & 0xFF) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][c[4] as usize]
-            ^ t[2][c[5] as usize]
-            ^ t[1][c[6] as usize]
-            ^ t[0][c[7] as usize];
-    }
-    for &b in chunks.remainder() {
-        crc = (crc >> 8) ^ t[0][((crc ^ u32::from(b)) & 0xFF) as usize];
-    }
-    !crc
-}
 
 /// The header of an event line, as written (`recorded_at` already formatted, once per batch).
 pub(crate) struct EventHeaderRef<'a> {
@@ -268,18 +214,6 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_matches_the_reference_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
-        let long: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
-        let mut bytewise = !0u32;
-        for &b in &long {
-            bytewise = (bytewise >> 8) ^ CRC_TABLES[0][((bytewise ^ u32::from(b)) & 0xFF) as usize];
-        }
-        assert_eq!(crc32(&long), !bytewise);
-    }
 
     #[test]
     fn event_line_round_trips_and_detects_damage() {

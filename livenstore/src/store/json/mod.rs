@@ -86,6 +86,7 @@
 //! that holds something other than records (garbage, non-UTF-8 text) is
 //! [`StoreError::Corrupted`] with file and line, unless it is an unfinished tail (case 2).
 
+mod crc;
 mod durability;
 mod format;
 mod id_index;
