@@ -90,42 +90,72 @@ fn push_prefix(out: &mut Vec<u8>, body_start: usize) {
     out.push(b'\n');
 }
 
-/// Appends one event line (with its newline) to `out`. The header is written by hand (same
-/// JSON as serde would write, field order fixed) because this is the append hot path.
+/// Appends `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `text` as a JSON string: copied between quotes when nothing in it needs escaping
+/// (the usual case for stream names and event types), else escaped by serde_json.
+fn push_json_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(&mut *out, text)
+    }
+}
+
+/// Appends one event line (with its newline) to `out`. The header is written by hand (the same
+/// JSON serde would write, field order fixed) because this is the append hot path; the payload
+/// text, validated when its [`Payload`](crate::Payload) was made, is copied in verbatim.
 pub(crate) fn encode_event(
     out: &mut Vec<u8>,
     header: &EventHeaderRef<'_>,
     payload: &str,
 ) -> Result<(), serde_json::Error> {
-    use std::io::Write as _;
     let start = out.len();
+    out.reserve(PREFIX_LEN + 200 + header.stream.len() + header.event_type.len() + payload.len());
     out.extend_from_slice(&[b' '; PREFIX_LEN]);
     let mut id = [0u8; ulid::ULID_LEN];
     let id = header.id.ulid().array_to_str(&mut id);
     let written = (|| -> Result<(), serde_json::Error> {
-        write!(
-            out,
-            "\"event\":{{\"position\":{},\"id\":\"{id}\",\"stream\":",
-            header.position
-        )
-        .map_err(serde_json::Error::io)?;
-        serde_json::to_writer(&mut *out, header.stream)?;
-        write!(out, ",\"version\":{},\"event_type\":", header.version)
-            .map_err(serde_json::Error::io)?;
-        serde_json::to_writer(&mut *out, header.event_type)?;
-        write!(
-            out,
-            ",\"recorded_at\":\"{}\",\"metadata\":",
-            header.recorded_at
-        )
-        .map_err(serde_json::Error::io)?;
+        out.extend_from_slice(b"\"event\":{\"position\":");
+        push_u64(out, header.position);
+        out.extend_from_slice(b",\"id\":\"");
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(b"\",\"stream\":");
+        push_json_str(out, header.stream)?;
+        out.extend_from_slice(b",\"version\":");
+        push_u64(out, header.version);
+        out.extend_from_slice(b",\"event_type\":");
+        push_json_str(out, header.event_type)?;
+        out.extend_from_slice(b",\"recorded_at\":\"");
+        out.extend_from_slice(header.recorded_at.as_bytes());
+        out.extend_from_slice(b"\",\"metadata\":");
         if header.metadata.is_empty() {
             out.extend_from_slice(b"{}");
         } else {
             serde_json::to_writer(&mut *out, header.metadata)?;
         }
         let [i, n] = header.batch;
-        write!(out, ",\"batch\":[{i},{n}]}},\"payload\":").map_err(serde_json::Error::io)?;
+        out.extend_from_slice(b",\"batch\":[");
+        push_u64(out, u64::from(i));
+        out.push(b',');
+        push_u64(out, u64::from(n));
+        out.extend_from_slice(b"]},\"payload\":");
         Ok(())
     })();
     if let Err(e) = written {
@@ -214,6 +244,38 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_strings_are_written_as_serde_would() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for text in [
+            "plain",
+            "",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "été ☃",
+        ] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, text).unwrap();
+            assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn event_line_round_trips_and_detects_damage() {
