@@ -20,18 +20,6 @@ use crate::{EventId, Metadata, Timestamp};
 /// Length of the `{"crc":"XXXXXXXX",` prefix.
 pub(crate) const PREFIX_LEN: usize = 18;
 
-/// The header of an event line, as written (`recorded_at` already formatted, once per batch).
-pub(crate) struct EventHeaderRef<'a> {
-    pub position: u64,
-    pub id: EventId,
-    pub stream: &'a str,
-    pub version: u64,
-    pub event_type: &'a str,
-    pub recorded_at: &'a str,
-    pub metadata: &'a Metadata,
-    pub batch: [u32; 2],
-}
-
 /// The header of an event line, as read (borrowing from the line where it can).
 #[derive(Deserialize)]
 pub(crate) struct EventHeader<'a> {
@@ -77,112 +65,6 @@ impl Record<'_> {
             Record::Link(_) => (1, 1),
         }
     }
-}
-
-fn push_prefix(out: &mut Vec<u8>, body_start: usize) {
-    let crc = crc32(&out[body_start..]);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut prefix = *b"{\"crc\":\"00000000\",";
-    for k in 0..8 {
-        prefix[8 + k] = HEX[((crc >> (28 - 4 * k)) & 0xF) as usize];
-    }
-    out[body_start - PREFIX_LEN..body_start].copy_from_slice(&prefix);
-    out.push(b'\n');
-}
-
-/// Appends `n` in decimal.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// Appends `text` as a JSON string: copied between quotes when nothing in it needs escaping
-/// (the usual case for stream names and event types), else escaped by serde_json.
-fn push_json_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-        Ok(())
-    } else {
-        serde_json::to_writer(&mut *out, text)
-    }
-}
-
-/// Appends one event line (with its newline) to `out`. The header is written by hand (the same
-/// JSON serde would write, field order fixed) because this is the append hot path; the payload
-/// text, validated when its [`Payload`](crate::Payload) was made, is copied in verbatim.
-pub(crate) fn encode_event(
-    out: &mut Vec<u8>,
-    header: &EventHeaderRef<'_>,
-    payload: &str,
-) -> Result<(), serde_json::Error> {
-    let start = out.len();
-    out.reserve(PREFIX_LEN + 200 + header.stream.len() + header.event_type.len() + payload.len());
-    out.extend_from_slice(&[b' '; PREFIX_LEN]);
-    let mut id = [0u8; ulid::ULID_LEN];
-    let id = header.id.ulid().array_to_str(&mut id);
-    let written = (|| -> Result<(), serde_json::Error> {
-        out.extend_from_slice(b"\"event\":{\"position\":");
-        push_u64(out, header.position);
-        out.extend_from_slice(b",\"id\":\"");
-        out.extend_from_slice(id.as_bytes());
-        out.extend_from_slice(b"\",\"stream\":");
-        push_json_str(out, header.stream)?;
-        out.extend_from_slice(b",\"version\":");
-        push_u64(out, header.version);
-        out.extend_from_slice(b",\"event_type\":");
-        push_json_str(out, header.event_type)?;
-        out.extend_from_slice(b",\"recorded_at\":\"");
-        out.extend_from_slice(header.recorded_at.as_bytes());
-        out.extend_from_slice(b"\",\"metadata\":");
-        if header.metadata.is_empty() {
-            out.extend_from_slice(b"{}");
-        } else {
-            serde_json::to_writer(&mut *out, header.metadata)?;
-        }
-        let [i, n] = header.batch;
-        out.extend_from_slice(b",\"batch\":[");
-        push_u64(out, u64::from(i));
-        out.push(b',');
-        push_u64(out, u64::from(n));
-        out.extend_from_slice(b"]},\"payload\":");
-        Ok(())
-    })();
-    if let Err(e) = written {
-        out.truncate(start);
-        return Err(e);
-    }
-    out.extend_from_slice(payload.as_bytes());
-    out.push(b'}');
-    push_prefix(out, start + PREFIX_LEN);
-    Ok(())
-}
-
-/// Appends one link line (with its newline) to `out`.
-pub(crate) fn encode_link(
-    out: &mut Vec<u8>,
-    link: &LinkRecord<'_>,
-) -> Result<(), serde_json::Error> {
-    let start = out.len();
-    out.extend_from_slice(&[b' '; PREFIX_LEN]);
-    out.extend_from_slice(b"\"link\":");
-    if let Err(e) = serde_json::to_writer(&mut *out, link) {
-        out.truncate(start);
-        return Err(e);
-    }
-    out.push(b'}');
-    push_prefix(out, start + PREFIX_LEN);
-    Ok(())
 }
 
 fn parse_hex(bytes: &[u8]) -> Option<u32> {
@@ -244,54 +126,23 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_and_strings_are_written_as_serde_would() {
-        for n in [
-            0u64,
-            1,
-            9,
-            10,
-            99,
-            100,
-            12_345,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            let mut out = Vec::new();
-            push_u64(&mut out, n);
-            assert_eq!(out, n.to_string().into_bytes());
-        }
-        for text in [
-            "plain",
-            "",
-            "quote\"",
-            "back\\slash",
-            "tab\t",
-            "\u{1}",
-            "été ☃",
-        ] {
-            let mut out = Vec::new();
-            push_json_str(&mut out, text).unwrap();
-            assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
-        }
-    }
+    use crate::store::json::encode::{encode_event, encode_link, BatchHeader, EventLine};
 
     #[test]
     fn event_line_round_trips_and_detects_damage() {
         let mut out = Vec::new();
         let metadata = Metadata::new().with("k", "v");
-        let header = EventHeaderRef {
+        let batch = BatchHeader::new("user-\"1\"", Timestamp::from_unix_nanos(5), 2).unwrap();
+        let line = EventLine {
             position: 3,
             id: EventId::new(),
-            stream: "user-\"1\"",
             version: 2,
-            event_type: "UserCreated",
-            recorded_at: "1970-01-01T00:00:00.000000005Z",
+            event_type_json: br#""UserCreated""#,
             metadata: &metadata,
-            batch: [1, 2],
+            index: 1,
+            payload: r#"{"name":"ada"}"#,
         };
-        encode_event(&mut out, &header, r#"{"name":"ada"}"#).unwrap();
+        encode_event(&mut out, &batch, &line).unwrap();
         assert_eq!(out.last(), Some(&b'\n'));
         let line = &out[..out.len() - 1];
         serde_json::from_slice::<serde_json::Value>(line).expect("a line is plain JSON");

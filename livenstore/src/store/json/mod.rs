@@ -88,6 +88,7 @@
 
 mod crc;
 mod durability;
+mod encode;
 mod format;
 mod id_index;
 mod index;
