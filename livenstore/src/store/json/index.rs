@@ -76,10 +76,24 @@ pub(crate) struct Index {
     pub links: HashSet<(u32, u64)>,
     pub segments: Vec<SegmentFile>,
     pub cursor: Cursor,
+    /// The stream and type interned last: a batch repeats them, so a run of equal names skips
+    /// the hash lookup (on append and on the open scan).
+    last_interned: (Option<u32>, Option<u32>),
 }
 
 impl Index {
     pub fn intern_stream(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.last_interned.0 {
+            if *self.streams[id as usize].name == *name {
+                return id;
+            }
+        }
+        let id = self.intern_stream_uncached(name);
+        self.last_interned.0 = Some(id);
+        id
+    }
+
+    fn intern_stream_uncached(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.stream_ids.get(name) {
             return id;
         }
@@ -94,6 +108,17 @@ impl Index {
     }
 
     pub fn intern_type(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.last_interned.1 {
+            if *self.types[id as usize] == *name {
+                return id;
+            }
+        }
+        let id = self.intern_type_uncached(name);
+        self.last_interned.1 = Some(id);
+        id
+    }
+
+    fn intern_type_uncached(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.type_ids.get(name) {
             return id;
         }

@@ -274,17 +274,8 @@ pub(crate) fn append(
     {
         let mut index = shared.index_mut();
         let sid = index.intern_stream(stream);
-        let mut last_type: Option<(&str, u32)> = None;
         for (i, ((id, start, len), event)) in lines.into_iter().zip(&events).enumerate() {
-            // Batches mostly hold one type: look it up only when it changes.
-            let event_type = match last_type {
-                Some((name, tid)) if name == event.event_type() => tid,
-                _ => {
-                    let tid = index.intern_type(event.event_type());
-                    last_type = Some((event.event_type(), tid));
-                    tid
-                }
-            };
+            let event_type = index.intern_type(event.event_type());
             let entry = EventEntry {
                 id: id.to_u128(),
                 recorded_at: recorded_at.as_unix_nanos(),
