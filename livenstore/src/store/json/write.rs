@@ -6,7 +6,9 @@
 //!   succeeded. A failed write is cut back (`set_len`) so the file ends at a batch boundary.
 //! - The idempotency check runs before the version check (see [`EventStore`](crate::EventStore)).
 //! - The durability wait happens after the writer mutex is released, so other appenders can
-//!   write while one `fsync` runs (group commit).
+//!   write while one `fsync` runs (group commit). An append holds an `AppendTicket` from its
+//!   start until its write, so a leader about to `fsync` can wait briefly for it to join
+//!   (see `durability.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -210,6 +212,7 @@ pub(crate) fn append(
     events: Vec<NewEvent>,
 ) -> Result<AppendResult, StoreError> {
     validate_append(stream, &events, shared.options.max_payload_bytes)?;
+    let ticket = shared.syncer.begin_append();
     let mut w = lock_writer(shared)?;
     if let Some(result) = check_idempotent(stream, &events, |id| find_stored(shared, id))? {
         return Ok(result);
@@ -270,6 +273,7 @@ pub(crate) fn append(
     }
     w.buf = buf;
     let (segment, offset) = w.write_batch(shared)?;
+    drop(ticket);
     let target = w.written;
     {
         let mut index = shared.index_mut();
