@@ -342,8 +342,13 @@ pub fn validate_append(
             }
         }
     }
+    let mut checked_type = None;
     for event in events {
-        validate_event_type(event.event_type())?;
+        // Batches mostly repeat one type: check it again only when it changes.
+        if checked_type != Some(event.event_type()) {
+            validate_event_type(event.event_type())?;
+            checked_type = Some(event.event_type());
+        }
         if event.payload().len() > max_payload {
             return Err(StoreError::PayloadTooLarge {
                 size: event.payload().len(),

@@ -14,77 +14,11 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::crc::crc32;
 use crate::{EventId, Metadata, Timestamp};
 
 /// Length of the `{"crc":"XXXXXXXX",` prefix.
 pub(crate) const PREFIX_LEN: usize = 18;
-
-const fn crc_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        tables[0][i] = c;
-        i += 1;
-    }
-    let mut t = 1;
-    while t < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = tables[t - 1][i];
-            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
-            i += 1;
-        }
-        t += 1;
-    }
-    tables
-}
-
-static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
-
-/// CRC-32 (IEEE 802.3, as zlib and `crc32fast`), slice-by-8. Hand-written so the crate needs no
-/// dependency for it; it runs at a few GB/s, far above what the JSON parsing costs.
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let mut crc = !0u32;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
-        crc = t[7][(lo & 0xFF) as usize]
-            ^ t[6][((lo >> 8) & 0xFF) as usize]
-            ^ t[5][((lo >> 16) & 0xFF) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][c[4] as usize]
-            ^ t[2][c[5] as usize]
-            ^ t[1][c[6] as usize]
-            ^ t[0][c[7] as usize];
-    }
-    for &b in chunks.remainder() {
-        crc = (crc >> 8) ^ t[0][((crc ^ u32::from(b)) & 0xFF) as usize];
-    }
-    !crc
-}
-
-/// The header of an event line, as written (`recorded_at` already formatted, once per batch).
-pub(crate) struct EventHeaderRef<'a> {
-    pub position: u64,
-    pub id: EventId,
-    pub stream: &'a str,
-    pub version: u64,
-    pub event_type: &'a str,
-    pub recorded_at: &'a str,
-    pub metadata: &'a Metadata,
-    pub batch: [u32; 2],
-}
 
 /// The header of an event line, as read (borrowing from the line where it can).
 #[derive(Deserialize)]
@@ -131,82 +65,6 @@ impl Record<'_> {
             Record::Link(_) => (1, 1),
         }
     }
-}
-
-fn push_prefix(out: &mut Vec<u8>, body_start: usize) {
-    let crc = crc32(&out[body_start..]);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut prefix = *b"{\"crc\":\"00000000\",";
-    for k in 0..8 {
-        prefix[8 + k] = HEX[((crc >> (28 - 4 * k)) & 0xF) as usize];
-    }
-    out[body_start - PREFIX_LEN..body_start].copy_from_slice(&prefix);
-    out.push(b'\n');
-}
-
-/// Appends one event line (with its newline) to `out`. The header is written by hand (same
-/// JSON as serde would write, field order fixed) because this is the append hot path.
-pub(crate) fn encode_event(
-    out: &mut Vec<u8>,
-    header: &EventHeaderRef<'_>,
-    payload: &str,
-) -> Result<(), serde_json::Error> {
-    use std::io::Write as _;
-    let start = out.len();
-    out.extend_from_slice(&[b' '; PREFIX_LEN]);
-    let mut id = [0u8; ulid::ULID_LEN];
-    let id = header.id.ulid().array_to_str(&mut id);
-    let written = (|| -> Result<(), serde_json::Error> {
-        write!(
-            out,
-            "\"event\":{{\"position\":{},\"id\":\"{id}\",\"stream\":",
-            header.position
-        )
-        .map_err(serde_json::Error::io)?;
-        serde_json::to_writer(&mut *out, header.stream)?;
-        write!(out, ",\"version\":{},\"event_type\":", header.version)
-            .map_err(serde_json::Error::io)?;
-        serde_json::to_writer(&mut *out, header.event_type)?;
-        write!(
-            out,
-            ",\"recorded_at\":\"{}\",\"metadata\":",
-            header.recorded_at
-        )
-        .map_err(serde_json::Error::io)?;
-        if header.metadata.is_empty() {
-            out.extend_from_slice(b"{}");
-        } else {
-            serde_json::to_writer(&mut *out, header.metadata)?;
-        }
-        let [i, n] = header.batch;
-        write!(out, ",\"batch\":[{i},{n}]}},\"payload\":").map_err(serde_json::Error::io)?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        out.truncate(start);
-        return Err(e);
-    }
-    out.extend_from_slice(payload.as_bytes());
-    out.push(b'}');
-    push_prefix(out, start + PREFIX_LEN);
-    Ok(())
-}
-
-/// Appends one link line (with its newline) to `out`.
-pub(crate) fn encode_link(
-    out: &mut Vec<u8>,
-    link: &LinkRecord<'_>,
-) -> Result<(), serde_json::Error> {
-    let start = out.len();
-    out.extend_from_slice(&[b' '; PREFIX_LEN]);
-    out.extend_from_slice(b"\"link\":");
-    if let Err(e) = serde_json::to_writer(&mut *out, link) {
-        out.truncate(start);
-        return Err(e);
-    }
-    out.push(b'}');
-    push_prefix(out, start + PREFIX_LEN);
-    Ok(())
 }
 
 fn parse_hex(bytes: &[u8]) -> Option<u32> {
@@ -268,34 +126,23 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_matches_the_reference_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
-        let long: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
-        let mut bytewise = !0u32;
-        for &b in &long {
-            bytewise = (bytewise >> 8) ^ CRC_TABLES[0][((bytewise ^ u32::from(b)) & 0xFF) as usize];
-        }
-        assert_eq!(crc32(&long), !bytewise);
-    }
+    use crate::store::json::encode::{encode_event, encode_link, BatchHeader, EventLine};
 
     #[test]
     fn event_line_round_trips_and_detects_damage() {
         let mut out = Vec::new();
         let metadata = Metadata::new().with("k", "v");
-        let header = EventHeaderRef {
+        let batch = BatchHeader::new("user-\"1\"", Timestamp::from_unix_nanos(5), 2).unwrap();
+        let line = EventLine {
             position: 3,
             id: EventId::new(),
-            stream: "user-\"1\"",
             version: 2,
-            event_type: "UserCreated",
-            recorded_at: "1970-01-01T00:00:00.000000005Z",
+            event_type_json: br#""UserCreated""#,
             metadata: &metadata,
-            batch: [1, 2],
+            index: 1,
+            payload: r#"{"name":"ada"}"#,
         };
-        encode_event(&mut out, &header, r#"{"name":"ada"}"#).unwrap();
+        encode_event(&mut out, &batch, &line).unwrap();
         assert_eq!(out.last(), Some(&b'\n'));
         let line = &out[..out.len() - 1];
         serde_json::from_slice::<serde_json::Value>(line).expect("a line is plain JSON");

@@ -30,7 +30,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{encode_event, encode_link, EventHeaderRef, LinkRecord};
+use super::encode::{encode_event, encode_link, json_string, BatchHeader, EventLine};
+use super::format::LinkRecord;
 use super::index::{EventEntry, Index};
 use super::lock::DirLock;
 use super::recovery::{list_segments, segment_name};
@@ -173,19 +174,23 @@ impl JsonImporter {
             ))
         })?;
         self.line.clear();
-        let recorded_at = event.recorded_at().to_string();
-        let header = EventHeaderRef {
+        let encode_error = |e: serde_json::Error| {
+            StoreError::InvalidArgument(format!("cannot encode the event: {e}"))
+        };
+        // Each imported event is its own batch of one.
+        let batch =
+            BatchHeader::new(event.stream(), event.recorded_at(), 1).map_err(encode_error)?;
+        let event_type_json = json_string(event.event_type()).map_err(encode_error)?;
+        let line = EventLine {
             position: event.position(),
             id: event.id(),
-            stream: event.stream(),
             version: event.version(),
-            event_type: event.event_type(),
-            recorded_at: &recorded_at,
+            event_type_json: &event_type_json,
             metadata: event.metadata(),
-            batch: [1, 1],
+            index: 1,
+            payload,
         };
-        encode_event(&mut self.line, &header, payload)
-            .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the event: {e}")))?;
+        encode_event(&mut self.line, &batch, &line).map_err(encode_error)?;
         let (segment, offset) = self.place();
         let stream = self.index.intern_stream(event.stream());
         let event_type = self.index.intern_type(event.event_type());

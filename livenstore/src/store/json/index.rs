@@ -3,10 +3,11 @@
 //! Invariants:
 //! - `events[p - 1]` describes global position `p`; positions are contiguous from 1.
 //! - `streams[s].entries[v - 1]` is version `v` of stream `s`; a link entry carries `linked_at`.
-//! - `by_id` maps every stored event id to its position; ids are unique in the store.
+//! - `by_id` maps every stored event id to its position (see `id_index.rs`); ids are unique in
+//!   the store.
 //! - `recorded_at` never decreases along `events`.
-//! - Payloads and metadata are never held here: about 60 bytes per event plus the id map, so a
-//!   million events take well under 200 MB. Lines are read from the segment files on demand.
+//! - Payloads and metadata are never held here: about 100 bytes per event (entry, stream entry,
+//!   type list, id map), so a million events take about 100 MB. Lines are read from the segment files on demand.
 //! - Streams and types may be interned before their batch is complete; a stream with no entries
 //!   does not exist for readers.
 
@@ -15,6 +16,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::id_index::IdIndex;
 use crate::{EventId, Timestamp};
 
 /// Where one event's line is and what its header says.
@@ -70,14 +72,28 @@ pub(crate) struct Index {
     pub types: Vec<Arc<str>>,
     pub type_ids: HashMap<Arc<str>, u32>,
     pub by_type: Vec<Vec<u64>>,
-    pub by_id: HashMap<u128, u64>,
+    pub by_id: IdIndex,
     pub links: HashSet<(u32, u64)>,
     pub segments: Vec<SegmentFile>,
     pub cursor: Cursor,
+    /// The stream and type interned last: a batch repeats them, so a run of equal names skips
+    /// the hash lookup (on append and on the open scan).
+    last_interned: (Option<u32>, Option<u32>),
 }
 
 impl Index {
     pub fn intern_stream(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.last_interned.0 {
+            if *self.streams[id as usize].name == *name {
+                return id;
+            }
+        }
+        let id = self.intern_stream_uncached(name);
+        self.last_interned.0 = Some(id);
+        id
+    }
+
+    fn intern_stream_uncached(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.stream_ids.get(name) {
             return id;
         }
@@ -92,6 +108,17 @@ impl Index {
     }
 
     pub fn intern_type(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.last_interned.1 {
+            if *self.types[id as usize] == *name {
+                return id;
+            }
+        }
+        let id = self.intern_type_uncached(name);
+        self.last_interned.1 = Some(id);
+        id
+    }
+
+    fn intern_type_uncached(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.type_ids.get(name) {
             return id;
         }
@@ -128,7 +155,7 @@ impl Index {
     }
 
     pub fn position_of(&self, id: EventId) -> Option<u64> {
-        self.by_id.get(&id.to_u128()).copied()
+        self.by_id.get(id.to_u128(), &self.events)
     }
 
     /// Whether the event at `position` is in stream `stream`, appended there or linked.
@@ -158,13 +185,12 @@ impl Index {
         if entry.recorded_at < self.last_recorded_at().as_unix_nanos() {
             return Err("recorded_at goes back in time".into());
         }
-        if self.by_id.contains_key(&entry.id) {
+        if !self.by_id.insert(entry.id, position, &self.events) {
             return Err(format!(
                 "event id {} is stored twice",
                 EventId::from_u128(entry.id)
             ));
         }
-        self.by_id.insert(entry.id, position);
         self.by_type[entry.event_type as usize].push(position);
         self.streams[entry.stream as usize]
             .entries

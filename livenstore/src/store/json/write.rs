@@ -6,14 +6,17 @@
 //!   succeeded. A failed write is cut back (`set_len`) so the file ends at a batch boundary.
 //! - The idempotency check runs before the version check (see [`EventStore`](crate::EventStore)).
 //! - The durability wait happens after the writer mutex is released, so other appenders can
-//!   write while one `fsync` runs (group commit).
+//!   write while one `fsync` runs (group commit). An append holds an `AppendTicket` from its
+//!   start until its write, so a leader about to `fsync` can wait briefly for it to join
+//!   (see `durability.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::format::{encode_event, encode_link, EventHeaderRef, LinkRecord};
+use super::encode::{encode_event, encode_link, json_string, BatchHeader, EventLine};
+use super::format::LinkRecord;
 use super::index::{EventEntry, Index};
 use super::recovery::{open_segment, segment_name, TornTail};
 use super::{io_err, read, sync_dir, Durability, Shared};
@@ -209,6 +212,7 @@ pub(crate) fn append(
     events: Vec<NewEvent>,
 ) -> Result<AppendResult, StoreError> {
     validate_append(stream, &events, shared.options.max_payload_bytes)?;
+    let ticket = shared.syncer.begin_append();
     let mut w = lock_writer(shared)?;
     if let Some(result) = check_idempotent(stream, &events, |id| find_stored(shared, id))? {
         return Ok(result);
@@ -232,26 +236,44 @@ pub(crate) fn append(
     let mut buf = std::mem::take(&mut w.buf);
     buf.clear();
     let mut lines = Vec::with_capacity(events.len());
-    let recorded_text = recorded_at.to_string();
+    let encode_err = |e| StoreError::InvalidArgument(format!("cannot encode the event: {e}"));
+    let batch = BatchHeader::new(stream, recorded_at, total).map_err(encode_err)?;
+    // Ids for the events that come without one: made here, under the writer lock, so ids
+    // ascend along positions (what the index's id map is fastest with).
+    let mut fresh =
+        EventId::new_batch(events.iter().filter(|e| e.id().is_none()).count()).into_iter();
+    // Batches mostly hold one type: it is escaped again only when it changes.
+    let mut type_json: Option<(&str, Vec<u8>)> = None;
     for (i, event) in events.iter().enumerate() {
         let start = buf.len();
-        let id = event.id().unwrap_or_default();
-        let header = EventHeaderRef {
+        let id = event
+            .id()
+            .or_else(|| fresh.next())
+            .unwrap_or_else(EventId::new);
+        let event_type = event.event_type();
+        let type_json = match &mut type_json {
+            Some((name, json)) if *name == event_type => json,
+            slot => {
+                &slot
+                    .insert((event_type, json_string(event_type).map_err(encode_err)?))
+                    .1
+            }
+        };
+        let line = EventLine {
             position: first_position + i as u64,
             id,
-            stream,
             version: current + 1 + i as u64,
-            event_type: event.event_type(),
-            recorded_at: &recorded_text,
+            event_type_json: type_json,
             metadata: event.metadata(),
-            batch: [i as u32 + 1, total],
+            index: i as u32 + 1,
+            payload: event.payload().as_str(),
         };
-        encode_event(&mut buf, &header, event.payload().as_str())
-            .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the event: {e}")))?;
+        encode_event(&mut buf, &batch, &line).map_err(encode_err)?;
         lines.push((id, start, buf.len() - start));
     }
     w.buf = buf;
     let (segment, offset) = w.write_batch(shared)?;
+    drop(ticket);
     let target = w.written;
     {
         let mut index = shared.index_mut();
