@@ -7,6 +7,7 @@
 //!   [`RecordedEvent`]; a mismatch is `Corrupted` naming the file and byte offset's line.
 //! - The payload text is taken from the line as is (the checksum vouches for it), never parsed.
 
+use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -25,24 +26,50 @@ pub(crate) struct Want {
     pub link: Option<LinkInfo>,
 }
 
-/// A snapshot of what [`load`] needs besides the entries.
+/// A snapshot of what [`load`] needs besides the entries: the segments, stream names and type
+/// names that the wanted entries name, and nothing else, so a read costs what it reads and not
+/// what the store holds.
 pub(crate) struct ReadCtx {
     segments: Vec<(u32, std::path::PathBuf, Arc<std::fs::File>)>,
-    streams: Vec<Arc<str>>,
-    types: Vec<Arc<str>>,
+    streams: HashMap<u32, Arc<str>>,
+    types: HashMap<u32, Arc<str>>,
 }
 
 impl ReadCtx {
-    pub fn new(index: &Index) -> Self {
-        ReadCtx {
-            segments: index
-                .segments
-                .iter()
-                .map(|SegmentFile { id, path, file }| (*id, path.clone(), Arc::clone(file)))
-                .collect(),
-            streams: index.streams.iter().map(|s| Arc::clone(&s.name)).collect(),
-            types: index.types.clone(),
+    fn for_wants(index: &Index, wants: &[Want]) -> Self {
+        let mut ctx = ReadCtx {
+            segments: Vec::new(),
+            streams: HashMap::new(),
+            types: HashMap::new(),
+        };
+        // Consecutive entries mostly share all three; skip the lookups when they do.
+        let mut last: Option<(u32, u32, u32)> = None;
+        for want in wants {
+            let e = &want.entry;
+            let key = (e.segment, e.stream, e.event_type);
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            if !ctx.segments.iter().any(|(id, _, _)| *id == e.segment) {
+                if let Some(SegmentFile { id, path, file }) =
+                    index.segments.iter().find(|s| s.id == e.segment)
+                {
+                    ctx.segments.push((*id, path.clone(), Arc::clone(file)));
+                }
+            }
+            if let Some(stream) = index.streams.get(e.stream as usize) {
+                ctx.streams
+                    .entry(e.stream)
+                    .or_insert_with(|| Arc::clone(&stream.name));
+            }
+            if let Some(name) = index.types.get(e.event_type as usize) {
+                ctx.types
+                    .entry(e.event_type)
+                    .or_insert_with(|| Arc::clone(name));
+            }
         }
+        ctx
     }
 }
 
@@ -51,7 +78,7 @@ pub(crate) fn plan(
     index: &Index,
     positions: impl Iterator<Item = (u64, Option<LinkInfo>)>,
 ) -> (Vec<Want>, ReadCtx) {
-    let wants = positions
+    let wants: Vec<Want> = positions
         .filter_map(|(position, link)| {
             index.entry(position).map(|entry| Want {
                 position,
@@ -60,7 +87,8 @@ pub(crate) fn plan(
             })
         })
         .collect();
-    (wants, ReadCtx::new(index))
+    let ctx = ReadCtx::for_wants(index, &wants);
+    (wants, ctx)
 }
 
 /// Reads and decodes the lines of `wants`, in order.
@@ -136,8 +164,8 @@ fn decode_event(
             want.position, header.position
         )));
     }
-    let stream = ctx.streams.get(e.stream as usize).cloned();
-    let event_type = ctx.types.get(e.event_type as usize).cloned();
+    let stream = ctx.streams.get(&e.stream).cloned();
+    let event_type = ctx.types.get(&e.event_type).cloned();
     let (Some(stream), Some(event_type)) = (stream, event_type) else {
         return Err(corrupted("unknown stream or type id".into()));
     };
