@@ -314,7 +314,7 @@ impl RecordedEvent {
     pub fn position(&self) -> u64 {
         match &self.shared {
             Shared::Parts(p) => p.position,
-            Shared::Stored(s) => s.record().position,
+            Shared::Stored(s) => s.position(),
         }
     }
 
@@ -332,7 +332,7 @@ impl RecordedEvent {
     pub fn metadata(&self) -> &Metadata {
         match &self.shared {
             Shared::Parts(p) => &p.metadata,
-            Shared::Stored(s) => s.record().metadata(),
+            Shared::Stored(s) => s.metadata(),
         }
     }
 

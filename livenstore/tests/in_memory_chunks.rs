@@ -6,10 +6,18 @@ use std::time::Duration;
 
 use livenstore::store::memory::Config;
 use livenstore::testing::event;
-use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, RecordedEvent, StoreError};
+use livenstore::{
+    EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, RecordedEvent, StoreError,
+};
 
+/// Event `n` of a stream; every third one carries metadata.
 fn tick(n: usize) -> NewEvent {
-    event("Tick", &format!(r#"{{"n":{n}}}"#))
+    let event = event("Tick", &format!(r#"{{"n":{n}}}"#));
+    if n.is_multiple_of(3) {
+        event.with_metadata(Metadata::new().with("n", n.to_string()))
+    } else {
+        event
+    }
 }
 
 /// Checks that `events` are versions `first..` of `stream` with the payloads `tick` gave them.
@@ -17,7 +25,13 @@ fn assert_ticks(events: &[RecordedEvent], stream: &str, first: u64) {
     for (i, e) in events.iter().enumerate() {
         let version = first + i as u64;
         assert_eq!((e.stream(), e.version()), (stream, version));
-        assert_eq!(e.payload().as_str(), format!(r#"{{"n":{}}}"#, version - 1));
+        let n = version - 1;
+        assert_eq!(e.payload().as_str(), format!(r#"{{"n":{n}}}"#));
+        let metadata = e.metadata().get("n");
+        assert_eq!(
+            metadata,
+            n.is_multiple_of(3).then(|| n.to_string()).as_deref()
+        );
     }
 }
 

@@ -10,7 +10,7 @@
 //!   `max(coarse now, clock)`, so times never decrease along positions nor along a stream's
 //!   entries, and retention always removes a prefix of the log and of each stream.
 //! - Ids the store generates are larger than every id it generated before (ULID monotonic rule
-//!   over `clock`), so the id index indexes them with a push (see `id_index.rs`).
+//!   over `clock`), so the id index keeps them as runs, without memory per event (`id_index.rs`).
 //! - An append checks everything (validity, idempotency, version, limits) before changing
 //!   anything, so a failed call stores nothing. A stream name or type name found in the maps was
 //!   validated when it was added, so only new names are validated again.
@@ -18,7 +18,7 @@
 use std::cmp::max;
 use std::sync::Arc;
 
-use super::chunk::{Entry, Record};
+use super::chunk::{Entry, NewEntry, Record};
 use super::event_types::TypeIndex;
 use super::hash::FastMap;
 use super::id_index::IdIndex;
@@ -34,7 +34,7 @@ use crate::{EventId, LinkInfo, Metadata, NewEvent, RecordedEvent, Timestamp};
 
 /// Fixed bytes per held event beyond its payload and metadata: its chunk slot. (The log, id and
 /// type index entries are counted by those structures' capacities.)
-const EVENT_OVERHEAD: u64 = std::mem::size_of::<std::sync::OnceLock<Entry>>() as u64;
+const EVENT_OVERHEAD: u64 = std::mem::size_of::<Entry>() as u64;
 /// Fixed bytes per link: the chunk slot, the boxed envelope, the `LinkInfo` with its `Arc` header,
 /// the set entry.
 const LINK_OVERHEAD: u64 = EVENT_OVERHEAD + 32 + std::mem::size_of::<LinkInfo>() as u64 + 16 + 24;
@@ -192,8 +192,9 @@ impl State {
     }
 
     fn find(&self, id: EventId) -> Option<RecordedEvent> {
-        let position = self.ids.find(id, |p| self.record_at(p).map(Record::id))?;
-        self.event_at(position)
+        let position = self.ids.find(id)?;
+        // A stale position (removed by retention) holds no event, or another one.
+        self.event_at(position).filter(|e| e.id() == id)
     }
 
     /// Checks an append of `events` to `stream` (input, idempotency, version, limits) without
@@ -270,20 +271,23 @@ impl State {
         recorded_at: Timestamp,
     ) {
         let (id, _, payload, metadata) = event.into_parts();
-        let id = match id {
-            Some(id) => id,
-            None => next_id(&mut self.last_generated, recorded_at),
+        let (id, generated) = match id {
+            Some(id) => (id, false),
+            None => (next_id(&mut self.last_generated, recorded_at), true),
         };
         let position = self.next_position;
         self.next_position += 1;
         self.types.push_position(type_number, position);
         self.memory += event_bytes(payload.len(), &metadata);
-        self.ids.push(id, position);
+        self.ids.push(id, position, generated);
         let Some(stream) = self.streams.get_mut(number) else {
             unreachable!("check_append returns existing stream numbers");
         };
-        let record = Record::new(id, position, recorded_at, type_number, payload, metadata);
-        stream.push(Entry::Event(record), recorded_at, self.types.table());
+        let entry = NewEntry {
+            entry: Entry::Event(Record::new(id, recorded_at, type_number, payload)),
+            metadata: metadata.into_boxed(),
+        };
+        stream.push(entry, position, recorded_at, self.types.table());
         // See `stream_or_new` for why stream numbers fit a u32.
         self.log.push(number as u32, stream.version);
     }
@@ -445,7 +449,11 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        state.push(Entry::Link(Box::new(entry)), linked_at, &table);
+        let entry = NewEntry {
+            entry: Entry::Link(Box::new(entry)),
+            metadata: None,
+        };
+        state.push(entry, self.next_position, linked_at, &table);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)
@@ -469,9 +477,9 @@ impl State {
         if count > 0 {
             let mut freed = 0;
             let mut ids = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-            for record in (first..end).filter_map(|p| self.record_at(p)) {
-                freed += event_bytes(record.payload.len(), record.metadata());
-                ids.push(record.id());
+            for event in (first..end).filter_map(|p| self.event_at(p)) {
+                freed += event_bytes(event.payload().len(), event.metadata());
+                ids.push(event.id());
             }
             self.memory = self.memory.saturating_sub(freed);
             self.ids.remove_before(end, ids.into_iter());

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::chunk::{Chunk, Entry, Record, StoredEvent, MAX_ENTRIES};
+use super::chunk::{Chunk, Entry, NewEntry, Record, StoredEvent, MAX_ENTRIES};
 use super::event_types::EventTypes;
 use super::hash::FastSet;
 use crate::store::StreamInfo;
@@ -65,33 +65,45 @@ impl StreamState {
         usize::try_from(self.version + 1 - self.first_version).unwrap_or(usize::MAX)
     }
 
-    /// Adds the next entry (at version `version + 1`), recorded or linked at `time`; `types` is
-    /// the store's type table, for a new chunk.
+    /// Adds the next entry (at version `version + 1`), recorded or linked at `time`: an event at
+    /// `position`, or a link made when `position` was the store's next position. `types` is the
+    /// store's type table, for a new chunk.
     #[inline]
-    pub(crate) fn push(&mut self, entry: Entry, time: Timestamp, types: &Arc<EventTypes>) {
+    pub(crate) fn push(
+        &mut self,
+        entry: NewEntry,
+        position: u64,
+        time: Timestamp,
+        types: &Arc<EventTypes>,
+    ) {
         let refused = match self.chunks.back_mut().and_then(Arc::get_mut) {
-            Some(chunk) => chunk.push(entry).err(),
+            Some(chunk) => chunk.push(entry, position).err(),
             None => Some(entry),
         };
         if let Some(entry) = refused {
-            self.start_chunk(entry, types);
+            self.start_chunk(entry, position, types);
         }
         self.version += 1;
         self.last_time = time;
     }
 
-    /// Starts a chunk with `entry` (the last chunk is full, or shared by a reader).
-    fn start_chunk(&mut self, entry: Entry, types: &Arc<EventTypes>) {
+    /// Starts a chunk with `entry` (the last chunk is full, shared by a reader, or too far in
+    /// positions).
+    fn start_chunk(&mut self, entry: NewEntry, position: u64, types: &Arc<EventTypes>) {
         let room = match self.chunks.back() {
             None => FIRST_CHUNK_ENTRIES,
             Some(last) if last.len() >= MAX_ENTRIES => MAX_ENTRIES,
             Some(_) => AFTER_CUT_ENTRIES,
         };
         let version = self.version + 1;
-        let mut chunk = Chunk::new(Arc::clone(&self.name), version, room, Arc::clone(types));
-        // A fresh chunk is empty, so it takes the entry.
-        let _ = chunk.push(entry);
-        self.chunks.push_back(Arc::new(chunk));
+        self.chunks.push_back(Arc::new(Chunk::starting_with(
+            Arc::clone(&self.name),
+            version,
+            position,
+            room,
+            Arc::clone(types),
+            entry,
+        )));
         self.starts.push_back(version);
     }
 
