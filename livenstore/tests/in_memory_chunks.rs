@@ -154,3 +154,46 @@ fn retention_drops_whole_and_partial_chunks() -> Result<(), StoreError> {
     assert_ticks(&store.read_stream("r-1", 1, usize::MAX)?, "r-1", 611);
     Ok(())
 }
+
+/// A typed payload value that counts its drops.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Counted(u32);
+
+static DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl livenstore::DomainEvent for Counted {
+    const EVENT_TYPE: &'static str = "Counted";
+}
+
+#[test]
+fn streams_linking_each_other_are_freed_with_the_store() -> Result<(), StoreError> {
+    let store = InMemoryStore::new();
+    for n in 0..4 {
+        let event = NewEvent::from_domain_owned(Counted(n)).map_err(|e| {
+            StoreError::InvalidArgument(format!("serializing a test event failed: {e}"))
+        })?;
+        store.append_one(["a-1", "b-1"][n as usize % 2], ExpectedVersion::Any, event)?;
+    }
+    // Ids only: no read is held, so each stream's last chunk takes the other's link.
+    let a = store.read_stream("a-1", 1, 1)?[0].id();
+    let b = store.read_stream("b-1", 1, 1)?[0].id();
+    store.link_to_stream(a, "b-1")?;
+    store.link_to_stream(b, "a-1")?;
+    store.link_to_stream(a, "c-1")?;
+    assert_eq!(store.read_stream("a-1", 1, usize::MAX)?.len(), 3);
+    assert_eq!(store.read_stream("b-1", 1, usize::MAX)?.len(), 3);
+    let before = DROPPED.load(std::sync::atomic::Ordering::SeqCst);
+    drop(store);
+    assert_eq!(
+        DROPPED.load(std::sync::atomic::Ordering::SeqCst) - before,
+        4,
+        "every event is freed with the store: links make no reference cycle"
+    );
+    Ok(())
+}

@@ -6,6 +6,9 @@
 //! - A chunk is changed only while the store holds the only reference to it (`Arc::get_mut`), and
 //!   then only by pushing an entry. Once a reader holds a handle to it, it never changes again:
 //!   the store starts a new chunk for the next entry. So a handle cannot see, nor cause, a change.
+//! - Chunks never form a reference cycle: a link entry references another chunk, but a chunk only
+//!   gains entries while nothing references it, so no chunk it references can reach it. Dropping
+//!   the store therefore frees every chunk that no reader holds.
 //! - A chunk holds at most [`MAX_ENTRIES`] entries, and the positions of its events are at
 //!   most `u32::MAX` above its `base_position` (records keep the 4-byte difference).
 //! - A [`StoredEvent`] names an entry of its chunk that is an event ([`Entry::Event`]), not a link.
