@@ -351,7 +351,7 @@ impl RecordedEvent {
         self.link.as_deref()
     }
 
-    /// A copy of the parts (the payload and names are shared, not copied).
+    /// The parts, as a new value (the payload's JSON and typed value are shared, not copied).
     pub fn to_parts(&self) -> RecordedEventParts {
         match &self.shared {
             Shared::Parts(p) => RecordedEventParts::clone(p),

@@ -188,7 +188,7 @@ impl State {
 
     fn event_at(&self, position: u64) -> Option<RecordedEvent> {
         let (stream, version) = self.log.get(position)?;
-        self.streams.get(stream as usize)?.event(version)
+        self.streams.get(stream as usize)?.logged_event(version)
     }
 
     fn find(&self, id: EventId) -> Option<RecordedEvent> {

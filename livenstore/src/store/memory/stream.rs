@@ -138,15 +138,14 @@ impl StreamState {
         }
     }
 
-    /// The stream's own event at `version` (not a link), as handed out.
+    /// The stream's own event at `version`, as handed out. `version` must be one the log names
+    /// (an event, not a link): the handle is made without reading the entry, so scanning the log
+    /// touches no event a caller does not look at.
     #[inline]
-    pub(crate) fn event(&self, version: u64) -> Option<RecordedEvent> {
+    pub(crate) fn logged_event(&self, version: u64) -> Option<RecordedEvent> {
         let (index, slot) = self.locate(version)?;
         let chunk = self.chunks.get(index)?;
-        match chunk.entry(slot)? {
-            Entry::Event(_) => Some(RecordedEvent::from_stored(StoredEvent::new(chunk, slot))),
-            Entry::Link(_) => None,
-        }
+        (slot < chunk.len()).then(|| RecordedEvent::from_stored(StoredEvent::new(chunk, slot)))
     }
 
     /// Up to `max_count` entries from `from_version` on, as envelopes (links with `LinkInfo`).
