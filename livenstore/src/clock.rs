@@ -20,8 +20,8 @@
 //!
 //! The ticker is one thread per process (`livenstore-clock`), started by the first coarse reading.
 //! It stops after [`IDLE_TICKS_BEFORE_STOP`] ticks in which no coarse clock read the system clock,
-//! and the next coarse reading starts it again; while it is stopped every coarse reading reads the
-//! system clock.
+//! and the next coarse reading starts it again; while it is stopped (or when the OS refuses a
+//! thread) every coarse reading reads the system clock.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -43,6 +43,8 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 static TICKER_RUNNING: AtomicBool = AtomicBool::new(false);
 /// Set by every coarse refresh; the ticker clears it at each tick to see whether it is still used.
 static TICKER_USED: AtomicBool = AtomicBool::new(false);
+/// Set when the OS refused the ticker thread: it is not asked again.
+static TICKER_REFUSED: AtomicBool = AtomicBool::new(false);
 
 /// Reads the system clock and records the reading as the latest one. Returns the reading.
 pub(crate) fn read_system_clock() -> Timestamp {
@@ -101,11 +103,12 @@ impl CoarseClock {
 }
 
 /// Starts the ticker thread unless another caller just did. Without a thread (the OS refused
-/// one), every coarse reading reads the system clock.
+/// one, which is then not asked again), every coarse reading reads the system clock.
 fn start_ticker() {
-    if TICKER_RUNNING
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
+    if TICKER_REFUSED.load(Ordering::Relaxed)
+        || TICKER_RUNNING
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
     {
         return;
     }
@@ -128,6 +131,7 @@ fn start_ticker() {
             }
         });
     if spawned.is_err() {
+        TICKER_REFUSED.store(true, Ordering::Relaxed);
         TICKER_RUNNING.store(false, Ordering::Release);
     }
 }

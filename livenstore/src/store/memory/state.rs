@@ -61,8 +61,13 @@ fn next_id(last: &mut u128, at: Timestamp) -> EventId {
 }
 
 /// Bytes one held event counts for in the memory estimate.
+#[inline]
 fn event_bytes(payload_len: usize, metadata: &Metadata) -> u64 {
-    let metadata: usize = metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum();
+    let metadata: usize = if metadata.is_empty() {
+        0
+    } else {
+        metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
+    };
     EVENT_OVERHEAD + (payload_len + metadata) as u64
 }
 
@@ -199,6 +204,7 @@ impl State {
 
     /// Checks an append of `events` to `stream` (input, idempotency, version, limits) without
     /// changing anything but the making of a new stream once every check passed.
+    #[inline(always)]
     fn check_append(
         &mut self,
         stream: &str,
