@@ -1,13 +1,15 @@
 //! The event envelope: what callers append ([`NewEvent`]) and what stores hand back
 //! ([`RecordedEvent`]).
 //!
-//! Invariant: a [`RecordedEvent`] is immutable. Its parts live behind one `Arc`, so clones are
-//! cheap and no clone can change what a store holds.
+//! Invariant: a [`RecordedEvent`] is immutable. Its parts live behind one `Arc` (its own parts, or
+//! the in-memory store chunk slot it was read from, which is filled once and never changed), so
+//! clones are cheap and no clone can change what a store holds.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::store::memory::chunk::StoredEvent;
 use crate::{DomainEvent, EventId, Metadata, Payload, Timestamp};
 
 /// Errors converting between domain events and envelopes.
@@ -175,6 +177,11 @@ impl NewEvent {
         &self.event_type
     }
 
+    /// The event type name as held: borrowed names are `'static` (stores cache them by address).
+    pub(crate) fn event_type_cow(&self) -> &Cow<'static, str> {
+        &self.event_type
+    }
+
     /// The payload.
     pub fn payload(&self) -> &Payload {
         &self.payload
@@ -249,17 +256,35 @@ pub struct RecordedEventParts {
 /// assert_eq!(recorded.to_domain::<UserCreated>().unwrap().username, "ada");
 /// assert!(recorded.to_domain::<OrderPlaced>().is_err(), "a type mismatch is refused");
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct RecordedEvent {
-    inner: Arc<RecordedEventParts>,
+    shared: Shared,
     link: Option<Arc<LinkInfo>>,
+}
+
+/// Where a [`RecordedEvent`]'s parts live. Both are shared and immutable.
+#[derive(Clone)]
+enum Shared {
+    /// Built from its parts (stores that read files, tests).
+    Parts(Arc<RecordedEventParts>),
+    /// A slot of an [`InMemoryStore`](crate::InMemoryStore) chunk.
+    Stored(StoredEvent),
 }
 
 impl RecordedEvent {
     /// Builds a recorded event from its parts (for store implementations).
     pub fn from_parts(parts: RecordedEventParts) -> Self {
         RecordedEvent {
-            inner: Arc::new(parts),
+            shared: Shared::Parts(Arc::new(parts)),
+            link: None,
+        }
+    }
+
+    /// An event held in an in-memory store's chunk.
+    #[inline]
+    pub(crate) fn from_stored(stored: StoredEvent) -> Self {
+        RecordedEvent {
+            shared: Shared::Stored(stored),
             link: None,
         }
     }
@@ -267,7 +292,7 @@ impl RecordedEvent {
     /// The same event, as read through a link into another stream.
     pub fn with_link(&self, link: LinkInfo) -> Self {
         RecordedEvent {
-            inner: Arc::clone(&self.inner),
+            shared: self.shared.clone(),
             link: Some(Arc::new(link)),
         }
     }
@@ -275,59 +300,104 @@ impl RecordedEvent {
     /// The same event without link information.
     pub fn without_link(&self) -> Self {
         RecordedEvent {
-            inner: Arc::clone(&self.inner),
+            shared: self.shared.clone(),
             link: None,
         }
     }
 
     /// The event's id.
+    #[inline]
     pub fn id(&self) -> EventId {
-        self.inner.id
+        match &self.shared {
+            Shared::Parts(p) => p.id,
+            Shared::Stored(s) => s.record().id(),
+        }
     }
 
     /// The stable event type name.
+    #[inline]
     pub fn event_type(&self) -> &str {
-        &self.inner.event_type
+        match &self.shared {
+            Shared::Parts(p) => &p.event_type,
+            Shared::Stored(s) => s.event_type(),
+        }
     }
 
     /// The stream the event was appended to (for a linked read, see [`link`](Self::link)).
+    #[inline]
     pub fn stream(&self) -> &str {
-        &self.inner.stream
+        match &self.shared {
+            Shared::Parts(p) => &p.stream,
+            Shared::Stored(s) => s.stream(),
+        }
     }
 
     /// 1-based version inside [`stream`](Self::stream).
+    #[inline]
     pub fn version(&self) -> u64 {
-        self.inner.version
+        match &self.shared {
+            Shared::Parts(p) => p.version,
+            Shared::Stored(s) => s.version(),
+        }
     }
 
     /// 1-based global position in the store.
+    #[inline]
     pub fn position(&self) -> u64 {
-        self.inner.position
+        match &self.shared {
+            Shared::Parts(p) => p.position,
+            Shared::Stored(s) => s.position(),
+        }
     }
 
     /// When the store recorded the event.
+    #[inline]
     pub fn recorded_at(&self) -> Timestamp {
-        self.inner.recorded_at
+        match &self.shared {
+            Shared::Parts(p) => p.recorded_at,
+            Shared::Stored(s) => s.record().recorded_at,
+        }
     }
 
     /// The metadata.
+    #[inline]
     pub fn metadata(&self) -> &Metadata {
-        &self.inner.metadata
+        match &self.shared {
+            Shared::Parts(p) => &p.metadata,
+            Shared::Stored(s) => s.metadata(),
+        }
     }
 
     /// The JSON body.
+    #[inline]
     pub fn payload(&self) -> &Payload {
-        &self.inner.payload
+        match &self.shared {
+            Shared::Parts(p) => &p.payload,
+            Shared::Stored(s) => &s.record().payload,
+        }
     }
 
     /// Where this event was linked, when it was read through a link.
+    #[inline]
     pub fn link(&self) -> Option<&LinkInfo> {
         self.link.as_deref()
     }
 
-    /// The parts, shared.
-    pub fn parts(&self) -> &RecordedEventParts {
-        &self.inner
+    /// The parts, as a new value (the payload's JSON and typed value are shared, not copied).
+    pub fn to_parts(&self) -> RecordedEventParts {
+        match &self.shared {
+            Shared::Parts(p) => RecordedEventParts::clone(p),
+            Shared::Stored(s) => RecordedEventParts {
+                id: self.id(),
+                event_type: Arc::from(s.event_type()),
+                stream: Arc::from(s.stream()),
+                version: s.version(),
+                position: self.position(),
+                recorded_at: self.recorded_at(),
+                metadata: self.metadata().clone(),
+                payload: self.payload().clone(),
+            },
+        }
     }
 
     /// Decodes the payload into the domain type `T` (the Go original's `FromEvent`).
@@ -352,18 +422,38 @@ impl RecordedEvent {
     }
 }
 
+impl PartialEq for RecordedEvent {
+    /// Events are equal when every field is equal (payloads by their JSON text), link included.
+    fn eq(&self, other: &Self) -> bool {
+        let same_parts = match (&self.shared, &other.shared) {
+            (Shared::Parts(a), Shared::Parts(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Shared::Stored(a), Shared::Stored(b)) if a.same_slot(b) => true,
+            _ => {
+                self.id() == other.id()
+                    && self.event_type() == other.event_type()
+                    && self.stream() == other.stream()
+                    && self.version() == other.version()
+                    && self.position() == other.position()
+                    && self.recorded_at() == other.recorded_at()
+                    && self.metadata() == other.metadata()
+                    && self.payload() == other.payload()
+            }
+        };
+        same_parts && self.link == other.link
+    }
+}
+
 impl fmt::Debug for RecordedEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.inner;
         let mut s = f.debug_struct("RecordedEvent");
-        s.field("id", &p.id)
-            .field("event_type", &&*p.event_type)
-            .field("stream", &&*p.stream)
-            .field("version", &p.version)
-            .field("position", &p.position)
-            .field("recorded_at", &p.recorded_at)
-            .field("metadata", &p.metadata)
-            .field("payload", &p.payload.as_str());
+        s.field("id", &self.id())
+            .field("event_type", &self.event_type())
+            .field("stream", &self.stream())
+            .field("version", &self.version())
+            .field("position", &self.position())
+            .field("recorded_at", &self.recorded_at())
+            .field("metadata", self.metadata())
+            .field("payload", &self.payload().as_str());
         if let Some(link) = &self.link {
             s.field("link", link);
         }
@@ -404,16 +494,15 @@ struct RecordedEventOwned {
 impl serde::Serialize for RecordedEvent {
     /// Serializes as one JSON object with the payload inline (not as a string).
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let p = &self.inner;
         RecordedEventRef {
-            id: p.id,
-            event_type: &p.event_type,
-            stream: &p.stream,
-            version: p.version,
-            position: p.position,
-            recorded_at: p.recorded_at,
-            metadata: &p.metadata,
-            payload: &p.payload,
+            id: self.id(),
+            event_type: self.event_type(),
+            stream: self.stream(),
+            version: self.version(),
+            position: self.position(),
+            recorded_at: self.recorded_at(),
+            metadata: self.metadata(),
+            payload: self.payload(),
             link: self.link.as_deref(),
         }
         .serialize(serializer)

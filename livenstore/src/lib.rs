@@ -51,6 +51,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod aggregate;
+mod clock;
 mod domain_event;
 mod envelope;
 mod id;

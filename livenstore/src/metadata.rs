@@ -1,4 +1,7 @@
 //! Event metadata: a string map with well-known keys for correlation and causation.
+//!
+//! Invariant: no key is ever removed (there is no API for it), so an empty [`Metadata`] never
+//! held an entry and owns no allocation; [`Metadata::into_boxed`] relies on it.
 
 use std::collections::BTreeMap;
 
@@ -80,6 +83,18 @@ impl Metadata {
     /// The pairs, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The metadata boxed, or `None` when empty (the common case), for stores that keep events
+    /// small. An empty map owns nothing (see the module invariant), so it is forgotten rather
+    /// than dropped: the map's drop costs more than the rest of storing an in-memory event.
+    pub(crate) fn into_boxed(self) -> Option<Box<Metadata>> {
+        if self.is_empty() {
+            std::mem::forget(self);
+            None
+        } else {
+            Some(Box::new(self))
+        }
     }
 }
 

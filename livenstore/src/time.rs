@@ -29,9 +29,9 @@ impl Timestamp {
     /// The latest instant this type can hold (year 2554).
     pub const MAX: Timestamp = Timestamp(u64::MAX);
 
-    /// The current time.
+    /// The current time, read from the system clock.
     pub fn now() -> Self {
-        Self::from_system_time(SystemTime::now())
+        crate::clock::read_system_clock()
     }
 
     /// The instant `nanos` nanoseconds after the Unix epoch.

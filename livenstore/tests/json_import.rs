@@ -185,7 +185,7 @@ fn records_that_break_a_rule_are_refused_and_write_nothing() -> R {
     let same_id = RecordedEvent::from_parts(RecordedEventParts {
         position: 2,
         version: 2,
-        ..first.parts().clone()
+        ..first.to_parts()
     });
     assert!(importer.event(&same_id).is_err(), "duplicate id");
     let linked = first.with_link(LinkInfo {

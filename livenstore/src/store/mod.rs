@@ -202,6 +202,37 @@ pub trait EventStore: Send + Sync {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError>;
 
+    /// Appends one event to `stream`, if the stream's version matches `expected`: exactly
+    /// `append(stream, expected, vec![event])`, which is what this default implementation does.
+    /// Stores override it to skip the one-element `Vec` (the in-memory store does).
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append). On any error nothing is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+    ///
+    /// let store = InMemoryStore::new();
+    /// let opened = NewEvent::from_json("Opened", r#"{"owner":"ada"}"#).unwrap();
+    /// let result = store.append_one("account-1", ExpectedVersion::NoStream, opened).unwrap();
+    /// assert_eq!((result.stream_version, result.first_position, result.last_position), (1, 1, 1));
+    ///
+    /// // The expected version is checked as for `append`.
+    /// let late = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+    /// assert!(store.append_one("account-1", ExpectedVersion::NoStream, late).is_err());
+    /// ```
+    fn append_one(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        event: NewEvent,
+    ) -> Result<AppendResult, StoreError> {
+        self.append(stream, expected, vec![event])
+    }
+
     /// The event with this id (as appended, without link information).
     ///
     /// # Errors
@@ -331,17 +362,7 @@ pub fn validate_append(
     max_payload: usize,
 ) -> Result<(), StoreError> {
     validate_stream_name(stream)?;
-    if events.iter().filter(|e| e.id().is_some()).nth(1).is_some() {
-        let mut seen = std::collections::HashSet::with_capacity(events.len());
-        for id in events.iter().filter_map(NewEvent::id) {
-            if !seen.insert(id) {
-                return Err(StoreError::DuplicateEventId {
-                    id,
-                    reason: "the call holds it twice",
-                });
-            }
-        }
-    }
+    check_no_repeated_id(events)?;
     let mut checked_type = None;
     for event in events {
         // Batches mostly repeat one type: check it again only when it changes.
@@ -354,6 +375,26 @@ pub fn validate_append(
                 size: event.payload().len(),
                 limit: max_payload,
             });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that no id is given twice in one call's `events` (part of [`validate_append`]).
+///
+/// # Errors
+///
+/// [`StoreError::DuplicateEventId`] naming the first repeated id.
+pub(crate) fn check_no_repeated_id(events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.iter().filter(|e| e.id().is_some()).nth(1).is_some() {
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        for id in events.iter().filter_map(NewEvent::id) {
+            if !seen.insert(id) {
+                return Err(StoreError::DuplicateEventId {
+                    id,
+                    reason: "the call holds it twice",
+                });
+            }
         }
     }
     Ok(())

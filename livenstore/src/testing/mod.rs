@@ -87,6 +87,7 @@ macro_rules! __conformance_cases {
             batch_with_invalid_event_type_stores_nothing,
             batch_with_oversized_payload_stores_nothing,
             empty_batch,
+            append_one_is_an_append_of_one,
             idempotent_retry_is_a_no_op,
             same_id_other_payload_is_refused,
             same_id_other_stream_is_refused,

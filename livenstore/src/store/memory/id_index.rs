@@ -1,97 +1,179 @@
-//! [`IdIndex`]: event id → global position, cheap for the ids the store makes itself.
+//! [`IdIndex`]: event id → global position, nearly free for the ids the store makes itself.
 //!
 //! Invariants:
-//! - `keys[i]` belongs to the event at position `first_position + i`; `keys` is non-decreasing.
-//! - An event whose id is larger than every id before it (every id the store generates, and
-//!   caller ids made later than the last event) is indexed by `keys` alone: appending it is one
-//!   `Vec::push`, finding it is a binary search.
-//! - An event whose id is not larger (a caller-supplied id made earlier) is stored in `keys` as a
-//!   copy of the previous key, which keeps `keys` sorted, and is indexed in `unordered`.
-//! - A copied key is never mistaken for its id: a lookup checks the found position's real id, and
-//!   the first of equal keys is always the real one.
+//! - `runs` index generated ids: a run is a span of consecutive positions whose ids are
+//!   consecutive numbers (`first_id + i` is at `first_position + i`, `i < len`). Runs are in
+//!   increasing order of ids and of positions. The store generates ids that grow by one inside a
+//!   millisecond, so a busy store makes one run per millisecond: no memory per event.
+//! - Other ids (given by callers, or a generated id that is not larger than the last run's) that
+//!   are larger than every such id before are in `ordered` (`ordered_ids[i]` is at
+//!   `ordered_positions[i]`, both increasing); the rest are in `unordered`.
+//! - Positions may be stale after retention (a run or entry naming removed positions): `find`
+//!   only proposes a position, and the caller confirms it holds the id.
+
+use std::collections::VecDeque;
 
 use super::hash::FastMap;
 use crate::EventId;
 
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first_id: u128,
+    first_position: u64,
+    len: u64,
+}
+
+impl Run {
+    /// The position of `id` if it is in this run.
+    fn position_of(&self, id: u128) -> Option<u64> {
+        let offset = id.checked_sub(self.first_id)?;
+        (offset < u128::from(self.len)).then(|| self.first_position + offset as u64)
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct IdIndex {
-    keys: Vec<u128>,
-    first_position: u64,
+    runs: VecDeque<Run>,
+    ordered_ids: VecDeque<u128>,
+    ordered_positions: VecDeque<u64>,
     unordered: FastMap<EventId, u64>,
 }
 
 impl IdIndex {
     pub(crate) fn new() -> Self {
-        IdIndex {
-            keys: Vec::new(),
-            first_position: 1,
-            unordered: FastMap::default(),
-        }
+        Self::default()
     }
 
-    /// The largest key so far (0 when empty).
-    pub(crate) fn last_key(&self) -> u128 {
-        self.keys.last().copied().unwrap_or(0)
-    }
-
-    /// Records `id` at `position`, which must be the next position.
+    /// Records `id` at `position` (the next position); `generated` when the store made the id.
     #[inline]
-    pub(crate) fn push(&mut self, id: EventId, position: u64) {
-        debug_assert_eq!(position, self.first_position + self.keys.len() as u64);
+    pub(crate) fn push(&mut self, id: EventId, position: u64, generated: bool) {
         let key = id.to_u128();
-        let last = self.last_key();
-        if key > last || self.keys.is_empty() {
-            self.keys.push(key);
+        if generated {
+            match self.runs.back_mut() {
+                // The next id at the next position: the run grows.
+                Some(run)
+                    if key == run.first_id + u128::from(run.len)
+                        && position == run.first_position + run.len =>
+                {
+                    run.len += 1;
+                    return;
+                }
+                // Not larger than the last run's ids (rare: the fallback generator): indexed
+                // like a caller's id below.
+                Some(run) if key < run.first_id + u128::from(run.len) => {}
+                _ => {
+                    self.runs.push_back(Run {
+                        first_id: key,
+                        first_position: position,
+                        len: 1,
+                    });
+                    return;
+                }
+            }
+        }
+        if self.ordered_ids.back().is_none_or(|&last| key > last) {
+            self.ordered_ids.push_back(key);
+            self.ordered_positions.push_back(position);
         } else {
-            self.keys.push(last);
             self.unordered.insert(id, position);
         }
     }
 
-    /// The position `id` may be at: exact for unordered ids, a candidate for ordered ones that the
-    /// caller confirms with `id_at`.
-    pub(crate) fn find(&self, id: EventId, id_at: impl Fn(u64) -> Option<EventId>) -> Option<u64> {
-        if let Some(&position) = self.unordered.get(&id) {
+    /// The position `id` may be at (the caller confirms it holds `id`).
+    pub(crate) fn find(&self, id: EventId) -> Option<u64> {
+        let key = id.to_u128();
+        let run = self.runs.partition_point(|r| r.first_id <= key);
+        if let Some(position) = run
+            .checked_sub(1)
+            .and_then(|r| self.runs.get(r))
+            .and_then(|r| r.position_of(key))
+        {
             return Some(position);
         }
-        let key = id.to_u128();
-        let index = self.keys.partition_point(|&k| k < key);
-        if self.keys.get(index) != Some(&key) {
-            return None;
+        let index = self.ordered_ids.partition_point(|&k| k < key);
+        if self.ordered_ids.get(index) == Some(&key) {
+            return self.ordered_positions.get(index).copied();
         }
-        let position = self.first_position + index as u64;
-        (id_at(position) == Some(id)).then_some(position)
+        self.unordered.get(&id).copied()
     }
 
-    /// Drops every entry before `position` (retention), given the removed events' ids.
+    /// Drops what indexes only positions before `position` (retention), given the removed
+    /// events' ids.
     pub(crate) fn remove_before(&mut self, position: u64, removed: impl Iterator<Item = EventId>) {
-        let count = position.saturating_sub(self.first_position);
-        let count = usize::try_from(count)
-            .unwrap_or(usize::MAX)
-            .min(self.keys.len());
+        while self
+            .runs
+            .front()
+            .is_some_and(|r| r.first_position + r.len <= position)
+        {
+            self.runs.pop_front();
+        }
+        let gone = self.ordered_positions.partition_point(|&p| p < position);
+        self.ordered_ids.drain(..gone);
+        self.ordered_positions.drain(..gone);
         if !self.unordered.is_empty() {
             for id in removed {
-                if self
-                    .unordered
-                    .get(&id)
-                    .is_some_and(|&p| p < self.first_position + count as u64)
-                {
+                if self.unordered.get(&id).is_some_and(|&p| p < position) {
                     self.unordered.remove(&id);
                 }
             }
         }
-        self.keys.drain(..count);
-        self.first_position += count as u64;
     }
 
     /// Drops everything.
     pub(crate) fn clear(&mut self) {
-        self.keys = Vec::new();
-        self.unordered = FastMap::default();
+        *self = Self::default();
     }
 
     /// Bytes held, estimated.
     pub(crate) fn memory_bytes(&self) -> u64 {
-        (self.keys.capacity() * 16 + self.unordered.capacity() * 40) as u64
+        (self.runs.capacity() * std::mem::size_of::<Run>()
+            + self.ordered_ids.capacity() * 16
+            + self.ordered_positions.capacity() * 8
+            + self.unordered.capacity() * 40) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> EventId {
+        EventId::from_u128(n)
+    }
+
+    #[test]
+    fn generated_ids_make_runs_and_others_are_found_too() {
+        let mut index = IdIndex::new();
+        // Generated 100..103 at 1..4, a caller id, generated 104.. again at 6.., an older
+        // caller id, a generated id that went back (kept as "other").
+        for (n, p) in (100..104).zip(1..) {
+            index.push(id(n), p, true);
+        }
+        index.push(id(5_000), 5, false);
+        for (n, p) in (104..110).zip(6..) {
+            index.push(id(n), p, true);
+        }
+        index.push(id(7), 12, false);
+        index.push(id(50), 13, true);
+        index.push(id(110), 14, true);
+        assert_eq!(index.runs.len(), 3, "a gap in positions starts a run");
+        for (n, p) in (100..104).zip(1..) {
+            assert_eq!(index.find(id(n)), Some(p));
+        }
+        for (n, p) in (104..110).zip(6..) {
+            assert_eq!(index.find(id(n)), Some(p));
+        }
+        assert_eq!(index.find(id(5_000)), Some(5));
+        assert_eq!(index.find(id(7)), Some(12));
+        assert_eq!(index.find(id(50)), Some(13));
+        assert_eq!(index.find(id(110)), Some(14));
+        assert_eq!(index.find(id(111)), None);
+        assert_eq!(index.find(id(99)), None);
+
+        index.remove_before(7, [100, 101, 102, 103, 5_000, 104].into_iter().map(id));
+        assert_eq!(index.runs.len(), 2, "the first run is gone");
+        assert_eq!(index.find(id(5_000)), None);
+        assert_eq!(index.find(id(105)), Some(7));
+        assert_eq!(index.find(id(7)), Some(12));
     }
 }

@@ -1,19 +1,31 @@
 //! [`InMemoryStore`]: an [`EventStore`] that holds everything in memory.
 //!
 //! Layout (one `RwLock` over one `State`):
-//! - a global log, `Vec<RecordedEvent>`, indexed by global position;
-//! - per stream, a `Vec` of the same shared envelopes (a link is the shared envelope plus its
-//!   `LinkInfo`), so reading a stream is one slice clone of reference-counted handles;
-//! - streams and event types found through `HashMap`s keyed by `Arc<str>` with an in-crate fast
-//!   hasher (`hash.rs`); event type names are interned, so an append allocates only its envelope;
-//! - an id index (`id_index.rs`) that indexes the store's own monotonic ids with one `Vec::push`,
-//!   and caller ids that arrive out of order in a small map.
+//! - each stream holds its events inline, in chunks of up to 256 entries (`chunk.rs`,
+//!   `stream.rs`); an event read from the store is a handle to its chunk and slot, so reading a
+//!   stream clones one `Arc` per event and replaying it walks memory in order;
+//! - a global log (`log.rs`) names each position's stream and version;
+//! - streams are found by name through a `HashMap` with an in-crate fast hasher (`hash.rs`);
+//!   event types are numbered once per store (`event_types.rs`), so an event keeps a 4-byte
+//!   number, and names already seen are not validated again;
+//! - an id index (`id_index.rs`) indexes the store's own monotonic ids with one `Vec::push`, and
+//!   caller ids that arrive out of order in a small map.
 //!
 //! Invariants (besides those of [`EventStore`]):
-//! - An append is O(1) per event: nothing is copied but the caller's values into one new envelope.
-//! - Reads hand out clones of immutable envelopes; nothing handed out can alter what is stored.
+//! - An append is O(1) per event and allocates nothing per event but the growth of its stream's
+//!   chunk and of the indexes (amortized), plus a new chunk every 256 events.
+//! - Reads hand out handles to immutable data: a chunk changes only while no handle to it
+//!   exists, and only by gaining entries at its end.
 //! - After [`close`](InMemoryStore::close) every call fails with [`StoreError::Closed`], and the
-//!   memory is released.
+//!   memory is released (handles already given out keep their own chunks alive).
+//!
+//! Time: `recorded_at` (and `linked_at`) comes from a coarse reading of the system clock
+//! (`clock.rs`): a system clock reading taken by the store, or by anyone in the process calling
+//! [`Timestamp::now`], at most one tick (1 ms) before the append, or a little more while the
+//! operating system delays the `livenstore-clock` ticker thread; the store reads the clock itself
+//! at least every 64 appends. It is never earlier than a [`Timestamp::now`] that happened before
+//! the append, and never decreases along positions. Reading the clock on every append would cost
+//! about as much as the rest of the append.
 //!
 //! Retention: when [`Config::retention`] is set, a background thread (named
 //! `livenstore-retention`) wakes every [`Config::cleanup_interval`] and removes the events recorded,
@@ -25,11 +37,15 @@
 //! [`StreamInfo::event_count`] is 0 and its `first_version` is `last_version + 1`). A link lives by
 //! the time it was made: it keeps showing its event in the linking stream until the link itself
 //! expires, even after the event left its own stream. Between two cleanups, expired events are
-//! still readable; [`InMemoryStore::purge_expired`] runs a cleanup at once.
+//! still readable; [`InMemoryStore::purge_expired`] runs a cleanup at once. The memory of removed
+//! events is released chunk by chunk, once no reader holds an event of the chunk.
 
+pub(crate) mod chunk;
 mod config;
+mod event_types;
 mod hash;
 mod id_index;
+mod log;
 mod state;
 mod stats;
 mod stream;
@@ -43,10 +59,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGua
 use std::time::Duration;
 
 use self::state::State;
-use crate::store::{
-    validate_append, validate_stream_name, AppendResult, EventStore, ExpectedVersion, StoreError,
-    StreamInfo,
-};
+use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
 #[derive(Debug)]
@@ -85,10 +98,11 @@ impl Inner {
 
 /// An [`EventStore`] in memory: fast, shared between threads, gone when dropped.
 ///
-/// Appends take one write lock and cost O(1) per event; reads take a read lock and return clones
-/// of the stored, immutable envelopes. Events appended with
-/// [`NewEvent::from_domain_owned`] keep their typed value, so replaying them into an aggregate
-/// skips JSON decoding. See the [module documentation](self) for the layout and retention.
+/// Appends take one write lock and cost O(1) per event; reads take a read lock and return handles
+/// to the stored, immutable events. Events appended with [`NewEvent::from_domain_owned`] keep
+/// their typed value, so replaying them into an aggregate skips JSON decoding. `recorded_at` is
+/// exact to about a millisecond (see the [module documentation](self) for the guarantee, the
+/// layout and retention). [`EventStore::append_one`] appends one event without the `Vec`.
 ///
 /// # Examples
 ///
@@ -208,10 +222,20 @@ impl EventStore for InMemoryStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        validate_append(stream, &events, self.inner.config.max_payload_bytes)?;
         self.inner
             .state_mut()
             .append(stream, expected, events, &self.inner.config)
+    }
+
+    fn append_one(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        event: NewEvent,
+    ) -> Result<AppendResult, StoreError> {
+        self.inner
+            .state_mut()
+            .append_one(stream, expected, event, &self.inner.config)
     }
 
     fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
@@ -226,7 +250,6 @@ impl EventStore for InMemoryStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        validate_stream_name(stream)?;
         let events = self
             .inner
             .state()
@@ -270,7 +293,6 @@ impl EventStore for InMemoryStore {
     }
 
     fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
-        validate_stream_name(stream)?;
         self.inner.state().stream_info(stream)
     }
 
@@ -279,7 +301,6 @@ impl EventStore for InMemoryStore {
     }
 
     fn link_to_stream(&self, id: EventId, stream: &str) -> Result<u64, StoreError> {
-        validate_stream_name(stream)?;
         self.inner
             .state_mut()
             .link_to_stream(id, stream, &self.inner.config)

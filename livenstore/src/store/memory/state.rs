@@ -1,37 +1,45 @@
 //! [`State`]: everything an [`InMemoryStore`](crate::InMemoryStore) holds, behind its one lock.
 //!
 //! Invariants:
-//! - `log[i]` is the event at global position `first_position + i`; positions are gap-free and
-//!   `next_position` is one past the last ever given (retention only moves `first_position`).
+//! - An event lives once, inline in its stream's chunks; `log` names it by stream number and
+//!   version for every position, `ids` indexes its id, `types` lists its position under its type.
+//! - `streams[n]` is the stream numbered `n`, and `stream_numbers` maps its name to `n`. Streams
+//!   are never removed (a stream emptied by retention still exists), so numbers stay valid.
+//! - Positions are gap-free and `next_position` is one past the last ever given.
 //! - `clock` is the latest time given out; every `recorded_at` and `linked_at` is
-//!   `max(now, clock)`, so times never decrease along positions nor along a stream's entries, and
-//!   retention always removes a prefix of the log and of each stream.
+//!   `max(coarse now, clock)`, so times never decrease along positions nor along a stream's
+//!   entries, and retention always removes a prefix of the log and of each stream.
 //! - Ids the store generates are larger than every id it generated before (ULID monotonic rule
-//!   over `clock`), so the id index indexes them with a push (see `id_index.rs`).
-//! - An append checks everything (idempotency, version, limits) before changing anything, so a
-//!   failed call stores nothing.
-//! - `types[t].positions` lists, in increasing order, the positions of the held events of type `t`.
+//!   over `clock`), so the id index keeps them as runs, without memory per event (`id_index.rs`).
+//! - An append checks everything (validity, idempotency, version, limits) before changing
+//!   anything, so a failed call stores nothing. A stream name or type name found in the maps was
+//!   validated when it was added, so only new names are validated again.
 
-use std::borrow::Cow;
 use std::cmp::max;
 use std::sync::Arc;
 
+use super::chunk::{Entry, NewEntry, Record};
+use super::event_types::TypeIndex;
 use super::hash::FastMap;
 use super::id_index::IdIndex;
-use super::stream::{Log, StreamState};
+use super::log::Log;
+use super::stream::StreamState;
 use super::Config;
+use crate::clock::CoarseClock;
 use crate::store::{
-    check_idempotent, AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
+    check_idempotent, check_no_repeated_id, validate_event_type, validate_stream_name,
+    AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
 };
-use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts, Timestamp};
+use crate::{EventId, LinkInfo, Metadata, NewEvent, RecordedEvent, Timestamp};
 
-/// Fixed bytes per held event beyond its payload and metadata: the shared envelope with its `Arc`
-/// header, the log slot, the stream slot, the id key and the type index slot.
-const EVENT_OVERHEAD: u64 =
-    (std::mem::size_of::<RecordedEventParts>() + 16 + 16 + 16 + 16 + 8) as u64;
-/// Fixed bytes per link: the stream slot, the link envelope, the `LinkInfo` with its `Arc`
-/// header, the set entry.
-const LINK_OVERHEAD: u64 = (8 + 16 + std::mem::size_of::<LinkInfo>() + 16 + 24) as u64;
+/// Fixed bytes per held event beyond its payload and metadata: its chunk slot. (The log, id and
+/// type index entries are counted by those structures' capacities.)
+const EVENT_OVERHEAD: u64 = std::mem::size_of::<Entry>() as u64;
+/// Fixed bytes per link: the chunk slot, the boxed envelope, the `LinkInfo` with its `Arc` header,
+/// the set entry.
+const LINK_OVERHEAD: u64 = EVENT_OVERHEAD + 32 + std::mem::size_of::<LinkInfo>() as u64 + 16 + 24;
+/// Fixed bytes per stream: its state, name header and map entry.
+const STREAM_OVERHEAD: u64 = std::mem::size_of::<StreamState>() as u64 + 16 + 24;
 
 /// A new id, larger than every id generated before (`last` is the last one generated, 0 for
 /// none): the ULID monotonic rule, the random part incremented inside one millisecond.
@@ -53,13 +61,14 @@ fn next_id(last: &mut u128, at: Timestamp) -> EventId {
 }
 
 /// Bytes one held event counts for in the memory estimate.
-fn event_bytes(event: &RecordedEvent) -> u64 {
-    let metadata: usize = event
-        .metadata()
-        .iter()
-        .map(|(k, v)| k.len() + v.len() + 64)
-        .sum();
-    EVENT_OVERHEAD + (event.payload().len() + metadata) as u64
+#[inline]
+fn event_bytes(payload_len: usize, metadata: &Metadata) -> u64 {
+    let metadata: usize = if metadata.is_empty() {
+        0
+    } else {
+        metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
+    };
+    EVENT_OVERHEAD + (payload_len + metadata) as u64
 }
 
 /// Checks the limits for adding `count` entries to a stream holding `held` entries (`None`: a
@@ -88,76 +97,27 @@ fn check_limits(
     Ok(())
 }
 
-#[derive(Debug)]
-struct TypeIndex {
-    name: Arc<str>,
-    positions: Vec<u64>,
-}
-
-/// The interned event types with their positions.
-///
-/// Invariant: `by_name[n]` and every `recent` entry for `n` point at the `entries` slot named
-/// `n`. `recent` keys `'static` names by address and length: such a name never changes, so
-/// equal address and length mean equal text, and the lookup skips hashing.
-#[derive(Debug, Default)]
-struct Types {
-    entries: Vec<TypeIndex>,
-    by_name: FastMap<Arc<str>, usize>,
-    recent: Vec<((usize, usize), usize)>,
-}
-
-impl Types {
-    /// The slot of `name`, made when new.
-    // The `Cow` itself is needed: only a borrowed (`'static`) name may be cached by address.
-    #[allow(clippy::ptr_arg)]
-    #[inline]
-    fn index_of(&mut self, name: &Cow<'static, str>) -> usize {
-        let key = match name {
-            Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
-            Cow::Owned(_) => None,
-        };
-        if let Some(key) = key {
-            if let Some(&(_, index)) = self.recent.iter().find(|(k, _)| *k == key) {
-                return index;
-            }
-        }
-        let index = match self.by_name.get(&**name) {
-            Some(&index) => index,
-            None => {
-                let name: Arc<str> = Arc::from(&**name);
-                self.entries.push(TypeIndex {
-                    name: Arc::clone(&name),
-                    positions: Vec::new(),
-                });
-                self.by_name.insert(name, self.entries.len() - 1);
-                self.entries.len() - 1
-            }
-        };
-        if let Some(key) = key {
-            if self.recent.len() >= 16 {
-                self.recent.remove(0);
-            }
-            self.recent.push((key, index));
-        }
-        index
-    }
-
-    fn get(&self, name: &str) -> Option<&TypeIndex> {
-        self.by_name.get(name).map(|&i| &self.entries[i])
-    }
+/// What the checks of an append decided.
+enum Checked {
+    /// Nothing to store: the call is answered.
+    Done(AppendResult),
+    /// Store the events in the stream numbered `stream` (made by the checks when new); the first
+    /// event's type has the number `first_type`.
+    Store { stream: usize, first_type: u32 },
 }
 
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) closed: bool,
-    log: Vec<RecordedEvent>,
-    first_position: u64,
+    streams: Vec<StreamState>,
+    stream_numbers: FastMap<Arc<str>, u32>,
+    log: Log,
     next_position: u64,
     clock: Timestamp,
+    coarse_clock: CoarseClock,
     last_generated: u128,
     ids: IdIndex,
-    streams: FastMap<Arc<str>, StreamState>,
-    types: Types,
+    types: TypeIndex,
     pub(crate) appended: u64,
     pub(crate) linked: u64,
     pub(crate) expired: u64,
@@ -168,14 +128,15 @@ impl State {
     pub(crate) fn new() -> Self {
         State {
             closed: false,
-            log: Vec::new(),
-            first_position: 1,
+            streams: Vec::new(),
+            stream_numbers: FastMap::default(),
+            log: Log::new(),
             next_position: 1,
             clock: Timestamp::UNIX_EPOCH,
+            coarse_clock: CoarseClock::default(),
             last_generated: 0,
             ids: IdIndex::new(),
-            streams: FastMap::default(),
-            types: Types::default(),
+            types: TypeIndex::new(),
             appended: 0,
             linked: 0,
             expired: 0,
@@ -191,32 +152,163 @@ impl State {
         }
     }
 
-    /// The next time to give out: now, or the last time given when the clock went back.
+    /// The next time to give out: now (coarse), or the last time given when the clock went back.
     fn tick(&mut self) -> Timestamp {
-        self.clock = max(Timestamp::now(), self.clock);
+        self.clock = max(self.coarse_clock.now(), self.clock);
         self.clock
     }
 
-    fn view(&self) -> Log<'_> {
-        Log {
-            events: &self.log,
-            first_position: self.first_position,
+    /// The number of stream `name`; an invalid name is an error, an unknown valid one `None`.
+    #[inline]
+    fn stream_number(&self, name: &str) -> Result<Option<usize>, StoreError> {
+        match self.stream_numbers.get(name) {
+            Some(&n) => Ok(Some(n as usize)),
+            None => validate_stream_name(name).map(|()| None),
         }
     }
 
-    fn event_at(&self, position: u64) -> Option<&RecordedEvent> {
-        let index = usize::try_from(position.checked_sub(self.first_position)?).ok()?;
-        self.log.get(index)
+    fn stream(&self, name: &str) -> Result<Option<&StreamState>, StoreError> {
+        Ok(self.stream_number(name)?.and_then(|n| self.streams.get(n)))
     }
 
-    fn find(&self, id: EventId) -> Option<&RecordedEvent> {
-        let position = self
-            .ids
-            .find(id, |p| self.event_at(p).map(RecordedEvent::id))?;
-        self.event_at(position)
+    /// The stream named so, made when new.
+    fn stream_or_new(&mut self, name: &str) -> usize {
+        if let Some(&n) = self.stream_numbers.get(name) {
+            return n as usize;
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.memory += STREAM_OVERHEAD + name.len() as u64;
+        self.streams.push(StreamState::new(Arc::clone(&name)));
+        // Streams fit a u32: each holds over 100 bytes, so 2^32 of them do not fit in memory.
+        self.stream_numbers
+            .insert(name, (self.streams.len() - 1) as u32);
+        self.streams.len() - 1
     }
 
-    /// Appends after the input was validated (`validate_append`).
+    /// The stream's own event (not a link) at `position`.
+    fn record_at(&self, position: u64) -> Option<&Record> {
+        let (stream, version) = self.log.get(position)?;
+        self.streams.get(stream as usize)?.record(version)
+    }
+
+    fn event_at(&self, position: u64) -> Option<RecordedEvent> {
+        let (stream, version) = self.log.get(position)?;
+        self.streams.get(stream as usize)?.logged_event(version)
+    }
+
+    fn find(&self, id: EventId) -> Option<RecordedEvent> {
+        let position = self.ids.find(id)?;
+        // A stale position (removed by retention) holds no event, or another one.
+        self.event_at(position).filter(|e| e.id() == id)
+    }
+
+    /// Checks an append of `events` to `stream` (input, idempotency, version, limits) without
+    /// changing anything but the making of a new stream once every check passed.
+    #[inline(always)]
+    fn check_append(
+        &mut self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        config: &Config,
+    ) -> Result<Checked, StoreError> {
+        let number = self.stream_number(stream)?;
+        if events.len() > 1 {
+            check_no_repeated_id(events)?;
+        }
+        let mut first_type = 0;
+        for (i, event) in events.iter().enumerate() {
+            // A type gets its number here, before anything is stored; a number given to the type
+            // of a call that then fails is harmless (no event has it).
+            let type_number = match self.types.find(event.event_type_cow()) {
+                Some(type_number) => type_number,
+                None => {
+                    validate_event_type(event.event_type())?;
+                    self.types.number(event.event_type_cow())?
+                }
+            };
+            if i == 0 {
+                first_type = type_number;
+            }
+            if event.payload().len() > config.max_payload_bytes {
+                return Err(StoreError::PayloadTooLarge {
+                    size: event.payload().len(),
+                    limit: config.max_payload_bytes,
+                });
+            }
+        }
+        self.check_open()?;
+        if events.iter().any(|e| e.id().is_some()) {
+            if let Some(result) = check_idempotent(stream, events, |id| Ok(self.find(id)))? {
+                return Ok(Checked::Done(result));
+            }
+        }
+        let state = number.and_then(|n| self.streams.get(n));
+        let version = state.map_or(0, |s| s.version);
+        expected.check(stream, version)?;
+        if events.is_empty() {
+            return Ok(Checked::Done(AppendResult {
+                stream_version: version,
+                first_position: 0,
+                last_position: 0,
+            }));
+        }
+        check_limits(
+            state.map(StreamState::len),
+            self.streams.len() as u64,
+            events.len(),
+            config,
+        )?;
+        let stream = match number {
+            Some(n) => n,
+            None => self.stream_or_new(stream),
+        };
+        Ok(Checked::Store { stream, first_type })
+    }
+
+    /// Stores one event of a call that [`check_append`](Self::check_append) passed, in stream
+    /// `number` at the next position. Nothing here fails.
+    #[inline(always)]
+    fn store_event(
+        &mut self,
+        number: usize,
+        event: NewEvent,
+        type_number: u32,
+        recorded_at: Timestamp,
+    ) {
+        let (id, _, payload, metadata) = event.into_parts();
+        let (id, generated) = match id {
+            Some(id) => (id, false),
+            None => (next_id(&mut self.last_generated, recorded_at), true),
+        };
+        let position = self.next_position;
+        self.next_position += 1;
+        self.types.push_position(type_number, position);
+        self.memory += event_bytes(payload.len(), &metadata);
+        self.ids.push(id, position, generated);
+        let Some(stream) = self.streams.get_mut(number) else {
+            unreachable!("check_append returns existing stream numbers");
+        };
+        let entry = NewEntry {
+            entry: Entry::Event(Record::new(id, recorded_at, type_number, payload)),
+            metadata: metadata.into_boxed(),
+        };
+        stream.push(entry, position, recorded_at, self.types.table());
+        // See `stream_or_new` for why stream numbers fit a u32.
+        self.log.push(number as u32, stream.version);
+    }
+
+    /// The result of a stored append to stream `number` whose first event got `first_position`.
+    fn stored(&mut self, number: usize, first_position: u64) -> AppendResult {
+        self.appended += self.next_position - first_position;
+        AppendResult {
+            stream_version: self.streams.get(number).map_or(0, |s| s.version),
+            first_position,
+            last_position: self.next_position - 1,
+        }
+    }
+
+    /// Appends a call's events: everything checked, then stored.
     pub(crate) fn append(
         &mut self,
         stream: &str,
@@ -224,86 +316,44 @@ impl State {
         events: Vec<NewEvent>,
         config: &Config,
     ) -> Result<AppendResult, StoreError> {
-        self.check_open()?;
-        if events.iter().any(|e| e.id().is_some()) {
-            if let Some(result) =
-                check_idempotent(stream, &events, |id| Ok(self.find(id).cloned()))?
-            {
-                return Ok(result);
-            }
-        }
-        let stream_count = self.streams.len() as u64;
-        let empty = |version| AppendResult {
-            stream_version: version,
-            first_position: 0,
-            last_position: 0,
+        let stream = match self.check_append(stream, expected, &events, config)? {
+            Checked::Done(result) => return Ok(result),
+            Checked::Store { stream, .. } => stream,
         };
-        // One map lookup for an existing stream; the checks come before any change.
-        let state = match self.streams.get_mut(stream) {
-            Some(state) => {
-                expected.check(stream, state.version)?;
-                if events.is_empty() {
-                    return Ok(empty(state.version));
-                }
-                check_limits(Some(state.len()), stream_count, events.len(), config)?;
-                state
-            }
-            None => {
-                expected.check(stream, 0)?;
-                if events.is_empty() {
-                    return Ok(empty(0));
-                }
-                check_limits(None, stream_count, events.len(), config)?;
-                let name: Arc<str> = Arc::from(stream);
-                self.memory += (name.len() + 128) as u64;
-                self.streams
-                    .entry(Arc::clone(&name))
-                    .or_insert_with(|| StreamState::new(name))
-            }
-        };
-
-        // Nothing below fails: the append is committed.
-        let recorded_at = max(Timestamp::now(), self.clock);
-        self.clock = recorded_at;
+        let recorded_at = self.tick();
         let first_position = self.next_position;
-        self.log.reserve(events.len());
         for event in events {
-            let (id, event_type, payload, metadata) = event.into_parts();
-            let id = match id {
-                Some(id) => id,
-                None => next_id(&mut self.last_generated, recorded_at),
+            let Some(type_number) = self.types.find(event.event_type_cow()) else {
+                unreachable!("check_append numbered every type of the call");
             };
-            let position = self.next_position;
-            self.next_position += 1;
-            let type_index = self.types.index_of(&event_type);
-            let type_index = &mut self.types.entries[type_index];
-            type_index.positions.push(position);
-            let recorded = RecordedEvent::from_parts(RecordedEventParts {
-                id,
-                event_type: Arc::clone(&type_index.name),
-                stream: Arc::clone(&state.name),
-                version: state.version + 1,
-                position,
-                recorded_at,
-                metadata,
-                payload,
-            });
-            self.memory += event_bytes(&recorded);
-            self.ids.push(id, position);
-            state.push_event(position, recorded_at);
-            self.log.push(recorded);
+            self.store_event(stream, event, type_number, recorded_at);
         }
-        self.appended += self.next_position - first_position;
-        Ok(AppendResult {
-            stream_version: state.version,
-            first_position,
-            last_position: self.next_position - 1,
-        })
+        Ok(self.stored(stream, first_position))
+    }
+
+    /// Appends one event, as `append` does a call of one.
+    #[inline]
+    pub(crate) fn append_one(
+        &mut self,
+        stream: &str,
+        expected: ExpectedVersion,
+        event: NewEvent,
+        config: &Config,
+    ) -> Result<AppendResult, StoreError> {
+        let (stream, first_type) =
+            match self.check_append(stream, expected, std::slice::from_ref(&event), config)? {
+                Checked::Done(result) => return Ok(result),
+                Checked::Store { stream, first_type } => (stream, first_type),
+            };
+        let recorded_at = self.tick();
+        let first_position = self.next_position;
+        self.store_event(stream, event, first_type, recorded_at);
+        Ok(self.stored(stream, first_position))
     }
 
     pub(crate) fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
         self.check_open()?;
-        self.find(id).cloned().ok_or(StoreError::EventNotFound(id))
+        self.find(id).ok_or(StoreError::EventNotFound(id))
     }
 
     pub(crate) fn read_stream(
@@ -312,11 +362,9 @@ impl State {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let state = self.stream(stream)?;
         self.check_open()?;
-        Ok(self
-            .streams
-            .get(stream)
-            .map_or_else(Vec::new, |s| s.read(from_version, max_count, self.view())))
+        Ok(state.map_or_else(Vec::new, |s| s.read(from_version, max_count)))
     }
 
     pub(crate) fn read_all(
@@ -325,12 +373,11 @@ impl State {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let skip = from_position.max(self.first_position) - self.first_position;
-        let start = usize::try_from(skip)
-            .unwrap_or(usize::MAX)
-            .min(self.log.len());
-        let end = start.saturating_add(max_count).min(self.log.len());
-        Ok(self.log[start..end].to_vec())
+        Ok(self
+            .log
+            .positions(from_position, max_count)
+            .filter_map(|p| self.event_at(p))
+            .collect())
     }
 
     pub(crate) fn read_by_type(
@@ -340,14 +387,12 @@ impl State {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let Some(index) = self.types.get(event_type) else {
-            return Ok(Vec::new());
-        };
-        let start = index.positions.partition_point(|&p| p < from_position);
-        Ok(index.positions[start..]
+        let positions = self.types.positions(event_type);
+        let start = positions.partition_point(|&p| p < from_position);
+        Ok(positions[start..]
             .iter()
             .take(max_count)
-            .filter_map(|&p| self.event_at(p).cloned())
+            .filter_map(|&p| self.event_at(p))
             .collect())
     }
 
@@ -357,23 +402,21 @@ impl State {
         to: Timestamp,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let start = self.log.partition_point(|e| e.recorded_at() < from);
-        let end = self
-            .log
-            .partition_point(|e| e.recorded_at() < to)
-            .max(start);
-        Ok(self.log[start..end].to_vec())
+        let before = |time| move |p| self.record_at(p).is_some_and(|r| r.recorded_at < time);
+        let start = self.log.partition_point(before(from));
+        let end = self.log.partition_point(before(to)).max(start);
+        Ok((start..end).filter_map(|p| self.event_at(p)).collect())
     }
 
     pub(crate) fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
+        let state = self.stream(stream)?;
         self.check_open()?;
-        Ok(self.streams.get(stream).map(|s| s.info(self.view())))
+        Ok(state.map(StreamState::info))
     }
 
     pub(crate) fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
         self.check_open()?;
-        let mut infos: Vec<StreamInfo> =
-            self.streams.values().map(|s| s.info(self.view())).collect();
+        let mut infos: Vec<StreamInfo> = self.streams.iter().map(StreamState::info).collect();
         infos.sort_unstable_by(|a, b| a.stream.cmp(&b.stream));
         Ok(infos)
     }
@@ -384,25 +427,26 @@ impl State {
         stream: &str,
         config: &Config,
     ) -> Result<u64, StoreError> {
+        let number = self.stream_number(stream)?;
         self.check_open()?;
-        let event = self.find(id).ok_or(StoreError::EventNotFound(id))?.clone();
-        let stream_count = self.streams.len() as u64;
-        let existing = self.streams.get(stream);
+        let event = self.find(id).ok_or(StoreError::EventNotFound(id))?;
+        let existing = number.and_then(|n| self.streams.get(n));
         if event.stream() == stream || existing.is_some_and(|s| s.linked.contains(&id)) {
             return Err(StoreError::InvalidArgument(format!(
                 "event {id} is already in stream `{stream}`"
             )));
         }
-        check_limits(existing.map(StreamState::len), stream_count, 1, config)?;
+        check_limits(
+            existing.map(StreamState::len),
+            self.streams.len() as u64,
+            1,
+            config,
+        )?;
         let linked_at = self.tick();
-        if !self.streams.contains_key(stream) {
-            let name: Arc<str> = Arc::from(stream);
-            self.memory += (name.len() + 128) as u64;
-            self.streams
-                .insert(Arc::clone(&name), StreamState::new(name));
-        }
-        let Some(state) = self.streams.get_mut(stream) else {
-            unreachable!("the stream was inserted above");
+        let number = self.stream_or_new(stream);
+        let table = Arc::clone(self.types.table());
+        let Some(state) = self.streams.get_mut(number) else {
+            unreachable!("stream_or_new returns an existing stream number");
         };
         let version = state.version + 1;
         let entry = event.with_link(LinkInfo {
@@ -411,7 +455,11 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        state.push_link(entry, linked_at);
+        let entry = NewEntry {
+            entry: Entry::Link(Box::new(entry)),
+            metadata: None,
+        };
+        state.push(entry, self.next_position, linked_at, &table);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)
@@ -427,32 +475,31 @@ impl State {
         if self.closed {
             return 0;
         }
-        let count = self.log.partition_point(|e| e.recorded_at() < cutoff);
+        let first = self.log.first_position();
+        let end = self
+            .log
+            .partition_point(|p| self.record_at(p).is_some_and(|r| r.recorded_at < cutoff));
+        let count = end - first;
         if count > 0 {
-            let freed: u64 = self.log[..count].iter().map(event_bytes).sum();
-            self.memory = self.memory.saturating_sub(freed);
-            let new_first = self.first_position + count as u64;
-            self.ids
-                .remove_before(new_first, self.log[..count].iter().map(RecordedEvent::id));
-            self.log.drain(..count);
-            self.first_position = new_first;
-            for index in &mut self.types.entries {
-                let gone = index.positions.partition_point(|&p| p < new_first);
-                index.positions.drain(..gone);
+            let mut freed = 0;
+            let mut ids = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+            for event in (first..end).filter_map(|p| self.event_at(p)) {
+                freed += event_bytes(event.payload().len(), event.metadata());
+                ids.push(event.id());
             }
-            self.expired += count as u64;
+            self.memory = self.memory.saturating_sub(freed);
+            self.ids.remove_before(end, ids.into_iter());
+            self.log.remove_before(end);
+            self.types.remove_before(end);
+            self.expired += count;
         }
-        let log = Log {
-            events: &self.log,
-            first_position: self.first_position,
-        };
-        for state in self.streams.values_mut() {
-            let links = state.expire(cutoff, log);
+        for state in &mut self.streams {
+            let links = state.expire(cutoff);
             self.memory = self
                 .memory
                 .saturating_sub(links * (LINK_OVERHEAD + state.name.len() as u64));
         }
-        count as u64
+        count
     }
 
     /// Drops everything and refuses every later call.
@@ -473,7 +520,10 @@ impl State {
         (
             self.log.len() as u64,
             self.streams.len() as u64,
-            self.memory + self.ids.memory_bytes(),
+            self.memory
+                + self.ids.memory_bytes()
+                + self.log.memory_bytes()
+                + self.types.memory_bytes(),
         )
     }
 }

@@ -1,59 +1,58 @@
-//! [`StreamState`]: one stream of the in-memory store.
+//! [`StreamState`]: one stream of the in-memory store, its entries held inline in chunks.
 //!
 //! Invariants:
-//! - `entries[i]` is the stream's event at version `first_version + i`; `version` is the version
-//!   of the last event ever added (it stays when retention empties the stream, so versions are
-//!   never reused).
-//! - An entry is a global position (the event lives once, in the log), or `LINK | n` for the link
-//!   `links[n - links_base]`: the shared envelope with its [`LinkInfo`](crate::LinkInfo), no
-//!   payload copy. Positions are below 2^63, so the `LINK` bit never clashes.
-//! - Entry times (`recorded_at`, or `linked_at` for links) never decrease along the entries, so
+//! - `chunks` hold consecutive versions: `starts[i]` is the first version of `chunks[i]`, and each
+//!   chunk starts where the one before ends. Versions `first_version..=version` are held; earlier
+//!   ones were removed by retention, and a chunk is dropped once none of its versions is held.
+//! - Only the last chunk ever grows, and only while no reader shares it (see `chunk.rs`); a new
+//!   chunk starts when it is full or shared. A chunk after a full one has room for
+//!   `MAX_ENTRIES`; a stream's first chunk, or one after a chunk cut short by a reader, starts
+//!   small and doubles as it grows, so a stream of `n` entries holds `O(n)` memory.
+//! - `version` is the version of the last entry ever added (it stays when retention empties the
+//!   stream, so versions are never reused).
+//! - Entry times (`recorded_at` of events, `linked_at` of links) never decrease along versions, so
 //!   retention removes a prefix.
 //! - `linked` holds the ids linked into this stream that are still held.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::chunk::{Chunk, Entry, NewEntry, Record, StoredEvent, MAX_ENTRIES};
+use super::event_types::EventTypes;
 use super::hash::FastSet;
 use crate::store::StreamInfo;
 use crate::{EventId, RecordedEvent, Timestamp};
 
-/// Marks an entry that is a link.
-const LINK: u64 = 1 << 63;
-
-/// The global log as streams see it: `events[i]` is at position `first_position + i`.
-#[derive(Clone, Copy)]
-pub(crate) struct Log<'a> {
-    pub(crate) events: &'a [RecordedEvent],
-    pub(crate) first_position: u64,
-}
-
-impl<'a> Log<'a> {
-    #[inline]
-    pub(crate) fn get(self, position: u64) -> Option<&'a RecordedEvent> {
-        let index = usize::try_from(position.checked_sub(self.first_position)?).ok()?;
-        self.events.get(index)
-    }
-}
+/// Room in a stream's first chunk.
+const FIRST_CHUNK_ENTRIES: usize = 4;
+/// Room in a chunk started because a reader shared the last one before it was full.
+const AFTER_CUT_ENTRIES: usize = 1;
 
 #[derive(Debug)]
 pub(crate) struct StreamState {
     pub(crate) name: Arc<str>,
-    entries: Vec<u64>,
-    links: Vec<RecordedEvent>,
-    links_base: u64,
+    chunks: VecDeque<Arc<Chunk>>,
+    starts: VecDeque<u64>,
     first_version: u64,
     pub(crate) version: u64,
     last_time: Timestamp,
     pub(crate) linked: FastSet<EventId>,
 }
 
+/// The time an entry counts for: when its event was recorded, or when its link was made.
+fn entry_time(entry: &Entry) -> Timestamp {
+    match entry {
+        Entry::Event(record) => record.recorded_at,
+        Entry::Link(link) => link.link().map_or(link.recorded_at(), |l| l.linked_at),
+    }
+}
+
 impl StreamState {
     pub(crate) fn new(name: Arc<str>) -> Self {
         StreamState {
             name,
-            entries: Vec::new(),
-            links: Vec::new(),
-            links_base: 0,
+            chunks: VecDeque::new(),
+            starts: VecDeque::new(),
             first_version: 1,
             version: 0,
             last_time: Timestamp::UNIX_EPOCH,
@@ -63,94 +62,161 @@ impl StreamState {
 
     /// Entries held now (events and links).
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        usize::try_from(self.version + 1 - self.first_version).unwrap_or(usize::MAX)
     }
 
-    /// Adds the stream's own next event, stored at `position`.
+    /// Adds the next entry (at version `version + 1`), recorded or linked at `time`: an event at
+    /// `position`, or a link made when `position` was the store's next position. `types` is the
+    /// store's type table, for a new chunk.
     #[inline]
-    pub(crate) fn push_event(&mut self, position: u64, time: Timestamp) {
-        self.entries.push(position);
+    pub(crate) fn push(
+        &mut self,
+        entry: NewEntry,
+        position: u64,
+        time: Timestamp,
+        types: &Arc<EventTypes>,
+    ) {
+        let refused = match self.chunks.back_mut().and_then(Arc::get_mut) {
+            Some(chunk) => chunk.push(entry, position).err(),
+            None => Some(entry),
+        };
+        if let Some(entry) = refused {
+            self.start_chunk(entry, position, types);
+        }
         self.version += 1;
         self.last_time = time;
     }
 
-    /// Adds a link entry (an envelope carrying its `LinkInfo`).
-    pub(crate) fn push_link(&mut self, link: RecordedEvent, time: Timestamp) {
-        self.entries
-            .push(LINK | (self.links_base + self.links.len() as u64));
-        self.links.push(link);
-        self.version += 1;
-        self.last_time = time;
+    /// Starts a chunk with `entry` (the last chunk is full, shared by a reader, or too far in
+    /// positions).
+    fn start_chunk(&mut self, entry: NewEntry, position: u64, types: &Arc<EventTypes>) {
+        let room = match self.chunks.back() {
+            None => FIRST_CHUNK_ENTRIES,
+            Some(last) if last.len() >= MAX_ENTRIES => MAX_ENTRIES,
+            Some(_) => AFTER_CUT_ENTRIES,
+        };
+        let version = self.version + 1;
+        self.chunks.push_back(Arc::new(Chunk::starting_with(
+            Arc::clone(&self.name),
+            version,
+            position,
+            room,
+            Arc::clone(types),
+            entry,
+        )));
+        self.starts.push_back(version);
     }
 
-    fn resolve<'a>(&'a self, entry: u64, log: Log<'a>) -> Option<&'a RecordedEvent> {
-        if entry & LINK == 0 {
-            log.get(entry)
+    /// The chunk index and slot of a held `version`.
+    #[inline]
+    fn locate(&self, version: u64) -> Option<(usize, usize)> {
+        if version < self.first_version || version > self.version {
+            return None;
+        }
+        // The last chunk first: recent versions are the ones most read.
+        let last = self.starts.len().checked_sub(1)?;
+        let index = if self.starts[last] <= version {
+            last
         } else {
-            let index = (entry & !LINK).checked_sub(self.links_base)?;
-            self.links.get(usize::try_from(index).ok()?)
+            self.starts.partition_point(|&start| start <= version) - 1
+        };
+        // Below `MAX_ENTRIES`, which fits any usize.
+        Some((index, (version - self.starts[index]) as usize))
+    }
+
+    fn entry(&self, version: u64) -> Option<&Entry> {
+        let (index, slot) = self.locate(version)?;
+        self.chunks.get(index)?.entry(slot)
+    }
+
+    /// The stream's own event at `version` (not a link).
+    #[inline]
+    pub(crate) fn record(&self, version: u64) -> Option<&Record> {
+        match self.entry(version)? {
+            Entry::Event(record) => Some(record),
+            Entry::Link(_) => None,
         }
     }
 
-    fn entry_time(&self, entry: u64, log: Log<'_>) -> Timestamp {
-        self.resolve(entry, log).map_or(self.last_time, |e| {
-            e.link().map_or(e.recorded_at(), |link| link.linked_at)
-        })
+    /// The stream's own event at `version`, as handed out. `version` must be one the log names
+    /// (an event, not a link): the handle is made without reading the entry, so scanning the log
+    /// touches no event a caller does not look at.
+    #[inline]
+    pub(crate) fn logged_event(&self, version: u64) -> Option<RecordedEvent> {
+        let (index, slot) = self.locate(version)?;
+        let chunk = self.chunks.get(index)?;
+        (slot < chunk.len()).then(|| RecordedEvent::from_stored(StoredEvent::new(chunk, slot)))
     }
 
     /// Up to `max_count` entries from `from_version` on, as envelopes (links with `LinkInfo`).
-    pub(crate) fn read(
-        &self,
-        from_version: u64,
-        max_count: usize,
-        log: Log<'_>,
-    ) -> Vec<RecordedEvent> {
-        let skip = from_version.max(self.first_version) - self.first_version;
-        let start = usize::try_from(skip)
+    pub(crate) fn read(&self, from_version: u64, max_count: usize) -> Vec<RecordedEvent> {
+        let start = from_version.max(self.first_version);
+        let Some((mut index, mut slot)) = self.locate(start) else {
+            return Vec::new();
+        };
+        let count = usize::try_from(self.version - start + 1)
             .unwrap_or(usize::MAX)
-            .min(self.entries.len());
-        let end = start.saturating_add(max_count).min(self.entries.len());
-        self.entries[start..end]
-            .iter()
-            .filter_map(|&entry| self.resolve(entry, log).cloned())
-            .collect()
+            .min(max_count);
+        let mut events = Vec::with_capacity(count);
+        // Chunk by chunk, each one's entries in order.
+        while events.len() < count {
+            let Some(chunk) = self.chunks.get(index) else {
+                break;
+            };
+            let end = chunk.len().min(slot + (count - events.len()));
+            for slot in slot..end {
+                match chunk.entry(slot) {
+                    Some(Entry::Event(_)) => {
+                        events.push(RecordedEvent::from_stored(StoredEvent::new(chunk, slot)));
+                    }
+                    Some(Entry::Link(link)) => events.push(RecordedEvent::clone(link)),
+                    None => {}
+                }
+            }
+            index += 1;
+            slot = 0;
+        }
+        events
     }
 
-    /// Removes the entries whose event left the log (positions before `log.first_position`) or
-    /// whose link was made before `cutoff`; returns how many links went.
-    pub(crate) fn expire(&mut self, cutoff: Timestamp, log: Log<'_>) -> u64 {
-        let count = self.entries.partition_point(|&entry| {
-            if entry & LINK == 0 {
-                entry < log.first_position
+    /// Removes the entries recorded or linked before `cutoff` (a prefix). Returns how many links
+    /// went.
+    pub(crate) fn expire(&mut self, cutoff: Timestamp) -> u64 {
+        // Binary search for the first held entry at or after the cutoff.
+        let (mut low, mut high) = (self.first_version, self.version + 1);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.entry(middle).is_some_and(|e| entry_time(e) < cutoff) {
+                low = middle + 1;
             } else {
-                self.entry_time(entry, log) < cutoff
+                high = middle;
             }
-        });
+        }
         let mut links = 0;
-        for &entry in &self.entries[..count] {
-            if entry & LINK != 0 {
+        for version in self.first_version..low {
+            if let Some(Entry::Link(link)) = self.entry(version) {
+                self.linked.remove(&link.id());
                 links += 1;
             }
         }
-        if links > 0 {
-            for link in self.links.drain(..links) {
-                self.linked.remove(&link.id());
+        self.first_version = low;
+        // Drop the chunks that end before `first_version`.
+        while let (Some(chunk), Some(&start)) = (self.chunks.front(), self.starts.front()) {
+            if start + chunk.len() as u64 > self.first_version {
+                break;
             }
-            self.links_base += links as u64;
+            self.chunks.pop_front();
+            self.starts.pop_front();
         }
-        self.entries.drain(..count);
-        self.first_version += count as u64;
-        links as u64
+        links
     }
-
-    pub(crate) fn info(&self, log: Log<'_>) -> StreamInfo {
+    pub(crate) fn info(&self) -> StreamInfo {
         let first_time = self
-            .entries
-            .first()
-            .map_or(self.last_time, |&e| self.entry_time(e, log));
+            .entry(self.first_version)
+            .map_or(self.last_time, entry_time);
         StreamInfo {
             stream: self.name.to_string(),
-            event_count: self.entries.len() as u64,
+            event_count: self.version + 1 - self.first_version,
             first_version: self.first_version,
             last_version: self.version,
             first_recorded_at: first_time,

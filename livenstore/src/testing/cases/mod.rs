@@ -2,6 +2,7 @@
 //! and panics (through `assert!`) when the store breaks a rule of [`EventStore`].
 
 mod append;
+mod append_one;
 mod concurrency;
 mod idempotency;
 mod links;
@@ -14,6 +15,7 @@ pub use append::{
     positions_are_gap_free_across_streams, recorded_at_never_decreases,
     versions_are_contiguous_per_stream,
 };
+pub use append_one::append_one_is_an_append_of_one;
 pub use concurrency::{concurrent_appends_to_many_streams, concurrent_appends_to_one_stream};
 pub use idempotency::{
     idempotent_retry_is_a_no_op, partly_stored_batch_is_refused, same_id_other_payload_is_refused,

@@ -1,0 +1,242 @@
+//! [`Chunk`]: a run of consecutive entries of one stream, stored inline and shared, immutable,
+//! with the events read from it ([`StoredEvent`]).
+//!
+//! Invariants:
+//! - `entries[i]` is the stream's entry at version `first_version + i`.
+//! - A chunk is changed only while the store holds the only reference to it (`Arc::get_mut`), and
+//!   then only by pushing an entry. Once a reader holds a handle to it, it never changes again:
+//!   the store starts a new chunk for the next entry. So a handle cannot see, nor cause, a change.
+//! - Chunks never form a reference cycle: a link entry references another chunk, but a chunk only
+//!   gains entries while nothing references it, so no chunk it references can reach it. Dropping
+//!   the store therefore frees every chunk that no reader holds.
+//! - A chunk holds at most [`MAX_ENTRIES`] entries, and the positions of its events are at
+//!   most `u32::MAX` above its `base_position` (records keep the 4-byte difference).
+//! - A [`StoredEvent`] names an entry of its chunk that is an event ([`Entry::Event`]), not a link.
+//! - `types` names every `event_type` number of the chunk's records.
+//! - `metadata` holds, in slot order, the metadata of the events that have some (most have none,
+//!   and a record stays one 64-byte cache line).
+
+use std::sync::Arc;
+
+use super::event_types::EventTypes;
+use crate::{EventId, Metadata, Payload, RecordedEvent, Timestamp};
+
+/// Entries per chunk, at most.
+pub(crate) const MAX_ENTRIES: usize = 256;
+
+/// One stored event, without what its chunk knows (stream, version).
+#[derive(Debug)]
+pub(crate) struct Record {
+    /// The id's high and low halves (two `u64`s keep the record 8-byte aligned, and small).
+    id: [u64; 2],
+    pub(crate) recorded_at: Timestamp,
+    pub(crate) payload: Payload,
+    /// The position, less its chunk's `base_position` (set when the chunk takes the record).
+    position_offset: u32,
+    event_type: u32,
+}
+
+/// Shared by every record without metadata.
+static NO_METADATA: Metadata = Metadata::new();
+
+impl Record {
+    #[inline]
+    pub(crate) fn new(
+        id: EventId,
+        recorded_at: Timestamp,
+        event_type: u32,
+        payload: Payload,
+    ) -> Self {
+        let id = id.to_u128();
+        Record {
+            // Truncation is intended: the two halves of the id.
+            id: [(id >> 64) as u64, id as u64],
+            recorded_at,
+            payload,
+            position_offset: 0,
+            event_type,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn id(&self) -> EventId {
+        EventId::from_u128(u128::from(self.id[0]) << 64 | u128::from(self.id[1]))
+    }
+}
+
+/// What a stream holds at one version: its own event, or a link to another stream's event (the
+/// shared envelope with its [`LinkInfo`](crate::LinkInfo)).
+#[derive(Debug)]
+pub(crate) enum Entry {
+    Event(Record),
+    Link(Box<RecordedEvent>),
+}
+
+/// An entry on its way into a chunk, with its event's metadata (`None` when empty), which the
+/// chunk keeps beside its entries: most events have none, and a record stays 64 bytes.
+#[derive(Debug)]
+pub(crate) struct NewEntry {
+    pub(crate) entry: Entry,
+    pub(crate) metadata: Option<Box<Metadata>>,
+}
+
+impl Entry {
+    /// The entry, an event's position offset set to `offset`.
+    #[inline]
+    fn at_offset(self, offset: u32) -> Self {
+        match self {
+            Entry::Event(mut record) => {
+                record.position_offset = offset;
+                Entry::Event(record)
+            }
+            link => link,
+        }
+    }
+}
+
+/// A run of a stream's entries; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    stream: Arc<str>,
+    first_version: u64,
+    /// No event of the chunk has a smaller position, nor one larger by 2^32 or more.
+    base_position: u64,
+    types: Arc<EventTypes>,
+    entries: Vec<Entry>,
+    /// `(slot, metadata)` of the entries with metadata, in increasing slot order.
+    metadata: Vec<(u32, Box<Metadata>)>,
+}
+
+impl Chunk {
+    /// A chunk whose first entry is `entry`, at `first_version`: an event at `position`, or a
+    /// link made when `position` was the store's next position. Room for `capacity` entries.
+    pub(crate) fn starting_with(
+        stream: Arc<str>,
+        first_version: u64,
+        position: u64,
+        capacity: usize,
+        types: Arc<EventTypes>,
+        new: NewEntry,
+    ) -> Self {
+        let mut entries = Vec::with_capacity(capacity.max(1));
+        entries.push(new.entry.at_offset(0));
+        Chunk {
+            stream,
+            first_version,
+            base_position: position,
+            types,
+            entries,
+            metadata: new.metadata.map(|m| (0, m)).into_iter().collect(),
+        }
+    }
+
+    /// Adds the next entry (an event at `position`, or a link made when `position` was the next
+    /// position) if the chunk has room and the position is within 2^32 of its base; else gives
+    /// the entry back.
+    #[inline]
+    pub(crate) fn push(&mut self, new: NewEntry, position: u64) -> Result<(), NewEntry> {
+        let offset = position
+            .checked_sub(self.base_position)
+            .and_then(|offset| u32::try_from(offset).ok());
+        match offset {
+            Some(offset) if self.entries.len() < MAX_ENTRIES => {
+                if let Some(metadata) = new.metadata {
+                    // Below `MAX_ENTRIES`.
+                    self.metadata.push((self.entries.len() as u32, metadata));
+                }
+                self.entries.push(new.entry.at_offset(offset));
+                Ok(())
+            }
+            _ => Err(new),
+        }
+    }
+
+    /// The metadata of the entry at `slot`.
+    fn metadata(&self, slot: u32) -> &Metadata {
+        if self.metadata.is_empty() {
+            return &NO_METADATA;
+        }
+        match self.metadata.binary_search_by_key(&slot, |&(s, _)| s) {
+            Ok(index) => &self.metadata[index].1,
+            Err(_) => &NO_METADATA,
+        }
+    }
+
+    /// The entry at `slot` (version `first_version + slot`).
+    #[inline]
+    pub(crate) fn entry(&self, slot: usize) -> Option<&Entry> {
+        self.entries.get(slot)
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// An event stored in a chunk, as handed out inside a [`RecordedEvent`]: the shared chunk and the
+/// slot. Cloning it clones one `Arc`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvent {
+    chunk: Arc<Chunk>,
+    slot: u32,
+}
+
+impl StoredEvent {
+    /// A handle to `slot` of `chunk`, which must hold an event (see the module invariants).
+    #[inline]
+    pub(crate) fn new(chunk: &Arc<Chunk>, slot: usize) -> Self {
+        debug_assert!(matches!(chunk.entry(slot), Some(Entry::Event(_))));
+        StoredEvent {
+            chunk: Arc::clone(chunk),
+            // Slots are below `MAX_ENTRIES`.
+            slot: slot as u32,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self) -> &Record {
+        match self.chunk.entry(self.slot as usize) {
+            Some(Entry::Event(record)) => record,
+            _ => unreachable!("a StoredEvent names a filled event slot"),
+        }
+    }
+
+    pub(crate) fn event_type(&self) -> &str {
+        match self.chunk.types.get(self.record().event_type) {
+            Some(name) => name,
+            None => unreachable!("a chunk's type table holds its records' types"),
+        }
+    }
+
+    pub(crate) fn stream(&self) -> &str {
+        &self.chunk.stream
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.chunk.first_version + u64::from(self.slot)
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.chunk.base_position + u64::from(self.record().position_offset)
+    }
+
+    pub(crate) fn metadata(&self) -> &Metadata {
+        self.chunk.metadata(self.slot)
+    }
+
+    /// Whether both name the same stored slot.
+    pub(crate) fn same_slot(&self, other: &StoredEvent) -> bool {
+        Arc::ptr_eq(&self.chunk, &other.chunk) && self.slot == other.slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(std::mem::size_of::<Entry>(), 64, "one cache line");
+    }
+}

@@ -1,0 +1,193 @@
+//! [`EventTypes`]: the event type names of one in-memory store, numbered, shared with its chunks so
+//! a stored record keeps a 4-byte number instead of a name.
+//!
+//! Invariants:
+//! - Names are added at the next free number and never changed or removed, so a number read from
+//!   a record always names the same type, through any handle, for as long as the table lives.
+//! - Numbers are split in pages of doubling size (16, 32, 64, ...); page `p` is made when its
+//!   first name is added. Filled entries are `OnceLock`s, so readers need no lock.
+//! - Only the store, holding its write lock, names numbers (`set`), in order.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use super::hash::FastMap;
+use crate::store::StoreError;
+
+/// Names on page 0; page `p` has `FIRST_PAGE << p`.
+const FIRST_PAGE: u32 = 16;
+/// Pages: enough for every `u32` number.
+const PAGES: usize = 29;
+
+type Page = Box<[OnceLock<Arc<str>>]>;
+
+/// The page and the index on it of type number `number`.
+fn locate(number: u32) -> (usize, usize) {
+    let n = u64::from(number) / u64::from(FIRST_PAGE) + 1;
+    let page = n.ilog2() as usize;
+    let first = u64::from(FIRST_PAGE) * ((1u64 << page) - 1);
+    // Below the page size, which fits a usize.
+    (page, (u64::from(number) - first) as usize)
+}
+
+/// The numbered type names; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct EventTypes {
+    pages: [OnceLock<Page>; PAGES],
+}
+
+impl EventTypes {
+    pub(crate) fn new() -> Self {
+        EventTypes {
+            pages: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// The name numbered `number`.
+    #[inline]
+    pub(crate) fn get(&self, number: u32) -> Option<&str> {
+        let (page, index) = locate(number);
+        self.pages
+            .get(page)?
+            .get()?
+            .get(index)?
+            .get()
+            .map(|name| &**name)
+    }
+
+    /// Names `number`, which must be the next free number (the store counts them). `&self` is
+    /// enough: an empty `OnceLock` is filled once, and readers sharing the table are unaffected.
+    /// Returns whether the number was free.
+    pub(crate) fn set(&self, number: u32, name: Arc<str>) -> bool {
+        let (page, index) = locate(number);
+        let Some(page) = self
+            .pages
+            .get(page)
+            .map(|p| p.get_or_init(|| (0..FIRST_PAGE << page).map(|_| OnceLock::new()).collect()))
+        else {
+            return false;
+        };
+        page.get(index).is_some_and(|slot| slot.set(name).is_ok())
+    }
+}
+
+/// The store's side of its types: name to number, and the positions of each type's events.
+///
+/// Invariants: `by_name[n]`, and every `recent` entry for `n`, is the number `table` names `n`;
+/// numbers are given in order from 0, `positions` having one list per number. `positions[t]`
+/// lists, in increasing order, the positions of the held events of type `t`. `recent` keys
+/// `'static` names by address and length: such a name never changes, so equal address and length
+/// mean equal text, and the lookup skips hashing.
+#[derive(Debug)]
+pub(crate) struct TypeIndex {
+    table: Arc<EventTypes>,
+    by_name: FastMap<Arc<str>, u32>,
+    recent: Vec<((usize, usize), u32)>,
+    positions: Vec<Vec<u64>>,
+}
+
+impl TypeIndex {
+    pub(crate) fn new() -> Self {
+        TypeIndex {
+            table: Arc::new(EventTypes::new()),
+            by_name: FastMap::default(),
+            recent: Vec::new(),
+            positions: Vec::new(),
+        }
+    }
+
+    /// The table the store's chunks share.
+    pub(crate) fn table(&self) -> &Arc<EventTypes> {
+        &self.table
+    }
+
+    /// The number of `name`, if it has one.
+    // The `Cow` itself is needed: only a borrowed (`'static`) name may be cached by address.
+    #[allow(clippy::ptr_arg)]
+    #[inline]
+    pub(crate) fn find(&mut self, name: &Cow<'static, str>) -> Option<u32> {
+        let key = match name {
+            Cow::Borrowed(s) => (s.as_ptr() as usize, s.len()),
+            Cow::Owned(s) => return self.by_name.get(s.as_str()).copied(),
+        };
+        if let Some(&(_, number)) = self.recent.iter().find(|(k, _)| *k == key) {
+            return Some(number);
+        }
+        let number = *self.by_name.get(&**name)?;
+        if self.recent.len() >= 16 {
+            self.recent.remove(0);
+        }
+        self.recent.push((key, number));
+        Some(number)
+    }
+
+    /// The number of `name` (which the caller validated), given now when it has none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`] when every `u32` is taken.
+    #[allow(clippy::ptr_arg)]
+    #[inline]
+    pub(crate) fn number(&mut self, name: &Cow<'static, str>) -> Result<u32, StoreError> {
+        if let Some(number) = self.find(name) {
+            return Ok(number);
+        }
+        let too_many = || StoreError::InvalidArgument("the store holds 2^32 event types".into());
+        let number = u32::try_from(self.positions.len()).map_err(|_| too_many())?;
+        let name: Arc<str> = Arc::from(&**name);
+        if !self.table.set(number, Arc::clone(&name)) {
+            return Err(too_many());
+        }
+        self.by_name.insert(name, number);
+        self.positions.push(Vec::new());
+        Ok(number)
+    }
+
+    /// Records that the event at `position` has type `number`.
+    #[inline]
+    pub(crate) fn push_position(&mut self, number: u32, position: u64) {
+        if let Some(positions) = self.positions.get_mut(number as usize) {
+            positions.push(position);
+        }
+    }
+
+    /// The held positions of type `name`, in increasing order.
+    pub(crate) fn positions(&self, name: &str) -> &[u64] {
+        self.by_name
+            .get(name)
+            .and_then(|&n| self.positions.get(n as usize))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Forgets the positions before `position`.
+    pub(crate) fn remove_before(&mut self, position: u64) {
+        for positions in &mut self.positions {
+            let gone = positions.partition_point(|&p| p < position);
+            positions.drain(..gone);
+        }
+    }
+
+    /// Bytes held by the position lists, estimated.
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.positions.iter().map(|p| p.capacity() as u64 * 8).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_name_what_was_set() {
+        let table = EventTypes::new();
+        for n in 0..5_000u32 {
+            assert!(table.set(n, Arc::from(format!("T{n}"))));
+        }
+        assert!(!table.set(7, Arc::from("again")), "a number is named once");
+        for n in 0..5_000u32 {
+            assert_eq!(table.get(n), Some(format!("T{n}").as_str()));
+        }
+        assert_eq!(table.get(5_000), None);
+        assert!(locate(u32::MAX).0 < PAGES);
+    }
+}
