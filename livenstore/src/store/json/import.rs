@@ -35,6 +35,7 @@ use super::format::LinkRecord;
 use super::index::{EventEntry, Index};
 use super::lock::DirLock;
 use super::recovery::{list_segments, segment_name};
+use super::write::create_segment;
 use super::{io_err, sync_dir, JsonStore, JsonStoreOptions};
 use crate::store::{validate_event_type, validate_stream_name};
 use crate::{EventId, LinkInfo, RecordedEvent, StoreError};
@@ -327,16 +328,6 @@ impl JsonImporter {
         self.size += self.line.len() as u64;
         Ok(())
     }
-}
-
-fn create_segment(dir: &Path, path: &Path) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    sync_dir(dir)?;
-    Ok(file)
 }
 
 fn not_empty(dir: &Path) -> StoreError {

@@ -114,7 +114,9 @@ impl Writer {
     }
 }
 
-fn create_segment(dir: &Path, path: &Path) -> Result<File, StoreError> {
+/// Creates segment file `path` (refusing one that exists) and syncs `dir` so the file survives a
+/// crash.
+pub(super) fn create_segment(dir: &Path, path: &Path) -> Result<File, StoreError> {
     let file = OpenOptions::new()
         .create_new(true)
         .append(true)
