@@ -1,15 +1,22 @@
 //! Issue 4's pub/sub targets: fan-out of 1,000,000 events to 1, 4 and 16 subscribers through
 //! `InMemorySubscriptionManager`, beside bare `std::sync::mpsc` channels moving the same events
-//! (one channel per subscriber, sent to in turn). Reports deliveries per second, the
-//! manager/channel time ratio (target for one subscriber: ≤ 2.0x, i.e. at least half the
-//! channel's rate), and publish-to-handler latency p50/p99.
+//! (one unbounded `mpsc::channel()` per subscriber, sent to in turn). Reports deliveries per
+//! second, the manager/channel time ratio (target for one subscriber: ≤ 2.0x, i.e. at least
+//! half the channel's rate), and publish-to-handler latency p50/p99. Bounded
+//! `mpsc::sync_channel(1024)`s (the manager's default capacity) are run beside them for 1 and 4
+//! subscribers, for like-for-like context; the target is against the unbounded channel.
 //!
 //! Latency is sampled on every 64th event: the publisher stores the time it publishes, the
 //! handler reads it when the event arrives. The publisher runs flat out, so queues stay full
 //! and the latency is mostly queueing time (capacity × per-event handling time); the paced
 //! figure below publishes one event at a time and waits for it, which measures the wake-up.
 //!
-//! Run: `cargo bench --bench pubsub` (`LIVENSTORE_BENCH_QUICK=1` for a smoke run).
+//! Context switches (voluntary: the thread slept, e.g. on a futex; involuntary: it was
+//! preempted) are read from `/proc/thread-self/status` of the publisher and of every subscriber
+//! thread, and reported per 1000 deliveries for the last round (Linux only).
+//!
+//! Run: `cargo bench --bench pubsub` (`LIVENSTORE_BENCH_QUICK=1` for a smoke run,
+//! `LIVENSTORE_PUBSUB_SUBSCRIBERS=1` for the one-subscriber case only).
 
 mod support;
 
@@ -70,17 +77,69 @@ impl Clock {
     }
 }
 
+/// Voluntary and involuntary context switches of a thread so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Switches {
+    voluntary: u64,
+    involuntary: u64,
+}
+
+impl Switches {
+    /// The calling thread's counts, or `None` where `/proc/thread-self/status` is unavailable.
+    fn of_this_thread() -> Option<Self> {
+        let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line[name.len()..].trim().parse().ok()
+        };
+        Some(Switches {
+            voluntary: field("voluntary_ctxt_switches:")?,
+            involuntary: field("nonvoluntary_ctxt_switches:")?,
+        })
+    }
+
+    fn add(self, other: Self) -> Self {
+        Switches {
+            voluntary: self.voluntary + other.voluntary,
+            involuntary: self.involuntary + other.involuntary,
+        }
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Switches {
+            voluntary: self.voluntary.saturating_sub(earlier.voluntary),
+            involuntary: self.involuntary.saturating_sub(earlier.involuntary),
+        }
+    }
+}
+
+/// What a subscriber reports once every event arrived.
+struct Finished {
+    checksum: u64,
+    latencies: Vec<u64>,
+    /// The subscriber thread's context switches over its whole life.
+    switches: Option<Switches>,
+}
+
+/// What one round measured besides its time: latency samples and context switches (publisher
+/// plus subscribers).
+#[derive(Default)]
+struct RoundStats {
+    latencies: Vec<u64>,
+    switches: Option<Switches>,
+}
+
 /// What each subscriber does with an event: count it, sample latency, report when all arrived.
 struct Sink {
     clock: Arc<Clock>,
     seen: u64,
     checksum: u64,
     latencies: Vec<u64>,
-    done: mpsc::Sender<(u64, Vec<u64>)>,
+    done: mpsc::Sender<Finished>,
 }
 
 impl Sink {
-    fn new(clock: &Arc<Clock>, done: &mpsc::Sender<(u64, Vec<u64>)>) -> Self {
+    fn new(clock: &Arc<Clock>, done: &mpsc::Sender<Finished>) -> Self {
         Sink {
             clock: Arc::clone(clock),
             seen: 0,
@@ -101,31 +160,45 @@ impl Sink {
         self.checksum = self.checksum.wrapping_add(event.position());
         self.seen += 1;
         if self.seen == EVENTS {
-            let _ = self
-                .done
-                .send((self.checksum, std::mem::take(&mut self.latencies)));
+            let _ = self.done.send(Finished {
+                checksum: self.checksum,
+                latencies: std::mem::take(&mut self.latencies),
+                switches: Switches::of_this_thread(),
+            });
         }
     }
 }
 
+/// Waits for every subscriber and records their latencies and context switches, plus the
+/// publisher's since `publisher_start`.
 fn collect(
-    rx: &mpsc::Receiver<(u64, Vec<u64>)>,
+    rx: &mpsc::Receiver<Finished>,
     subscribers: usize,
-    latencies: &RefCell<Vec<u64>>,
+    publisher_start: Option<Switches>,
+    stats: &RefCell<RoundStats>,
 ) {
-    let mut all = Vec::new();
+    let mut latencies = Vec::new();
+    let mut switches = Switches::of_this_thread()
+        .zip(publisher_start)
+        .map(|(now, start)| now.since(start));
     for _ in 0..subscribers {
-        let (checksum, l) = rx.recv().expect("a subscriber finished");
-        std::hint::black_box(checksum);
-        all.extend(l);
+        let finished = rx.recv().expect("a subscriber finished");
+        std::hint::black_box(finished.checksum);
+        latencies.extend(finished.latencies);
+        switches = switches
+            .zip(finished.switches)
+            .map(|(total, sub)| total.add(sub));
     }
-    *latencies.borrow_mut() = all;
+    *stats.borrow_mut() = RoundStats {
+        latencies,
+        switches,
+    };
 }
 
 fn run_manager(
     events: &[RecordedEvent],
     subscribers: usize,
-    latencies: &RefCell<Vec<u64>>,
+    stats: &RefCell<RoundStats>,
 ) -> Duration {
     let manager = InMemorySubscriptionManager::new();
     let clock = Clock::new();
@@ -141,6 +214,7 @@ fn run_manager(
                 .expect("subscribe")
         })
         .collect();
+    let publisher_start = Switches::of_this_thread();
     let start = Instant::now();
     for i in 0..EVENTS {
         clock.stamp(i);
@@ -148,23 +222,50 @@ fn run_manager(
             .publish(&events[i as usize % RING])
             .expect("publish");
     }
-    collect(&done_rx, subscribers, latencies);
+    collect(&done_rx, subscribers, publisher_start, stats);
     let elapsed = start.elapsed();
     drop(subs);
     elapsed
 }
 
+/// The sending side of one bare channel.
+enum ChannelTx {
+    Unbounded(mpsc::Sender<RecordedEvent>),
+    Bounded(mpsc::SyncSender<RecordedEvent>),
+}
+
+impl ChannelTx {
+    fn send(&self, event: RecordedEvent) {
+        match self {
+            ChannelTx::Unbounded(tx) => tx.send(event).expect("send"),
+            ChannelTx::Bounded(tx) => tx.send(event).expect("send"),
+        }
+    }
+}
+
+/// Bare channels, one per subscriber: unbounded `mpsc::channel()` when `bound` is `None`, else
+/// `mpsc::sync_channel(bound)`.
 fn run_channels(
     events: &[RecordedEvent],
     subscribers: usize,
-    latencies: &RefCell<Vec<u64>>,
+    bound: Option<usize>,
+    stats: &RefCell<RoundStats>,
 ) -> Duration {
     let clock = Clock::new();
     let (done_tx, done_rx) = mpsc::channel();
     let mut senders = Vec::new();
     let mut workers = Vec::new();
     for _ in 0..subscribers {
-        let (tx, rx) = mpsc::channel::<RecordedEvent>();
+        let (tx, rx) = match bound {
+            None => {
+                let (tx, rx) = mpsc::channel::<RecordedEvent>();
+                (ChannelTx::Unbounded(tx), rx)
+            }
+            Some(bound) => {
+                let (tx, rx) = mpsc::sync_channel::<RecordedEvent>(bound);
+                (ChannelTx::Bounded(tx), rx)
+            }
+        };
         let mut sink = Sink::new(&clock, &done_tx);
         workers.push(std::thread::spawn(move || {
             for event in rx {
@@ -173,15 +274,16 @@ fn run_channels(
         }));
         senders.push(tx);
     }
+    let publisher_start = Switches::of_this_thread();
     let start = Instant::now();
     for i in 0..EVENTS {
         clock.stamp(i);
         let event = &events[i as usize % RING];
         for tx in &senders {
-            tx.send(event.clone()).expect("send");
+            tx.send(event.clone());
         }
     }
-    collect(&done_rx, subscribers, latencies);
+    collect(&done_rx, subscribers, publisher_start, stats);
     let elapsed = start.elapsed();
     drop(senders);
     for w in workers {
@@ -190,8 +292,8 @@ fn run_channels(
     elapsed
 }
 
-fn percentiles(latencies: &RefCell<Vec<u64>>) -> String {
-    let mut l = latencies.borrow().clone();
+fn percentiles(latencies: &[u64]) -> String {
+    let mut l = latencies.to_vec();
     if l.is_empty() {
         return "no samples".into();
     }
@@ -223,36 +325,74 @@ fn paced_latency() -> String {
         rx.recv().expect("delivery");
         samples.push(start.elapsed().as_nanos() as u64);
     }
-    percentiles(&RefCell::new(samples))
+    percentiles(&samples)
+}
+
+/// The last round's latency percentiles and context switches per 1000 deliveries.
+fn describe(stats: &RefCell<RoundStats>, events: u64) -> String {
+    let stats = stats.borrow();
+    let switches = match stats.switches {
+        Some(s) => format!(
+            "; context switches per 1000 deliveries: {:.2} voluntary, {:.2} involuntary",
+            s.voluntary as f64 * 1000.0 / events as f64,
+            s.involuntary as f64 * 1000.0 / events as f64
+        ),
+        None => String::new(),
+    };
+    format!("{}{switches}", percentiles(&stats.latencies))
+}
+
+/// The subscriber counts to run: `LIVENSTORE_PUBSUB_SUBSCRIBERS=1,4` picks some of 1, 4, 16.
+fn subscriber_counts() -> Vec<usize> {
+    let all = vec![1, 4, 16];
+    match std::env::var("LIVENSTORE_PUBSUB_SUBSCRIBERS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .filter(|n| all.contains(n))
+            .collect(),
+        Err(_) => all,
+    }
 }
 
 fn main() {
     let events = ring();
-    for subscribers in [1usize, 4, 16] {
-        let manager_latency = RefCell::new(Vec::new());
-        let channel_latency = RefCell::new(Vec::new());
+    for subscribers in subscriber_counts() {
+        let unbounded = RefCell::new(RoundStats::default());
+        let bounded = RefCell::new(RoundStats::default());
+        let manager = RefCell::new(RoundStats::default());
         let rounds = match subscribers {
             1 => 5,
             4 => 2,
             _ => 1,
         };
+        let mut variants = vec![
+            Variant::custom("bare mpsc::channel() (one each)", || {
+                run_channels(&events, subscribers, None, &unbounded)
+            }),
+            Variant::custom("InMemorySubscriptionManager", || {
+                run_manager(&events, subscribers, &manager)
+            }),
+        ];
+        // Bounded channels are slow with many subscribers on few cores (the publisher waits
+        // on each full channel in turn: tens of seconds for 16); they are context for 1 and 4.
+        let with_bounded = subscribers <= 4;
+        if with_bounded {
+            variants.push(Variant::custom(
+                "bare mpsc::sync_channel(1024) (one each)",
+                || run_channels(&events, subscribers, Some(1024), &bounded),
+            ));
+        }
         let medians = compare(
             &format!(
                 "fan-out of {EVENTS} events to {subscribers} subscriber(s), items = deliveries"
             ),
             EVENTS * subscribers as u64,
             rounds,
-            vec![
-                Variant::custom("bare std::sync::mpsc (one channel each)", || {
-                    run_channels(&events, subscribers, &channel_latency)
-                }),
-                Variant::custom("InMemorySubscriptionManager", || {
-                    run_manager(&events, subscribers, &manager_latency)
-                }),
-            ],
+            variants,
         );
         ratio(
-            &format!("manager vs channels, {subscribers} subscriber(s)"),
+            &format!("manager vs mpsc::channel(), {subscribers} subscriber(s)"),
             medians[1],
             medians[0],
             if subscribers == 1 {
@@ -261,14 +401,29 @@ fn main() {
                 "informative"
             },
         );
+        if with_bounded {
+            ratio(
+                &format!("manager vs mpsc::sync_channel(1024), {subscribers} subscriber(s)"),
+                medians[1],
+                medians[2],
+                "informative",
+            );
+        }
+        let deliveries = EVENTS * subscribers as u64;
         println!(
-            "  latency manager  (last round): {}",
-            percentiles(&manager_latency)
+            "  manager        (last round): {}",
+            describe(&manager, deliveries)
         );
         println!(
-            "  latency channels (last round): {}",
-            percentiles(&channel_latency)
+            "  channel()      (last round): {}",
+            describe(&unbounded, deliveries)
         );
+        if with_bounded {
+            println!(
+                "  sync_channel() (last round): {}",
+                describe(&bounded, deliveries)
+            );
+        }
     }
     println!(
         "\n== paced publish-to-handler latency, one event in flight: {}",

@@ -115,7 +115,12 @@ impl EventFilter {
     /// Whether `event` passes the filter.
     #[inline]
     pub fn matches(&self, event: &RecordedEvent) -> bool {
-        self.matches_parts(event.event_type(), event.stream())
+        // `All` does not read the event: on the publish path its fields may sit in a cache
+        // line another core just wrote (the previous handler dropping its clone).
+        match self.kind {
+            Kind::All => true,
+            _ => self.matches_parts(event.event_type(), event.stream()),
+        }
     }
 
     /// Whether an event of type `event_type` appended to `stream` passes the filter.
@@ -228,6 +233,26 @@ mod tests {
     fn or_type_replaces_a_stream_filter() {
         let f = EventFilter::stream("s-1").or_type::<A>();
         assert_eq!(f, EventFilter::event_type::<A>());
+    }
+
+    #[test]
+    fn matches_reads_type_and_stream_of_a_recorded_event() {
+        use crate::{EventId, Metadata, Payload, RecordedEventParts, Timestamp};
+        let event = RecordedEvent::from_parts(RecordedEventParts {
+            id: EventId::new(),
+            event_type: "A".into(),
+            stream: "user-1".into(),
+            version: 1,
+            position: 1,
+            recorded_at: Timestamp::now(),
+            metadata: Metadata::new(),
+            payload: Payload::from_trusted_json("{}"),
+        });
+        assert!(EventFilter::all().matches(&event));
+        assert!(EventFilter::types::<(A,)>().matches(&event));
+        assert!(!EventFilter::types::<(B,)>().matches(&event));
+        assert!(EventFilter::category("user").matches(&event));
+        assert!(!EventFilter::stream("user-2").matches(&event));
     }
 
     #[test]
