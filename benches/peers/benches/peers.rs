@@ -18,9 +18,8 @@
 //! The row "livenstore InMemoryStore, typed append" saves through the public API without
 //! `Repository::save`: `collect_unsaved`, `AggregateEvent::into_new_event` and `EventStore::append`
 //! with the version `save` would expect. Its events keep their typed values, which `InMemoryStore`
-//! replays without decoding JSON; `Repository::save` serializes borrowed events
-//! (`to_new_event`), so what it stores is replayed from JSON. The row shows what the repository
-//! leaves on the table.
+//! replays without decoding JSON. `Repository::save` keeps them too (its events move into their
+//! envelopes), so the row checks what the repository adds on top of the store.
 //!
 //! Persist and reload are timed separately (setup, dropping stores and deleting directories are
 //! not timed); every reload checks each account's balance. Peers run on a tokio current-thread
