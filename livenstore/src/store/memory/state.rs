@@ -153,6 +153,7 @@ impl State {
     }
 
     /// The next time to give out: now (coarse), or the last time given when the clock went back.
+    #[inline]
     fn tick(&mut self) -> Timestamp {
         self.clock = max(self.coarse_clock.now(), self.clock);
         self.clock
