@@ -88,6 +88,7 @@ impl Metadata {
     /// The metadata boxed, or `None` when empty (the common case), for stores that keep events
     /// small. An empty map owns nothing (see the module invariant), so it is forgotten rather
     /// than dropped: the map's drop costs more than the rest of storing an in-memory event.
+    #[inline]
     pub(crate) fn into_boxed(self) -> Option<Box<Metadata>> {
         if self.is_empty() {
             std::mem::forget(self);

@@ -414,3 +414,30 @@ mod random_sequences {
         }
     }
 }
+
+/// Runs of appends to one stream find it without the name map (`state.rs`): names of the same
+/// length that differ only in their last byte, switching streams mid-run, and a run followed by
+/// a new or an invalid name must still land where their names say.
+#[test]
+fn runs_of_appends_to_one_stream_and_switches_land_in_the_named_stream() -> Result<(), StoreError> {
+    let store = InMemoryStore::new();
+    let pattern = [
+        "s-1", "s-1", "s-1", "s-2", "s-2", "s-1", "s-3", "s-3", "s-1",
+    ];
+    for (i, name) in pattern.iter().enumerate() {
+        let n = pattern[..=i].iter().filter(|&&s| s == *name).count() as u64;
+        let result = store.append_one(name, ExpectedVersion::Exact(n - 1), event("Tick", "{}"))?;
+        assert_eq!(result.stream_version, n, "append {i} to {name}");
+    }
+    assert!(matches!(
+        store.append_one("", ExpectedVersion::Any, event("Tick", "{}")),
+        Err(StoreError::InvalidStreamName { .. })
+    ));
+    for (name, count) in [("s-1", 5), ("s-2", 2), ("s-3", 2)] {
+        let events = store.read_stream(name, 1, usize::MAX)?;
+        assert_eq!(events.len(), count, "{name}");
+        assert!(events.iter().all(|e| e.stream() == name));
+    }
+    assert_eq!(store.stats().streams, 3);
+    Ok(())
+}

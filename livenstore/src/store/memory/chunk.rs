@@ -81,16 +81,13 @@ pub(crate) struct NewEntry {
 }
 
 impl Entry {
-    /// The entry, an event's position offset set to `offset`.
+    /// The entry, an event's position offset set to `offset` (in place: no move of the entry).
     #[inline]
-    fn at_offset(self, offset: u32) -> Self {
-        match self {
-            Entry::Event(mut record) => {
-                record.position_offset = offset;
-                Entry::Event(record)
-            }
-            link => link,
+    fn at_offset(mut self, offset: u32) -> Self {
+        if let Entry::Event(record) = &mut self {
+            record.position_offset = offset;
         }
+        self
     }
 }
 

@@ -106,13 +106,23 @@ impl TypeIndex {
     #[allow(clippy::ptr_arg)]
     #[inline]
     pub(crate) fn find(&mut self, name: &Cow<'static, str>) -> Option<u32> {
+        if let Cow::Borrowed(s) = name {
+            let key = (s.as_ptr() as usize, s.len());
+            if let Some(&(_, number)) = self.recent.iter().find(|(k, _)| *k == key) {
+                return Some(number);
+            }
+        }
+        self.find_by_name(name)
+    }
+
+    /// [`find`](Self::find) past the cache of recent `'static` names: by hashing the name.
+    #[allow(clippy::ptr_arg)]
+    #[inline(never)]
+    fn find_by_name(&mut self, name: &Cow<'static, str>) -> Option<u32> {
         let key = match name {
             Cow::Borrowed(s) => (s.as_ptr() as usize, s.len()),
             Cow::Owned(s) => return self.by_name.get(s.as_str()).copied(),
         };
-        if let Some(&(_, number)) = self.recent.iter().find(|(k, _)| *k == key) {
-            return Some(number);
-        }
         let number = *self.by_name.get(&**name)?;
         if self.recent.len() >= 16 {
             self.recent.remove(0);

@@ -33,11 +33,18 @@ impl Hasher for FastHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
+        // The last 1 to 7 bytes in one word, read without a variable-length copy (which would
+        // be a `memcpy` call): two overlapping 4-byte reads, or the first, middle and last byte.
         let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
+        let len = rest.len();
+        if len >= 4 {
+            let low = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let high =
+                u32::from_le_bytes([rest[len - 4], rest[len - 3], rest[len - 2], rest[len - 1]]);
+            self.add(u64::from(low) | u64::from(high) << 32);
+        } else if len > 0 {
+            let word = u32::from_le_bytes([rest[0], rest[len / 2], rest[len - 1], len as u8]);
+            self.add(u64::from(word));
         }
     }
 

@@ -111,6 +111,12 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     streams: Vec<StreamState>,
     stream_numbers: FastMap<Arc<str>, u32>,
+    /// The number of the stream the last append went to (or `usize::MAX`), and whether the
+    /// append before went there too: during a run of appends to one stream, a name is first
+    /// compared with that stream's, without hashing; appends that move from stream to stream
+    /// skip the comparison.
+    last_stream: usize,
+    same_stream_again: bool,
     log: Log,
     next_position: u64,
     clock: Timestamp,
@@ -130,6 +136,8 @@ impl State {
             closed: false,
             streams: Vec::new(),
             stream_numbers: FastMap::default(),
+            last_stream: usize::MAX,
+            same_stream_again: false,
             log: Log::new(),
             next_position: 1,
             clock: Timestamp::UNIX_EPOCH,
@@ -153,6 +161,7 @@ impl State {
     }
 
     /// The next time to give out: now (coarse), or the last time given when the clock went back.
+    #[inline]
     fn tick(&mut self) -> Timestamp {
         self.clock = max(self.coarse_clock.now(), self.clock);
         self.clock
@@ -161,6 +170,13 @@ impl State {
     /// The number of stream `name`; an invalid name is an error, an unknown valid one `None`.
     #[inline]
     fn stream_number(&self, name: &str) -> Result<Option<usize>, StoreError> {
+        if self.same_stream_again {
+            if let Some(last) = self.streams.get(self.last_stream) {
+                if *last.name == *name {
+                    return Ok(Some(self.last_stream));
+                }
+            }
+        }
         match self.stream_numbers.get(name) {
             Some(&n) => Ok(Some(n as usize)),
             None => validate_stream_name(name).map(|()| None),
@@ -263,6 +279,8 @@ impl State {
             Some(n) => n,
             None => self.stream_or_new(stream),
         };
+        self.same_stream_again = stream == self.last_stream;
+        self.last_stream = stream;
         Ok(Checked::Store { stream, first_type })
     }
 
