@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use livenstore::{EventId, ExpectedVersion};
 
 /// Look inside, check, follow, export and import a livenstore JsonStore directory.
@@ -108,25 +108,29 @@ pub enum Command {
     },
 
     /// Append one event (for scripts). Creates the store when DIR does not exist.
-    Append {
-        /// The stream to append to.
-        stream: String,
-        /// The event type.
-        #[arg(value_name = "TYPE")]
-        event_type: String,
-        /// The payload: one JSON value.
-        #[arg(value_name = "JSON")]
-        payload: String,
-        /// The version the stream must be at: `any`, `no-stream`, `exists` or a number.
-        #[arg(long, value_name = "VERSION", default_value = "any", value_parser = parse_expected)]
-        expect: ExpectedVersion,
-        /// The event's id (a ULID), for idempotent retries; a new one by default.
-        #[arg(long, value_name = "ULID")]
-        id: Option<EventId>,
-        /// A metadata entry (repeatable).
-        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
-        meta: Vec<(String, String)>,
-    },
+    Append(AppendArgs),
+}
+
+/// The arguments of `append`: the event to append and the version condition.
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// The stream to append to.
+    pub stream: String,
+    /// The event type.
+    #[arg(value_name = "TYPE")]
+    pub event_type: String,
+    /// The payload: one JSON value.
+    #[arg(value_name = "JSON")]
+    pub payload: String,
+    /// The version the stream must be at: `any`, `no-stream`, `exists` or a number.
+    #[arg(long, value_name = "VERSION", default_value = "any", value_parser = parse_expected)]
+    pub expect: ExpectedVersion,
+    /// The event's id (a ULID), for idempotent retries; a new one by default.
+    #[arg(long, value_name = "ULID")]
+    pub id: Option<EventId>,
+    /// A metadata entry (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
 }
 
 /// Formats `export` writes.

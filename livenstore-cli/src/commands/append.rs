@@ -7,28 +7,13 @@
 
 use std::path::Path;
 
-use livenstore::{EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Payload};
+use livenstore::{EventId, EventStore, Metadata, NewEvent, Payload};
 use serde::Serialize;
 
+use crate::args::AppendArgs;
 use crate::error::CliError;
 use crate::open;
 use crate::output::Output;
-
-/// The event to append and the version condition.
-pub struct Append {
-    /// Stream name.
-    pub stream: String,
-    /// Event type.
-    pub event_type: String,
-    /// JSON text.
-    pub payload: String,
-    /// Version condition.
-    pub expect: ExpectedVersion,
-    /// Chosen id, if any.
-    pub id: Option<EventId>,
-    /// Metadata entries.
-    pub meta: Vec<(String, String)>,
-}
 
 #[derive(Serialize)]
 struct Appended<'a> {
@@ -39,7 +24,7 @@ struct Appended<'a> {
 }
 
 /// `append`.
-pub fn run(dir: &Path, append: Append, json: bool, out: &mut Output) -> Result<(), CliError> {
+pub fn run(dir: &Path, append: AppendArgs, json: bool, out: &mut Output) -> Result<(), CliError> {
     let payload = Payload::from_json(append.payload).map_err(CliError::InvalidPayload)?;
     let id = append.id.unwrap_or_default(); // a new id
     let metadata = append

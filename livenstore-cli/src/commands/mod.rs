@@ -54,24 +54,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             export::run(dir, format, output.as_deref(), json, &mut out)
         }
         Command::Import { file } => import::run(dir, &file, json, &mut out),
-        Command::Append {
-            stream,
-            event_type,
-            payload,
-            expect,
-            id,
-            meta,
-        } => {
-            let event = append::Append {
-                stream,
-                event_type,
-                payload,
-                expect,
-                id,
-                meta,
-            };
-            append::run(dir, event, json, &mut out)
-        }
+        Command::Append(args) => append::run(dir, args, json, &mut out),
     };
     // What was printed before a failure still reaches the reader.
     let flushed = out.flush();
