@@ -81,6 +81,9 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
         let mut buf = Vec::new();
         let mut line = 0u64;
         let mut open_batch: Option<(u64, u32, u32)> = None; // first line, next i, n
+                                                            // The last line that decodes and ends a batch: problems after it in the last segment
+                                                            // form a torn tail.
+        let mut last_complete = 0u64;
         let mut problems = Vec::new();
         loop {
             buf.clear();
@@ -107,6 +110,9 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
                 }
             };
             let (i, total) = record.batch();
+            if i == total {
+                last_complete = line;
+            }
             let expected = open_batch.map_or(1, |(_, next, _)| next);
             if i != expected || open_batch.is_some_and(|(_, _, n)| n != total) {
                 problems.push((line, format!("batch marker [{i},{total}] out of sequence")));
@@ -134,8 +140,6 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
         if let Some((first, _, _)) = open_batch {
             problems.push((first, "the last batch is incomplete".into()));
         }
-        // Problems after the last complete batch of the last segment form a torn tail.
-        let last_complete = last_complete_line(&path)?;
         let is_last = k + 1 == count;
         for (line, reason) in problems {
             report.problems.push(VerifyProblem {
@@ -147,25 +151,6 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
         }
     }
     Ok(report)
-}
-
-/// The line number of the last line that ends a batch and decodes.
-fn last_complete_line(path: &Path) -> Result<u64, StoreError> {
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let (mut buf, mut line, mut last) = (Vec::new(), 0u64, 0u64);
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(io_err(path))? == 0 {
-            return Ok(last);
-        }
-        line += 1;
-        if let Some(text) = buf.strip_suffix(b"\n") {
-            if matches!(decode_line(text), Ok(r) if r.batch().0 == r.batch().1) {
-                last = line;
-            }
-        }
-    }
 }
 
 /// The log rules, checked so that one bad line is reported once: each check compares with the
