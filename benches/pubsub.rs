@@ -35,7 +35,7 @@ const SAMPLE_EVERY: u64 = 64;
 const RING: usize = 1024;
 
 fn ring() -> Vec<RecordedEvent> {
-    let payload = Payload::from_trusted_json(r#"{"sku":"A-1","quantity":3}"#);
+    let payload = Payload::from_json(r#"{"sku":"A-1","quantity":3}"#).expect("valid JSON");
     (0..RING as u64)
         .map(|i| {
             RecordedEvent::from_parts(RecordedEventParts {

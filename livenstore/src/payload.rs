@@ -4,6 +4,11 @@
 //! value's type is the one whose `EVENT_TYPE` the envelope names. Only
 //! [`NewEvent::from_domain_owned`](crate::NewEvent::from_domain_owned) makes such payloads, so the
 //! invariant holds by construction.
+//!
+//! Invariant: the JSON text of every payload is one valid JSON value. The public constructors
+//! parse or write it; the crate-private `from_trusted_json` is only given text the crate has
+//! validated or written (a `JsonStore` line whose checksum matches holds a payload it wrote).
+//! Stores rely on this and do not parse payloads again.
 
 use std::any::Any;
 use std::fmt;
@@ -43,10 +48,10 @@ impl Payload {
         Ok(Self::from_trusted_json(json))
     }
 
-    /// A payload from JSON text that the caller has already validated (stores reading their own
-    /// files use this after parsing the line that holds it).
-    #[doc(hidden)]
-    pub fn from_trusted_json(json: impl Into<Arc<str>>) -> Self {
+    /// A payload from JSON text this crate has already validated (stores reading their own
+    /// files use this after checking the line that holds it). Crate-private, so every `Payload`
+    /// a caller holds is valid JSON.
+    pub(crate) fn from_trusted_json(json: impl Into<Arc<str>>) -> Self {
         Payload {
             json: json.into(),
             typed: None,

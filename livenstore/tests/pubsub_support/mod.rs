@@ -23,7 +23,7 @@ pub fn event(position: u64, event_type: &str, stream: &str) -> RecordedEvent {
         position,
         recorded_at: Timestamp::now(),
         metadata: Metadata::new(),
-        payload: Payload::from_trusted_json("{}"),
+        payload: Payload::from_json("{}").expect("valid JSON"),
     })
 }
 
@@ -31,7 +31,7 @@ pub fn event(position: u64, event_type: &str, stream: &str) -> RecordedEvent {
 pub fn new_event(event_type: &'static str, n: u64) -> NewEvent {
     NewEvent::new(
         event_type,
-        Payload::from_trusted_json(format!("{{\"n\":{n}}}")),
+        Payload::from_json(format!("{{\"n\":{n}}}")).expect("valid JSON"),
     )
 }
 
