@@ -91,6 +91,9 @@ pub enum CheckpointError {
         /// What is wrong.
         reason: String,
     },
+    /// A database backend keeping the checkpoints failed (the store's error says how).
+    #[error("checkpoint store failed: {0}")]
+    Backend(#[source] StoreError),
 }
 
 /// What went wrong inside a subscription, as handed to the error hook.

@@ -165,7 +165,37 @@ pub enum StoreError {
     /// An argument is out of range or malformed (the message says which).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A database server could not be reached (or the connection to it could not be set up).
+    #[error("cannot connect to {endpoint}: {source}")]
+    Connection {
+        /// Where the server was expected, as `host:port` (or the socket path).
+        endpoint: String,
+        /// The client library's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A database backend failed an operation (lost connection, server error). When this is
+    /// returned by an append, nothing of that append is stored, unless `outcome_unknown` says
+    /// the connection was lost while the commit was in flight: then the append may or may not
+    /// have been stored, and retrying it with the same event ids is safe (the idempotency rule
+    /// turns a stored retry into a no-op).
+    #[error("{backend} error during {operation}: {source}")]
+    Backend {
+        /// The backend (`"PostgreSQL"`).
+        backend: &'static str,
+        /// What the store was doing (`"append"`, `"read_stream"`, `"connect"`...).
+        operation: &'static str,
+        /// Whether an append's outcome is unknown (the connection was lost during its commit).
+        outcome_unknown: bool,
+        /// The client library's error.
+        #[source]
+        source: BoxError,
+    },
 }
+
+/// A boxed error of a backend's client library, as carried by [`StoreError::Connection`] and
+/// [`StoreError::Backend`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// An event store: appends events to streams and reads them back.
 ///

@@ -38,6 +38,17 @@ pub fn run_case_with_guard<S: EventStore, G, F: FnOnce() -> (S, G)>(make: F, cas
     drop(guard);
 }
 
+/// Makes an optional `(store, guard)` pair with `make` and runs `case` on the store, then drops the
+/// store before the guard. When `make` returns `None` (a backend whose server is not configured)
+/// the case does nothing: `make` itself says why, once.
+pub fn run_case_skippable<S: EventStore, G, F: FnOnce() -> Option<(S, G)>>(make: F, case: fn(&S)) {
+    if let Some((store, guard)) = make() {
+        case(&store);
+        drop(store);
+        drop(guard);
+    }
+}
+
 /// An event of `event_type` whose payload is `json` (which must be valid JSON).
 ///
 /// # Panics
@@ -63,11 +74,16 @@ pub fn oversized_payload(limit: usize) -> Payload {
 ///
 /// `conformance_tests!(make)` takes anything callable as `make()` returning the store (a closure
 /// `|| Store::new()` or a function path); `conformance_tests!(with_guard make)` takes one returning
-/// `(store, guard)`, the guard (a `tempfile::TempDir`) being dropped after the store.
+/// `(store, guard)`, the guard (a `tempfile::TempDir`) being dropped after the store;
+/// `conformance_tests!(skippable make)` takes one returning `Option<(store, guard)>`, for backends
+/// that need a server: `None` skips the case (see [`run_case_skippable`]).
 #[macro_export]
 macro_rules! conformance_tests {
     (with_guard $make:expr) => {
         $crate::__conformance_cases!(run_case_with_guard, $make);
+    };
+    (skippable $make:expr) => {
+        $crate::__conformance_cases!(run_case_skippable, $make);
     };
     ($make:expr) => {
         $crate::__conformance_cases!(run_case, $make);

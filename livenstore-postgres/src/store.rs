@@ -1,0 +1,172 @@
+//! [`PostgresStore`]: connecting, the connection pool and the schema.
+
+use std::sync::Arc;
+
+use livenstore::StoreError;
+use postgres::NoTls;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::config::PostgresConfig;
+use crate::{error, schema};
+
+/// The connection pool a [`PostgresStore`] works through.
+pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// An event store in a PostgreSQL database, shared by any number of processes.
+///
+/// See the [crate documentation](crate) for the design; every
+/// [`EventStore`](livenstore::EventStore) rule holds across processes.
+///
+/// # Examples
+///
+/// ```no_run
+/// use livenstore::{EventStore, ExpectedVersion, NewEvent};
+/// use livenstore_postgres::PostgresStore;
+///
+/// let store = PostgresStore::connect("postgresql://postgres@127.0.0.1:5432/test")?;
+/// let opened = NewEvent::from_json("AccountOpened", r#"{"owner":"ada"}"#)?;
+/// store.append("account-1", ExpectedVersion::NoStream, vec![opened])?;
+/// assert_eq!(store.read_stream("account-1", 1, usize::MAX)?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PostgresStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What a store and its clones share.
+pub(crate) struct Inner {
+    pub(crate) pool: PostgresPool,
+    pub(crate) config: PostgresConfig,
+    /// `host:port` of the server, for error messages.
+    pub(crate) endpoint: String,
+    /// `livenstore_<schema>`.
+    pub(crate) channel: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("endpoint", &self.inner.endpoint)
+            .field("schema", &self.inner.config.schema_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the server at `url` (`postgresql://user@host:port/database` or the
+    /// `key=value` form) with the default [`PostgresConfig`], and creates or upgrades the
+    /// `livenstore` schema.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`] for a malformed URL; [`StoreError::Connection`] naming
+    /// host and port when the server cannot be reached; [`StoreError::Backend`] when the schema
+    /// cannot be created.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PostgresConfig::default())
+    }
+
+    /// [`connect`](Self::connect) with settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect), and [`StoreError::InvalidArgument`] for invalid settings.
+    pub fn connect_with(url: &str, config: PostgresConfig) -> Result<Self, StoreError> {
+        config.validate()?;
+        let mut pg: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::InvalidArgument(format!("invalid PostgreSQL URL: {e}")))?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(config.connect_timeout_value());
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("livenstore");
+        }
+        let endpoint = error::endpoint(&pg);
+        // One direct connection first: it gives a clear error naming host and port, and runs
+        // the migrations before any pooled connection is used.
+        let mut client = pg.connect(NoTls).map_err(|e| StoreError::Connection {
+            endpoint: endpoint.clone(),
+            source: Box::new(e),
+        })?;
+        schema::migrate(&mut client, config.schema_name())?;
+        drop(client);
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_size_value())
+            .min_idle(Some(0))
+            .connection_timeout(config.connect_timeout_value())
+            // A broken connection shows on first use; the store retries what is safe to retry
+            // instead of paying a round trip per checkout.
+            .test_on_check_out(false)
+            .build_unchecked(PostgresConnectionManager::new(pg, NoTls));
+        Ok(Self::from_parts(pool, config, endpoint))
+    }
+
+    /// A store working through `pool`, in the default `livenstore` schema (created or upgraded
+    /// now).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Connection`] when the pool cannot hand out a connection;
+    /// [`StoreError::Backend`] when the schema cannot be created.
+    pub fn with_pool(pool: PostgresPool) -> Result<Self, StoreError> {
+        Self::with_pool_and_config(pool, PostgresConfig::default())
+    }
+
+    /// [`with_pool`](Self::with_pool) with settings (the pool size and connect timeout of
+    /// `config` are not used: the pool has its own).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_pool`](Self::with_pool), and [`StoreError::InvalidArgument`] for invalid
+    /// settings.
+    pub fn with_pool_and_config(
+        pool: PostgresPool,
+        config: PostgresConfig,
+    ) -> Result<Self, StoreError> {
+        config.validate()?;
+        let endpoint = "the server of the given pool".to_owned();
+        let mut client = pool.get().map_err(|e| error::pool(&endpoint, e))?;
+        schema::migrate(&mut client, config.schema_name())?;
+        drop(client);
+        Ok(Self::from_parts(pool, config, endpoint))
+    }
+
+    fn from_parts(pool: PostgresPool, config: PostgresConfig, endpoint: String) -> Self {
+        let channel = config.notification_channel();
+        PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                endpoint,
+                channel,
+            }),
+        }
+    }
+
+    /// The schema holding the store's tables.
+    pub fn schema(&self) -> &str {
+        self.inner.config.schema_name()
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &PostgresConfig {
+        &self.inner.config
+    }
+
+    /// The connection pool (shared with the store: connections taken from it count against the
+    /// store's).
+    pub fn pool(&self) -> &PostgresPool {
+        &self.inner.pool
+    }
+
+    /// The channel every append notifies, with its last position as payload.
+    pub fn notification_channel(&self) -> &str {
+        &self.inner.channel
+    }
+
+    /// Where the server is, as `host:port`.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+}
