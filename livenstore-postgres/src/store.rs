@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     pub(crate) endpoint: String,
     /// `livenstore_<schema>`.
     pub(crate) channel: String,
+    /// How to open a connection outside the pool (a dedicated `LISTEN` connection); `None` for
+    /// a store made [`with_pool`](PostgresStore::with_pool).
+    pub(crate) pg_config: Option<postgres::Config>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -98,8 +101,8 @@ impl PostgresStore {
             // A broken connection shows on first use; the store retries what is safe to retry
             // instead of paying a round trip per checkout.
             .test_on_check_out(false)
-            .build_unchecked(PostgresConnectionManager::new(pg, NoTls));
-        Ok(Self::from_parts(pool, config, endpoint))
+            .build_unchecked(PostgresConnectionManager::new(pg.clone(), NoTls));
+        Ok(Self::from_parts(pool, config, endpoint, Some(pg)))
     }
 
     /// A store working through `pool`, in the default `livenstore` schema (created or upgraded
@@ -129,10 +132,15 @@ impl PostgresStore {
         let mut client = pool.get().map_err(|e| error::pool(&endpoint, e))?;
         schema::migrate(&mut client, config.schema_name())?;
         drop(client);
-        Ok(Self::from_parts(pool, config, endpoint))
+        Ok(Self::from_parts(pool, config, endpoint, None))
     }
 
-    fn from_parts(pool: PostgresPool, config: PostgresConfig, endpoint: String) -> Self {
+    fn from_parts(
+        pool: PostgresPool,
+        config: PostgresConfig,
+        endpoint: String,
+        pg_config: Option<postgres::Config>,
+    ) -> Self {
         let channel = config.notification_channel();
         PostgresStore {
             inner: Arc::new(Inner {
@@ -140,6 +148,7 @@ impl PostgresStore {
                 config,
                 endpoint,
                 channel,
+                pg_config,
             }),
         }
     }
