@@ -22,8 +22,9 @@
 //! - The notification (payload: the new last position in decimal) is sent only when positions
 //!   were added; PostgreSQL delivers it at COMMIT, after the events are visible.
 //! - A unique violation (a writer that does not take the lock) never panics and never fails the
-//!   group's other appends: the group is run again one append per transaction, and a violation
-//!   of a lone append becomes [`StoreError::Conflict`] or [`StoreError::DuplicateEventId`].
+//!   group's other appends: the group is run again one append per transaction (which now sees
+//!   the foreign row, committed), and a violation of a lone append becomes
+//!   [`StoreError::Conflict`] or [`StoreError::DuplicateEventId`].
 
 use std::collections::HashMap;
 
@@ -72,7 +73,9 @@ pub(crate) fn run_group(
         Err(failure) => failure,
     };
     let requests = group.requests();
-    if failure.unique_violation().is_some() && requests.len() > 1 {
+    if failure.unique_violation().is_some() {
+        // Run again, each append alone: the others succeed, and the one that met the foreign
+        // row now sees it (committed) and gets the error the rules give, or a mapped one.
         return requests
             .iter()
             .map(|request| alone(inner, request))
