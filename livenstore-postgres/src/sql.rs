@@ -11,6 +11,15 @@
 //!   a fresh snapshot (READ COMMITTED), so they see everything committed before the lock was
 //!   granted. READ COMMITTED is named explicitly: under REPEATABLE READ (a server's
 //!   `default_transaction_isolation`) the snapshot would be the lock statement's.
+//! - The write transactions plan their statements with `enable_seqscan = off` and
+//!   `plan_cache_mode = force_generic_plan` (`SET LOCAL` in [`Sql::lock`], so nothing leaks to
+//!   other work on the connection). Every statement they run is an index lookup by design, but a
+//!   prepared statement keeps the plan it got first: planned while the tables were small, a
+//!   sequential scan of `events` or `streams` stayed in the cached plan after the tables grew
+//!   (until autovacuum's next ANALYZE), making every append cost a scan of the table; and the
+//!   state query, whose arrays the planner sizes only when it sees them, was planned anew on
+//!   every append (custom plans). Forced generic plans without sequential scans are planned once
+//!   per connection and stay index lookups.
 //! - Time-range bounds are whole microseconds, rounded up from nanoseconds (`codec::PgTime::ceil`).
 //! - `streams()` sorts with `COLLATE "C"`: byte order, which is Rust's `str` order.
 
@@ -27,7 +36,8 @@ pub(crate) const ROLLBACK: &str = "ROLLBACK";
 /// The statement texts of one schema.
 #[derive(Debug)]
 pub(crate) struct Sql {
-    /// `BEGIN` (READ COMMITTED) and the `log_head` row lock, as one simple-protocol message.
+    /// `BEGIN` (READ COMMITTED), the planner settings of write transactions and the `log_head`
+    /// row lock, as one simple-protocol message.
     pub(crate) lock: String,
     /// After the lock, one row per kind (column 0): `1` the head (last_position in column 1,
     /// last_recorded_at in column 6, `clock_timestamp()` in column 9); `2` a stream of `$1`
@@ -74,6 +84,7 @@ impl Sql {
         Sql {
             lock: format!(
                 "BEGIN ISOLATION LEVEL READ COMMITTED; \
+                 SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; \
                  SELECT 1 FROM {s}.log_head WHERE id = 1 FOR UPDATE"
             ),
             group_state: format!(
