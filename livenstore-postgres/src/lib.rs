@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod checkpoints;
 mod config;
 mod error;
 pub mod schema;
@@ -36,5 +37,6 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use checkpoints::PostgresCheckpointStore;
 pub use config::{validate_schema_name, PostgresConfig, DEFAULT_SCHEMA, MAX_SCHEMA_NAME_BYTES};
 pub use store::{PostgresPool, PostgresStore};
