@@ -3,6 +3,13 @@
 //! Rules: a failure to reach the server is [`StoreError::Connection`] naming `host:port`; every
 //! other database failure is [`StoreError::Backend`] naming the operation. No error of the
 //! client library panics or is swallowed.
+//!
+//! The source of a `Backend` error is a [`ClientError`]: it prints the server's own message
+//! (the client library prints only "db error"), and its source is the client library's
+//! [`postgres::Error`]. One `ClientError` can be shared by every append of a group commit that
+//! failed together.
+
+use std::sync::Arc;
 
 use livenstore::StoreError;
 
@@ -31,31 +38,123 @@ pub(crate) fn endpoint(config: &postgres::Config) -> String {
     }
 }
 
-/// A database failure during `operation`.
-pub(crate) fn backend(operation: &'static str, error: postgres::Error) -> StoreError {
+/// An error of the client library, shareable, printed with the server's message.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientError(Arc<postgres::Error>);
+
+impl ClientError {
+    /// Wraps `error`.
+    pub(crate) fn new(error: postgres::Error) -> Self {
+        ClientError(Arc::new(error))
+    }
+
+    /// The client library's error.
+    pub(crate) fn get(&self) -> &postgres::Error {
+        &self.0
+    }
+
+    /// A [`StoreError::Backend`] for `operation` with this error as its source.
+    pub(crate) fn to_store_error(&self, operation: &'static str, unknown: bool) -> StoreError {
+        StoreError::Backend {
+            backend: BACKEND,
+            operation,
+            outcome_unknown: unknown,
+            source: Box::new(self.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        // "db error" alone says nothing: add the server's message (and the decoding error of a
+        // column, the I/O error of a lost connection).
+        if let Some(db) = self.0.as_db_error() {
+            write!(
+                f,
+                ": {} {}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            )?;
+            if let Some(detail) = db.detail() {
+                write!(f, " ({detail})")?;
+            }
+        } else if let Some(cause) = std::error::Error::source(&*self.0) {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// What a store says when its `log_head` row is gone (the schema was damaged by hand).
+pub(crate) const MISSING_HEAD: &str = "the log_head row is missing";
+
+/// Stored data that breaks the schema's rules (what says how), met during `operation`.
+pub(crate) fn invalid_stored(operation: &'static str, what: &str) -> StoreError {
     StoreError::Backend {
         backend: BACKEND,
         operation,
         outcome_unknown: false,
-        source: Box::new(error),
+        source: Box::new(crate::codec::InvalidValue::new(what)),
     }
 }
 
-/// A database failure during `operation` whose append may or may not have committed.
-pub(crate) fn outcome_unknown(operation: &'static str, error: postgres::Error) -> StoreError {
+/// The outcome of an append whose group-commit leader panicked (a bug): it may or may not have
+/// been stored.
+pub(crate) fn abandoned() -> StoreError {
     StoreError::Backend {
         backend: BACKEND,
-        operation,
+        operation: "append",
         outcome_unknown: true,
-        source: Box::new(error),
+        source: "the thread running the append's group panicked".into(),
     }
+}
+
+/// A database failure during `operation`.
+pub(crate) fn backend(operation: &'static str, error: postgres::Error) -> StoreError {
+    ClientError::new(error).to_store_error(operation, false)
 }
 
 /// The pool could not hand out a connection (the server is unreachable or the pool timed out).
 pub(crate) fn pool(endpoint: &str, error: r2d2::Error) -> StoreError {
-    StoreError::Connection {
-        endpoint: endpoint.to_owned(),
-        source: Box::new(error),
+    PoolError::new(error).to_store_error(endpoint)
+}
+
+/// An error of the connection pool, shareable like [`ClientError`].
+#[derive(Debug, Clone)]
+pub(crate) struct PoolError(Arc<r2d2::Error>);
+
+impl PoolError {
+    /// Wraps `error`.
+    pub(crate) fn new(error: r2d2::Error) -> Self {
+        PoolError(Arc::new(error))
+    }
+
+    /// A [`StoreError::Connection`] naming `endpoint`, with this error as its source.
+    pub(crate) fn to_store_error(&self, endpoint: &str) -> StoreError {
+        StoreError::Connection {
+            endpoint: endpoint.to_owned(),
+            source: Box::new(self.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
     }
 }
 
@@ -70,9 +169,16 @@ pub(crate) fn is_connection_lost(error: &postgres::Error) -> bool {
             code.code(),
             "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006"
         ),
-        // No SQLSTATE: an I/O error on the socket.
-        None => error.as_db_error().is_none(),
+        // No SQLSTATE: lost when the socket failed (an I/O error), not for a parameter or
+        // column that did not convert.
+        None => std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>()),
     }
+}
+
+/// A unique violation (SQLSTATE 23505): the constraint's name.
+pub(crate) fn unique_violation(error: &postgres::Error) -> Option<&str> {
+    let db = error.as_db_error()?;
+    (db.code().code() == "23505").then(|| db.constraint().unwrap_or(""))
 }
 
 #[cfg(test)]

@@ -28,10 +28,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod append;
 mod checkpoints;
+mod codec;
 mod config;
+mod connection;
 mod error;
+mod event_store;
+mod group_commit;
+mod link;
+mod plan;
+mod read;
 pub mod schema;
+mod sql;
 mod store;
 
 #[cfg(feature = "testing")]

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
-use livenstore::StoreError;
+use livenstore::{AppendResult, StoreError};
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::config::PostgresConfig;
+use crate::group_commit::{GroupCommit, Limits};
+use crate::plan::AppendRequest;
+use crate::sql::Sql;
 use crate::{error, schema};
 
 /// The connection pool a [`PostgresStore`] works through.
@@ -29,6 +32,9 @@ pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 /// assert_eq!(store.read_stream("account-1", 1, usize::MAX)?.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Clones are cheap and share the pool and the group commit.
+#[derive(Clone)]
 pub struct PostgresStore {
     pub(crate) inner: Arc<Inner>,
 }
@@ -43,7 +49,13 @@ pub(crate) struct Inner {
     pub(crate) channel: String,
     /// How to open a connection outside the pool (a dedicated `LISTEN` connection); `None` for
     /// a store made [`with_pool`](PostgresStore::with_pool).
+    // Read by the LISTEN side of subscriptions (built on another branch).
+    #[allow(dead_code)]
     pub(crate) pg_config: Option<postgres::Config>,
+    /// The statements, for this schema.
+    pub(crate) sql: Sql,
+    /// Appends waiting for, or in, a group transaction.
+    pub(crate) group: GroupCommit<AppendRequest, Result<AppendResult, StoreError>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -142,6 +154,7 @@ impl PostgresStore {
         pg_config: Option<postgres::Config>,
     ) -> Self {
         let channel = config.notification_channel();
+        let sql = Sql::new(config.schema_name());
         PostgresStore {
             inner: Arc::new(Inner {
                 pool,
@@ -149,6 +162,8 @@ impl PostgresStore {
                 endpoint,
                 channel,
                 pg_config,
+                sql,
+                group: GroupCommit::new(Limits::DEFAULT),
             }),
         }
     }

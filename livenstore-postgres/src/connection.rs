@@ -1,0 +1,244 @@
+//! Connections: checking them out of the pool, their prepared statements, write transactions,
+//! and the one retry after a lost connection.
+//!
+//! Invariants:
+//! - A statement is prepared once per connection and kept in the pooled connection's
+//!   extensions, keyed by its text; executing it is one round trip with binary parameters.
+//! - A connection is never returned to the pool inside a transaction: a write transaction that
+//!   fails is rolled back before the connection goes back (a connection whose server is gone
+//!   has no transaction left, and the pool drops it as closed).
+//! - Work runs at most twice. It is run again only when its connection was lost and nothing can
+//!   have been written: before a write statement was sent ([`Stage::BeforeWrite`]). The second
+//!   run gets a connection that answered a round trip first, so dead idle connections (all of
+//!   them, after a server restart) are dropped instead of failing the call again.
+//! - A failure is reported with the stage it happened in: only a connection lost while COMMIT
+//!   was in flight leaves an append's outcome unknown.
+
+use std::collections::HashMap;
+
+use livenstore::StoreError;
+use postgres::{NoTls, Statement};
+use r2d2::PooledConnection;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::error::{self, ClientError, PoolError};
+use crate::sql;
+use crate::store::Inner;
+
+/// A connection checked out of the store's pool.
+pub(crate) type Conn = PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// How far a write transaction got when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Nothing was sent that writes: a lost connection may be retried.
+    BeforeWrite,
+    /// A write statement was sent, COMMIT was not: nothing is stored.
+    WriteSent,
+    /// COMMIT was sent: if the connection was lost, the outcome is unknown.
+    CommitSent,
+}
+
+/// A database failure and the stage it happened in.
+#[derive(Debug)]
+pub(crate) struct DbFailure {
+    pub(crate) error: postgres::Error,
+    pub(crate) stage: Stage,
+}
+
+impl DbFailure {
+    /// A failure before anything was written (every failure of a read).
+    pub(crate) fn before_write(error: postgres::Error) -> Self {
+        DbFailure {
+            error,
+            stage: Stage::BeforeWrite,
+        }
+    }
+
+    /// A failure of a write statement.
+    pub(crate) fn write_sent(error: postgres::Error) -> Self {
+        DbFailure {
+            error,
+            stage: Stage::WriteSent,
+        }
+    }
+}
+
+/// Why work on a connection failed, shareable by the appends of one group.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// No connection could be had.
+    Pool(PoolError),
+    /// The server or the connection failed.
+    Db {
+        /// The client library's error.
+        error: ClientError,
+        /// How far a write got.
+        stage: Stage,
+    },
+}
+
+impl Failure {
+    fn db(failure: DbFailure) -> Self {
+        Failure::Db {
+            error: ClientError::new(failure.error),
+            stage: failure.stage,
+        }
+    }
+
+    /// The error a caller of `operation` gets.
+    pub(crate) fn to_store_error(&self, operation: &'static str, endpoint: &str) -> StoreError {
+        match self {
+            Failure::Pool(error) => error.to_store_error(endpoint),
+            Failure::Db { error, stage } => {
+                let unknown = *stage == Stage::CommitSent && error::is_connection_lost(error.get());
+                error.to_store_error(operation, unknown)
+            }
+        }
+    }
+
+    /// The constraint a unique violation broke, if that is what this is.
+    pub(crate) fn unique_violation(&self) -> Option<&str> {
+        match self {
+            Failure::Db { error, .. } => error::unique_violation(error.get()),
+            Failure::Pool(_) => None,
+        }
+    }
+}
+
+/// Prepared statements of one connection, by text.
+#[derive(Default)]
+struct Statements(HashMap<String, Statement>);
+
+/// The statement `text` prepared on `conn` (prepared now on first use).
+pub(crate) fn prepared(conn: &mut Conn, text: &str) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = PooledConnection::extensions(conn)
+        .get::<Statements>()
+        .and_then(|cache| cache.0.get(text))
+    {
+        return Ok(statement.clone());
+    }
+    let statement = conn.prepare(text)?;
+    let extensions = PooledConnection::extensions_mut(conn);
+    if extensions.get::<Statements>().is_none() {
+        extensions.insert(Statements::default());
+    }
+    if let Some(cache) = extensions.get_mut::<Statements>() {
+        cache.0.insert(text.to_owned(), statement.clone());
+    }
+    Ok(statement)
+}
+
+/// Runs `work` on a pooled connection, and once more on a checked connection when the first
+/// run lost its connection before writing anything.
+pub(crate) fn run<T>(
+    inner: &Inner,
+    mut work: impl FnMut(&mut Conn) -> Result<T, DbFailure>,
+) -> Result<T, Failure> {
+    let mut conn = inner
+        .pool
+        .get()
+        .map_err(|e| Failure::Pool(PoolError::new(e)))?;
+    match work(&mut conn) {
+        Ok(value) => Ok(value),
+        Err(failure) => {
+            let lost = error::is_connection_lost(&failure.error);
+            if lost {
+                discard(conn);
+            }
+            if !(lost && failure.stage == Stage::BeforeWrite) {
+                return Err(Failure::db(failure));
+            }
+            let mut conn = checked_connection(inner)?;
+            work(&mut conn).map_err(|failure| {
+                if error::is_connection_lost(&failure.error) {
+                    discard(conn);
+                }
+                Failure::db(failure)
+            })
+        }
+    }
+}
+
+/// Makes sure the pool drops `conn`, whose server is gone: the pool keeps a connection unless
+/// its client reports itself closed, and the client notices the closed socket only on its next
+/// use after the error.
+fn discard(mut conn: Conn) {
+    if !conn.is_closed() {
+        let _ = conn.simple_query("");
+    }
+}
+
+/// A connection that answered a round trip. Tries each connection the pool can hold once more
+/// than its size, so a pool full of dead connections is emptied and refilled.
+fn checked_connection(inner: &Inner) -> Result<Conn, Failure> {
+    let mut tries = inner.pool.max_size() + 1;
+    loop {
+        let mut conn = inner
+            .pool
+            .get()
+            .map_err(|e| Failure::Pool(PoolError::new(e)))?;
+        match conn.simple_query("") {
+            Ok(_) => return Ok(conn),
+            Err(error) => {
+                discard(conn);
+                tries -= 1;
+                if tries == 0 {
+                    return Err(Failure::db(DbFailure::before_write(error)));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a write transaction's body wants its work stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// COMMIT.
+    Commit,
+    /// ROLLBACK: nothing was written (the body decided every call fails or is a no-op).
+    Rollback,
+}
+
+/// Runs `body` in a write transaction holding the `log_head` lock (`lock` is the `Sql::lock`
+/// text), and ends it as the body says. On any failure the transaction is rolled back (unless
+/// the connection is gone, which ends it too).
+pub(crate) fn locked_transaction<T>(
+    conn: &mut Conn,
+    lock: &str,
+    body: impl FnOnce(&mut Conn) -> Result<(T, End), DbFailure>,
+) -> Result<T, DbFailure> {
+    let result = conn
+        .batch_execute(lock)
+        .map_err(DbFailure::before_write)
+        .and_then(|()| body(conn));
+    match result {
+        Ok((value, End::Commit)) => match conn.batch_execute(sql::COMMIT) {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                rollback_quietly(conn);
+                Err(DbFailure {
+                    error,
+                    stage: Stage::CommitSent,
+                })
+            }
+        },
+        Ok((value, End::Rollback)) => {
+            // The decisions stand whether or not the ROLLBACK arrives: nothing was written.
+            rollback_quietly(conn);
+            Ok(value)
+        }
+        Err(failure) => {
+            rollback_quietly(conn);
+            Err(failure)
+        }
+    }
+}
+
+/// Ends any transaction on `conn`; a connection that is gone needs nothing. Outside a
+/// transaction ROLLBACK only warns.
+fn rollback_quietly(conn: &mut Conn) {
+    if !conn.is_closed() {
+        let _ = conn.batch_execute(sql::ROLLBACK);
+    }
+}

@@ -1,0 +1,282 @@
+//! Group commit inside one process: appends from many threads share one transaction.
+//!
+//! Every append transaction holds the one `log_head` row lock to its COMMIT, so a schema's
+//! appends commit one after another, and each transaction costs a commit (a WAL flush) that no
+//! other writer overlaps. Writers in one process therefore queue their appends here; one thread
+//! at a time, the leader, takes every pending append (up to [`Limits`]), runs them in one
+//! transaction and hands each caller its own result. The others wait.
+//!
+//! Invariants:
+//! - Requests are taken in arrival order (first in, first out), and their outputs are handed
+//!   back by ticket, each to the caller that submitted it.
+//! - At most one leader runs at a time (`leading`); it runs outside the mutex, so callers queue
+//!   while it works and its next group is everything that arrived meanwhile.
+//! - A caller returns only with its own output. A leader whose own request was not in its group
+//!   (the queue was longer than the limits) leads again.
+//! - A leader that panics still hands every request of its group an output (`abandoned`) and
+//!   gives up leadership, so no caller waits forever.
+//! - A group holds at least one request, so a request larger than the limits still runs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// How much one group may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Requests per group.
+    pub(crate) requests: usize,
+    /// Events per group.
+    pub(crate) events: usize,
+    /// Payload bytes per group.
+    pub(crate) bytes: usize,
+}
+
+impl Limits {
+    /// 256 appends, 10,000 events, 64 MiB of payloads.
+    pub(crate) const DEFAULT: Limits = Limits {
+        requests: 256,
+        events: 10_000,
+        bytes: 64 * 1024 * 1024,
+    };
+}
+
+/// The size of a request, for the limits.
+pub(crate) trait Weight {
+    /// Events in the request.
+    fn events(&self) -> usize;
+    /// Payload bytes in the request.
+    fn bytes(&self) -> usize;
+}
+
+struct Queue<R, O> {
+    pending: VecDeque<(u64, R)>,
+    done: HashMap<u64, O>,
+    next_ticket: u64,
+    leading: bool,
+}
+
+/// A queue of requests run in groups by one leader at a time.
+pub(crate) struct GroupCommit<R, O> {
+    queue: Mutex<Queue<R, O>>,
+    wake: Condvar,
+    limits: Limits,
+}
+
+impl<R: Weight, O> GroupCommit<R, O> {
+    /// An empty queue whose groups stay within `limits`.
+    pub(crate) fn new(limits: Limits) -> Self {
+        GroupCommit {
+            queue: Mutex::new(Queue {
+                pending: VecDeque::new(),
+                done: HashMap::new(),
+                next_ticket: 0,
+                leading: false,
+            }),
+            wake: Condvar::new(),
+            limits,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue<R, O>> {
+        // The queue's state is consistent between statements: a panic elsewhere cannot leave it
+        // half changed, so a poisoned lock is still usable.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `request` and returns its output: `run` is called (by this thread or another
+    /// caller's) with a group of requests and returns one output per request, in order.
+    /// `abandoned` is the output of requests whose leader panicked.
+    pub(crate) fn submit(
+        &self,
+        request: R,
+        mut run: impl FnMut(&[R]) -> Vec<O>,
+        abandoned: impl Fn() -> O,
+    ) -> O {
+        let mut queue = self.lock();
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.pending.push_back((ticket, request));
+        loop {
+            if let Some(output) = queue.done.remove(&ticket) {
+                return output;
+            }
+            if queue.leading {
+                queue = self
+                    .wake
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            queue.leading = true;
+            let (tickets, group) = self.take_group(&mut queue);
+            drop(queue);
+            let mut guard = Leader {
+                owner: self,
+                tickets,
+                abandoned: &abandoned,
+                outputs: None,
+            };
+            let outputs = run(&group);
+            drop(group);
+            guard.outputs = Some(outputs);
+            drop(guard);
+            queue = self.lock();
+        }
+    }
+
+    /// Takes the next group off the queue: at least one request, then as many as the limits
+    /// allow.
+    fn take_group(&self, queue: &mut Queue<R, O>) -> (Vec<u64>, Vec<R>) {
+        let (mut events, mut bytes) = (0usize, 0usize);
+        let mut tickets = Vec::new();
+        let mut group = Vec::new();
+        while let Some((_, next)) = queue.pending.front() {
+            let fits = group.len() < self.limits.requests
+                && events + next.events() <= self.limits.events
+                && bytes + next.bytes() <= self.limits.bytes;
+            if !group.is_empty() && !fits {
+                break;
+            }
+            events += next.events();
+            bytes += next.bytes();
+            let Some((ticket, request)) = queue.pending.pop_front() else {
+                break;
+            };
+            tickets.push(ticket);
+            group.push(request);
+        }
+        (tickets, group)
+    }
+}
+
+/// Hands a group's outputs out when dropped, even while unwinding from a panic of `run`.
+struct Leader<'a, R, O, A: Fn() -> O> {
+    owner: &'a GroupCommit<R, O>,
+    tickets: Vec<u64>,
+    abandoned: &'a A,
+    outputs: Option<Vec<O>>,
+}
+
+impl<R, O, A: Fn() -> O> Drop for Leader<'_, R, O, A> {
+    fn drop(&mut self) {
+        let mut outputs = self.outputs.take().unwrap_or_default().into_iter();
+        let mut queue = self
+            .owner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for &ticket in &self.tickets {
+            // `run` returns one output per request; a short list (a bug) abandons the rest
+            // rather than leaving their callers waiting.
+            let output = outputs.next().unwrap_or_else(self.abandoned);
+            queue.done.insert(ticket, output);
+        }
+        queue.leading = false;
+        drop(queue);
+        self.owner.wake.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Req {
+        value: usize,
+        events: usize,
+    }
+
+    impl Weight for Req {
+        fn events(&self) -> usize {
+            self.events
+        }
+        fn bytes(&self) -> usize {
+            self.events * 10
+        }
+    }
+
+    #[test]
+    fn every_caller_gets_its_own_output_and_groups_form() {
+        let group: Arc<GroupCommit<Req, usize>> = Arc::new(GroupCommit::new(Limits::DEFAULT));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let largest = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (group, runs, largest) = (&group, &runs, &largest);
+                s.spawn(move || {
+                    for n in 0..200 {
+                        let value = t * 1000 + n;
+                        let out = group.submit(
+                            Req { value, events: 1 },
+                            |reqs| {
+                                runs.fetch_add(1, Ordering::Relaxed);
+                                largest.fetch_max(reqs.len(), Ordering::Relaxed);
+                                // Slow enough for the other threads to queue up.
+                                std::thread::sleep(std::time::Duration::from_micros(200));
+                                reqs.iter().map(|r| r.value * 2).collect()
+                            },
+                            || usize::MAX,
+                        );
+                        assert_eq!(out, value * 2);
+                    }
+                });
+            }
+        });
+        let runs = runs.load(Ordering::Relaxed);
+        assert!(runs < 1600, "{runs} runs for 1600 requests: no grouping");
+        assert!(largest.load(Ordering::Relaxed) > 1);
+    }
+
+    #[test]
+    fn groups_respect_the_limits_but_hold_at_least_one() {
+        let limits = Limits {
+            requests: 3,
+            events: 5,
+            bytes: 1000,
+        };
+        let group: GroupCommit<Req, usize> = GroupCommit::new(limits);
+        let mut queue = group.lock();
+        for (value, events) in [(1, 9), (2, 1), (3, 1), (4, 1), (5, 1), (6, 3), (7, 1)] {
+            let ticket = queue.next_ticket;
+            queue.next_ticket += 1;
+            queue.pending.push_back((ticket, Req { value, events }));
+        }
+        let values = |g: Vec<Req>| g.iter().map(|r| r.value).collect::<Vec<_>>();
+        // Larger than the event limit alone: still runs, alone.
+        assert_eq!(values(group.take_group(&mut queue).1), [1]);
+        // Three requests at most.
+        assert_eq!(values(group.take_group(&mut queue).1), [2, 3, 4]);
+        // 1 + 3 + 1 events: exactly the event limit.
+        assert_eq!(values(group.take_group(&mut queue).1), [5, 6, 7]);
+        assert!(group.take_group(&mut queue).1.is_empty());
+    }
+
+    #[test]
+    fn a_panicking_leader_abandons_its_group_and_steps_down() {
+        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            group.submit(
+                Req {
+                    value: 1,
+                    events: 1,
+                },
+                |_| panic!("bug in run"),
+                || usize::MAX,
+            )
+        }));
+        assert!(caught.is_err());
+        // Its output was left for it; the next caller is not blocked by a stale leader.
+        let out = group.submit(
+            Req {
+                value: 2,
+                events: 1,
+            },
+            |reqs| reqs.iter().map(|r| r.value).collect(),
+            || usize::MAX,
+        );
+        assert_eq!(out, 2);
+    }
+}

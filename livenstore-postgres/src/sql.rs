@@ -1,0 +1,176 @@
+//! The statements a store runs, written once per schema.
+//!
+//! Invariants:
+//! - Table names are qualified with the schema (`"<schema>".events`), never found through
+//!   `search_path`, so a connection shared with other code reads and writes this store only.
+//!   The schema name passed `validate_schema_name`, so quoting it cannot inject SQL.
+//! - Every statement that returns events lists the columns as [`EVENT_COLUMNS`] does (the order
+//!   `codec::EventDecoder` reads).
+//! - [`Sql::lock`] starts a READ COMMITTED transaction and takes the `log_head` row lock; every
+//!   write (appends and links) takes it first and holds it to COMMIT. Statements after it take
+//!   a fresh snapshot (READ COMMITTED), so they see everything committed before the lock was
+//!   granted. READ COMMITTED is named explicitly: under REPEATABLE READ (a server's
+//!   `default_transaction_isolation`) the snapshot would be the lock statement's.
+//! - Time-range bounds are whole microseconds, rounded up from nanoseconds (`codec::PgTime::ceil`).
+//! - `streams()` sorts with `COLLATE "C"`: byte order, which is Rust's `str` order.
+
+/// The columns of an event, in the order `codec::EventDecoder` reads them, from table alias `e`.
+pub(crate) const EVENT_COLUMNS: &str =
+    "e.position, e.id, e.stream, e.version, e.event_type, e.recorded_at, e.metadata, e.payload";
+
+/// Ends a transaction, storing what it wrote.
+pub(crate) const COMMIT: &str = "COMMIT";
+
+/// Ends a transaction, storing nothing.
+pub(crate) const ROLLBACK: &str = "ROLLBACK";
+
+/// The statement texts of one schema.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    /// `BEGIN` (READ COMMITTED) and the `log_head` row lock, as one simple-protocol message.
+    pub(crate) lock: String,
+    /// After the lock, one row per kind (column 0): `1` the head (last_position in column 1,
+    /// last_recorded_at in column 6, `clock_timestamp()` in column 9); `2` a stream of `$1`
+    /// (name in column 3, version in column 4); `3` a stored event whose id is in `$2` (event
+    /// columns 1 to 8).
+    pub(crate) group_state: String,
+    /// Writes a group: events (`$1`..`$7` arrays, recorded at `$8`), stream versions (`$9`,
+    /// `$10`), the head (`$11` last position, recorded at `$8`), and a notification on channel
+    /// `$12` carrying the last position when `$13`.
+    pub(crate) write_group: String,
+    /// The current version of stream `$1` as the events and links tables say (after a unique
+    /// violation, when `streams` disagreed with them).
+    pub(crate) stored_version: String,
+    /// After the lock, for linking event `$1` into stream `$2`: one row with the event's
+    /// position and stream (NULL when there is no such event), the target stream's version
+    /// (NULL when new), whether the event is linked there already, `last_recorded_at` and
+    /// `clock_timestamp()`.
+    pub(crate) link_state: String,
+    /// Writes a link: position `$1` into stream `$2` at version `$3`, linked at `$4`.
+    pub(crate) write_link: String,
+    /// The event with id `$1`.
+    pub(crate) read_by_id: String,
+    /// Events and links of stream `$1` from version `$2`, at most `$3`, in version order; columns
+    /// 8 and 9 are the link's version and time (NULL for the stream's own events).
+    pub(crate) read_stream: String,
+    /// Events from position `$1`, at most `$2`.
+    pub(crate) read_all: String,
+    /// Events of type `$1` from position `$2`, at most `$3`.
+    pub(crate) read_by_type: String,
+    /// Events recorded in `[$1, $2)`, in position order.
+    pub(crate) read_time_range: String,
+    /// Stream `$1`: name, version, first and last recorded times.
+    pub(crate) stream_info: String,
+    /// Every stream, as `stream_info`, sorted by name.
+    pub(crate) streams: String,
+    /// The last position.
+    pub(crate) last_position: String,
+}
+
+impl Sql {
+    /// The statements of `schema` (which passed `validate_schema_name`).
+    pub(crate) fn new(schema: &str) -> Self {
+        let s = format!("\"{schema}\"");
+        Sql {
+            lock: format!(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; \
+                 SELECT 1 FROM {s}.log_head WHERE id = 1 FOR UPDATE"
+            ),
+            group_state: format!(
+                "SELECT 1, h.last_position, NULL::uuid, NULL::text, NULL::bigint, NULL::text, \
+                        h.last_recorded_at, NULL::json, NULL::json, clock_timestamp() \
+                 FROM {s}.log_head h WHERE h.id = 1 \
+                 UNION ALL \
+                 SELECT 2, NULL, NULL, st.stream, st.version, NULL, NULL, NULL, NULL, NULL \
+                 FROM {s}.streams st WHERE st.stream = ANY($1::text[]) \
+                 UNION ALL \
+                 SELECT 3, {EVENT_COLUMNS}, NULL FROM {s}.events e WHERE e.id = ANY($2::uuid[])"
+            ),
+            write_group: format!(
+                "WITH new_events AS ( \
+                     INSERT INTO {s}.events \
+                         (position, id, stream, version, event_type, recorded_at, metadata, payload) \
+                     SELECT p, i, st, v, t, $8::timestamptz, m, d \
+                     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+                                 $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d) \
+                 ), new_versions AS ( \
+                     INSERT INTO {s}.streams AS old \
+                         (stream, version, first_recorded_at, last_recorded_at) \
+                     SELECT st, v, $8::timestamptz, $8::timestamptz \
+                     FROM unnest($9::text[], $10::bigint[]) AS u(st, v) \
+                     ON CONFLICT (stream) DO UPDATE \
+                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
+                 ), new_head AS ( \
+                     UPDATE {s}.log_head \
+                     SET last_position = $11::bigint, last_recorded_at = $8::timestamptz \
+                     WHERE id = 1 \
+                 ) \
+                 SELECT pg_notify($12::text, ($11::bigint)::text) WHERE $13::boolean"
+            ),
+            stored_version: format!(
+                "SELECT greatest( \
+                     (SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = $1::text), \
+                     (SELECT coalesce(max(version), 0) FROM {s}.links WHERE stream = $1::text))"
+            ),
+            link_state: format!(
+                "SELECT e.position, e.stream, \
+                        (SELECT st.version FROM {s}.streams st WHERE st.stream = $2::text), \
+                        EXISTS (SELECT 1 FROM {s}.links l \
+                                WHERE l.stream = $2::text AND l.position = e.position), \
+                        h.last_recorded_at, clock_timestamp() \
+                 FROM {s}.log_head h LEFT JOIN {s}.events e ON e.id = $1::uuid \
+                 WHERE h.id = 1"
+            ),
+            write_link: format!(
+                "WITH new_link AS ( \
+                     INSERT INTO {s}.links (stream, version, position, linked_at) \
+                     VALUES ($2::text, $3::bigint, $1::bigint, $4::timestamptz) \
+                 ), new_version AS ( \
+                     INSERT INTO {s}.streams AS old \
+                         (stream, version, first_recorded_at, last_recorded_at) \
+                     VALUES ($2::text, $3::bigint, $4::timestamptz, $4::timestamptz) \
+                     ON CONFLICT (stream) DO UPDATE \
+                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
+                 ) \
+                 UPDATE {s}.log_head SET last_recorded_at = $4::timestamptz WHERE id = 1"
+            ),
+            read_by_id: format!("SELECT {EVENT_COLUMNS} FROM {s}.events e WHERE e.id = $1::uuid"),
+            // Both branches are index scans in version order ((stream, version) is unique in
+            // each table), merged by the ORDER BY.
+            read_stream: format!(
+                "SELECT * FROM ( \
+                     SELECT {EVENT_COLUMNS}, NULL::bigint AS link_version, \
+                            NULL::timestamptz AS linked_at, e.version AS stream_version \
+                     FROM {s}.events e WHERE e.stream = $1::text AND e.version >= $2::bigint \
+                     UNION ALL \
+                     SELECT {EVENT_COLUMNS}, l.version, l.linked_at, l.version \
+                     FROM {s}.links l JOIN {s}.events e ON e.position = l.position \
+                     WHERE l.stream = $1::text AND l.version >= $2::bigint \
+                 ) AS merged ORDER BY stream_version LIMIT $3::bigint"
+            ),
+            read_all: format!(
+                "SELECT {EVENT_COLUMNS} FROM {s}.events e WHERE e.position >= $1::bigint \
+                 ORDER BY e.position LIMIT $2::bigint"
+            ),
+            read_by_type: format!(
+                "SELECT {EVENT_COLUMNS} FROM {s}.events e \
+                 WHERE e.event_type = $1::text AND e.position >= $2::bigint \
+                 ORDER BY e.position LIMIT $3::bigint"
+            ),
+            read_time_range: format!(
+                "SELECT {EVENT_COLUMNS} FROM {s}.events e \
+                 WHERE e.recorded_at >= $1::timestamptz AND e.recorded_at < $2::timestamptz \
+                 ORDER BY e.position"
+            ),
+            stream_info: format!(
+                "SELECT stream, version, first_recorded_at, last_recorded_at \
+                 FROM {s}.streams WHERE stream = $1::text"
+            ),
+            streams: format!(
+                "SELECT stream, version, first_recorded_at, last_recorded_at \
+                 FROM {s}.streams ORDER BY stream COLLATE \"C\""
+            ),
+            last_position: format!("SELECT last_position FROM {s}.log_head WHERE id = 1"),
+        }
+    }
+}
