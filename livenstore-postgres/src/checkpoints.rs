@@ -7,15 +7,18 @@
 //!   bound parameters; the schema name in the SQL text was validated when the store was made.
 //! - Positions are stored as `bigint` (the table refuses negative values); a position above
 //!   `i64::MAX` is refused before the statement runs, never wrapped.
-//! - A statement that fails because the connection was lost runs once more on a fresh pooled
-//!   connection (both statements are idempotent); any other failure is returned as it is.
+//! - A statement that fails because the connection was lost runs once more on a checked pooled
+//!   connection (`connection::run`; both statements are idempotent, so running one twice is
+//!   safe); any other failure is returned as it is.
 
 use std::sync::Arc;
 
 use livenstore::pubsub::{validate_consumer_name, CheckpointError, CheckpointStore};
 use livenstore::StoreError;
 use postgres::types::ToSql;
+use postgres::Statement;
 
+use crate::connection::{self, prepared, Conn, DbFailure};
 use crate::error;
 use crate::store::{Inner, PostgresStore};
 
@@ -70,36 +73,33 @@ impl PostgresCheckpointStore {
         }
     }
 
-    /// Runs `statement` on a pooled connection, once more on a fresh one when the first was
-    /// lost.
+    /// Runs `statement` (prepared once per connection) on a pooled connection, and once more
+    /// on a checked one when the first was lost.
     fn run<T>(
         &self,
         operation: &'static str,
-        statement: impl Fn(&mut postgres::Client) -> Result<T, postgres::Error>,
+        text: &str,
+        statement: impl Fn(&mut Conn, &Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, CheckpointError> {
-        let mut retried = false;
-        loop {
-            let mut client = self
-                .store
-                .pool
-                .get()
-                .map_err(|e| CheckpointError::Backend(error::pool(&self.store.endpoint, e)))?;
-            match statement(&mut client) {
-                Ok(value) => return Ok(value),
-                Err(e) if !retried && error::is_connection_lost(&e) => retried = true,
-                Err(e) => return Err(CheckpointError::Backend(error::backend(operation, e))),
-            }
-        }
+        connection::run(&self.store, |conn| {
+            // Both statements may run twice: a load writes nothing and a save is an upsert of
+            // the same value, so "before write" (retry after a lost connection) holds for both.
+            let prepared = prepared(conn, text).map_err(DbFailure::before_write)?;
+            statement(conn, &prepared).map_err(DbFailure::before_write)
+        })
+        .map_err(|failure| {
+            CheckpointError::Backend(failure.to_store_error(operation, &self.store.endpoint))
+        })
     }
 }
 
 impl CheckpointStore for PostgresCheckpointStore {
     fn load(&self, consumer: &str) -> Result<Option<u64>, CheckpointError> {
         validate_consumer_name(consumer)?;
-        let stored: Option<i64> = self.run("load checkpoint", |client| {
-            Ok(client
-                .query_opt(&*self.load_sql, &[&consumer])?
-                .map(|row| row.get(0)))
+        let stored: Option<i64> = self.run("load checkpoint", &self.load_sql, |conn, load| {
+            conn.query_opt(load, &[&consumer])?
+                .map(|row| row.try_get(0))
+                .transpose()
         })?;
         stored
             .map(|position| {
@@ -126,8 +126,8 @@ impl CheckpointStore for PostgresCheckpointStore {
             )))
         })?;
         let params: [&(dyn ToSql + Sync); 2] = [&consumer, &position];
-        self.run("save checkpoint", |client| {
-            client.execute(&*self.save_sql, &params).map(drop)
+        self.run("save checkpoint", &self.save_sql, |conn, save| {
+            conn.execute(save, &params).map(drop)
         })
     }
 }
