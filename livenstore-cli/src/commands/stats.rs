@@ -5,12 +5,12 @@
 //! directory listing) and the torn tail a read-only open left alone; a PostgreSQL store has no
 //! such files, so those fields are left out.
 //!
-//! The counts describe one moment: a read-only directory does not change while it is open, and
-//! for a store other processes append to (a PostgreSQL server), the streams are read again until
-//! no event was appended while they were read (links may still be made meanwhile: they count as
-//! made before), and the types are counted over the events up to that moment's last position.
+//! The counts describe one moment, the one the streams were read at: a read-only directory does
+//! not change while it is open, and for a store other processes append to (a PostgreSQL server)
+//! `counts` works out how many events that moment held; the types are counted over the events up
+//! to it (positions become visible in order, so the events of a moment are a prefix of the log).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use livenstore::{EventStore, StreamInfo, Timestamp};
@@ -20,9 +20,6 @@ use super::PAGE;
 use crate::error::CliError;
 use crate::output::{Align, Output, Table};
 use crate::store::{Store, Target};
-
-/// How often the streams are read again when events keep being appended while they are read.
-const COUNT_TRIES: usize = 5;
 
 /// What `stats` reports (`--json` prints it as one object).
 #[derive(Serialize)]
@@ -114,23 +111,37 @@ pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError
     Ok(())
 }
 
-/// The last position and the streams, read while no event was appended (the last position is
-/// the same before and after the streams are read), so that the links counted from them
-/// (entries of streams less events) are exact. After [`COUNT_TRIES`] reads that each saw an
-/// append, the last one is used: its link count may then be short by the events appended while
-/// it was read.
+/// The streams, and how many events the store held when they were read, so that the links
+/// counted from them (entries of streams less events) are exact even while other processes
+/// append. The last position is read before and after the streams; of the events appended in
+/// between, those the streams already count are those whose version their stream had reached
+/// (version `v` of a stream is one entry only). Links do not move the last position: one made
+/// while the streams are read counts as made before.
 fn counts(store: &dyn EventStore) -> Result<(u64, Vec<StreamInfo>), CliError> {
-    let mut events = store.last_position()?;
-    let mut tries = 0;
-    loop {
-        let streams = store.streams()?;
-        let after = store.last_position()?;
-        tries += 1;
-        if after == events || tries == COUNT_TRIES {
-            return Ok((after, streams));
+    let before = store.last_position()?;
+    let streams = store.streams()?;
+    let after = store.last_position()?;
+    let mut events = before;
+    if after > before {
+        let versions: HashMap<&str, u64> = streams
+            .iter()
+            .map(|s| (s.stream.as_str(), s.last_version))
+            .collect();
+        let mut next = before + 1;
+        while next <= after {
+            let want = usize::try_from(after - next + 1).map_or(PAGE, |left| left.min(PAGE));
+            let page = store.read_all(next, want)?;
+            let Some(last) = page.last() else { break };
+            next = last.position() + 1;
+            let counted = page.iter().filter(|e| {
+                versions
+                    .get(e.stream())
+                    .is_some_and(|&version| version >= e.version())
+            });
+            events += counted.count() as u64;
         }
-        events = after;
     }
+    Ok((events, streams))
 }
 
 /// Number and total size of the `segment-*.jsonl` files.
