@@ -22,8 +22,9 @@
 //! - The notification (payload: the new last position in decimal) is sent only when positions
 //!   were added; PostgreSQL delivers it at COMMIT, after the events are visible.
 //! - A unique violation (a writer that does not take the lock) never panics and never fails the
-//!   group's other appends: the group is run again one append per transaction, and a violation
-//!   of a lone append becomes [`StoreError::Conflict`] or [`StoreError::DuplicateEventId`].
+//!   group's other appends: the group is run again one append per transaction (which now sees
+//!   the foreign row, committed), and a violation of a lone append becomes
+//!   [`StoreError::Conflict`] or [`StoreError::DuplicateEventId`].
 
 use std::collections::HashMap;
 
@@ -32,6 +33,7 @@ use livenstore::{AppendResult, EventId, StoreError};
 use crate::codec::{bigint, metadata_json, EventDecoder, JsonText, PgCount, PgId, PgTime};
 use crate::connection::{self, locked_transaction, prepared, Conn, DbFailure, End, Failure};
 use crate::error::{self, MISSING_HEAD};
+use crate::group_commit::Group;
 use crate::plan::{plan, AppendRequest, GroupState, Plan, Row};
 use crate::store::Inner;
 
@@ -43,25 +45,52 @@ const STATEMENT_BYTES: usize = 64 * 1024 * 1024;
 
 type Outcome = Result<AppendResult, StoreError>;
 
-/// Runs `requests` as one group: one outcome per request, in order.
-pub(crate) fn run_group(inner: &Inner, requests: &[AppendRequest]) -> Vec<Outcome> {
-    match attempt(inner, requests) {
-        Ok(outcomes) => outcomes,
-        Err(failure) if failure.unique_violation().is_some() && requests.len() > 1 => requests
+/// Where a transaction's requests come from: a group (taken off the queue once the lock is
+/// held) or one request run alone.
+trait Requests {
+    fn requests(&mut self) -> &[AppendRequest];
+}
+
+impl Requests for Group<'_, AppendRequest, Outcome> {
+    fn requests(&mut self) -> &[AppendRequest] {
+        Group::requests(self)
+    }
+}
+
+impl Requests for &AppendRequest {
+    fn requests(&mut self) -> &[AppendRequest] {
+        std::slice::from_ref(*self)
+    }
+}
+
+/// Runs a group: one outcome per request, in order.
+pub(crate) fn run_group(
+    inner: &Inner,
+    group: &mut Group<'_, AppendRequest, Outcome>,
+) -> Vec<Outcome> {
+    let failure = match attempt(inner, group) {
+        Ok(outcomes) => return outcomes,
+        Err(failure) => failure,
+    };
+    let requests = group.requests();
+    if failure.unique_violation().is_some() {
+        // Run again, each append alone: the others succeed, and the one that met the foreign
+        // row now sees it (committed) and gets the error the rules give, or a mapped one.
+        return requests
             .iter()
             .map(|request| alone(inner, request))
-            .collect(),
-        Err(failure) => requests
-            .iter()
-            .map(|_| Err(failure.to_store_error(OPERATION, &inner.endpoint)))
-            .collect(),
+            .collect();
     }
+    requests
+        .iter()
+        .map(|_| Err(failure.to_store_error(OPERATION, &inner.endpoint)))
+        .collect()
 }
 
 /// Runs one request in a transaction of its own, turning a unique violation into the typed
 /// error it means.
 fn alone(inner: &Inner, request: &AppendRequest) -> Outcome {
-    match attempt(inner, std::slice::from_ref(request)) {
+    match attempt(inner, &mut &*request) {
         Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
             Err(error::invalid_stored(
                 OPERATION,
@@ -132,11 +161,12 @@ fn id_in_detail(detail: &str) -> Option<EventId> {
     u128::from_str_radix(&hex, 16).ok().map(EventId::from_u128)
 }
 
-/// One transaction for `requests` (run again on a fresh connection when the connection was lost
-/// before the write was sent).
-fn attempt(inner: &Inner, requests: &[AppendRequest]) -> Result<Vec<Outcome>, Failure> {
+/// One transaction for `source`'s requests, asked for once the lock is held (run again on a
+/// fresh connection when the connection was lost before the write was sent).
+fn attempt(inner: &Inner, source: &mut impl Requests) -> Result<Vec<Outcome>, Failure> {
     connection::run(inner, |conn| {
         locked_transaction(conn, &inner.sql.lock, |conn| {
+            let requests = source.requests();
             let Some(state) = read_state(conn, inner, requests)? else {
                 let outcomes = requests
                     .iter()

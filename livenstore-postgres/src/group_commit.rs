@@ -10,7 +10,11 @@
 //! - Requests are taken in arrival order (first in, first out), and their outputs are handed
 //!   back by ticket, each to the caller that submitted it.
 //! - At most one leader runs at a time (`leading`); it runs outside the mutex, so callers queue
-//!   while it works and its next group is everything that arrived meanwhile.
+//!   while it works.
+//! - A leader takes its group off the queue when it asks for it ([`Group::requests`]): as late
+//!   as it can, once it holds its database lock, so the callers the previous group answered
+//!   (who queue their next appends right away) join this group instead of waiting a whole
+//!   transaction for the next one.
 //! - A caller returns only with its own output. A leader whose own request was not in its group
 //!   (the queue was longer than the limits) leads again.
 //! - A leader that panics still hands every request of its group an output (`abandoned`) and
@@ -84,12 +88,13 @@ impl<R: Weight, O> GroupCommit<R, O> {
     }
 
     /// Queues `request` and returns its output: `run` is called (by this thread or another
-    /// caller's) with a group of requests and returns one output per request, in order.
+    /// caller's) with a group, asks for its requests ([`Group::requests`]) and returns one output
+    /// per request, in order.
     /// `abandoned` is the output of requests whose leader panicked.
     pub(crate) fn submit(
         &self,
         request: R,
-        mut run: impl FnMut(&[R]) -> Vec<O>,
+        mut run: impl FnMut(&mut Group<'_, R, O>) -> Vec<O>,
         abandoned: impl Fn() -> O,
     ) -> O {
         let mut queue = self.lock();
@@ -108,18 +113,19 @@ impl<R: Weight, O> GroupCommit<R, O> {
                 continue;
             }
             queue.leading = true;
-            let (tickets, group) = self.take_group(&mut queue);
             drop(queue);
-            let mut guard = Leader {
-                owner: self,
-                tickets,
+            let mut leader = Leader {
+                group: Group {
+                    owner: self,
+                    tickets: Vec::new(),
+                    requests: None,
+                },
                 abandoned: &abandoned,
                 outputs: None,
             };
-            let outputs = run(&group);
-            drop(group);
-            guard.outputs = Some(outputs);
-            drop(guard);
+            let outputs = run(&mut leader.group);
+            leader.outputs = Some(outputs);
+            drop(leader);
             queue = self.lock();
         }
     }
@@ -149,23 +155,45 @@ impl<R: Weight, O> GroupCommit<R, O> {
     }
 }
 
-/// Hands a group's outputs out when dropped, even while unwinding from a panic of `run`.
-struct Leader<'a, R, O, A: Fn() -> O> {
+/// A leader's group of requests, taken off the queue when first asked for.
+pub(crate) struct Group<'a, R, O> {
     owner: &'a GroupCommit<R, O>,
     tickets: Vec<u64>,
+    requests: Option<Vec<R>>,
+}
+
+impl<R: Weight, O> Group<'_, R, O> {
+    /// The group's requests. The first call takes them off the queue: a leader asks as late as
+    /// it can (once it holds its database lock), so that requests arriving meanwhile, from the
+    /// callers the previous group just answered, join this group instead of waiting for the
+    /// next.
+    pub(crate) fn requests(&mut self) -> &[R] {
+        if self.requests.is_none() {
+            let mut queue = self.owner.lock();
+            let (tickets, requests) = self.owner.take_group(&mut queue);
+            drop(queue);
+            self.tickets = tickets;
+            self.requests = Some(requests);
+        }
+        self.requests.as_deref().unwrap_or_default()
+    }
+}
+
+/// Hands a group's outputs out when dropped, even while unwinding from a panic of `run`.
+struct Leader<'a, R: Weight, O, A: Fn() -> O> {
+    group: Group<'a, R, O>,
     abandoned: &'a A,
     outputs: Option<Vec<O>>,
 }
 
-impl<R, O, A: Fn() -> O> Drop for Leader<'_, R, O, A> {
+impl<R: Weight, O, A: Fn() -> O> Drop for Leader<'_, R, O, A> {
     fn drop(&mut self) {
+        // `run` always asks for its group; if it did not (a bug), its requests are abandoned
+        // rather than left for a leader that never runs them.
+        self.group.requests();
         let mut outputs = self.outputs.take().unwrap_or_default().into_iter();
-        let mut queue = self
-            .owner
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for &ticket in &self.tickets {
+        let mut queue = self.group.owner.lock();
+        for &ticket in &self.group.tickets {
             // `run` returns one output per request; a short list (a bug) abandons the rest
             // rather than leaving their callers waiting.
             let output = outputs.next().unwrap_or_else(self.abandoned);
@@ -173,7 +201,7 @@ impl<R, O, A: Fn() -> O> Drop for Leader<'_, R, O, A> {
         }
         queue.leading = false;
         drop(queue);
-        self.owner.wake.notify_all();
+        self.group.owner.wake.notify_all();
     }
 }
 
@@ -211,7 +239,8 @@ mod tests {
                         let value = t * 1000 + n;
                         let out = group.submit(
                             Req { value, events: 1 },
-                            |reqs| {
+                            |group| {
+                                let reqs = group.requests();
                                 runs.fetch_add(1, Ordering::Relaxed);
                                 largest.fetch_max(reqs.len(), Ordering::Relaxed);
                                 // Slow enough for the other threads to queue up.
@@ -274,7 +303,7 @@ mod tests {
                 value: 2,
                 events: 1,
             },
-            |reqs| reqs.iter().map(|r| r.value).collect(),
+            |group| group.requests().iter().map(|r| r.value).collect(),
             || usize::MAX,
         );
         assert_eq!(out, 2);

@@ -26,6 +26,79 @@
 //! otherwise), created or upgraded on connect by the versioned SQL files in the crate's `sql/`
 //! directory ([`schema::MIGRATIONS`]).
 //!
+//! ## Global positions
+//!
+//! Positions are 1, 2, 3... with no gap, and a reader never sees position n + 1 before n, even
+//! with many writers in many processes. That is what lets a subscription (or any reader paging
+//! with [`read_all`](livenstore::EventStore::read_all)) remember one number and never miss an
+//! event. The store gets it from a **serialising position counter**: the one row of the
+//! `log_head` table holds the last position. Every append transaction first locks that row
+//! (`SELECT ... FOR UPDATE`) and holds the lock until its COMMIT, then reads the streams'
+//! versions, decides, writes its events at `last_position + 1...` and stores the new last
+//! position. So:
+//!
+//! - positions are gap-free: only the holder of the lock hands them out, and it commits or rolls
+//!   back all of them together;
+//! - position n is visible before n + 1 can exist: PostgreSQL makes a committed transaction
+//!   visible before it releases its row locks, and the next writer gets the lock only then.
+//!
+//! The usual alternative, a sequence plus a reader-side bound on the oldest running
+//! transaction, lets writers run in parallel but leaves gaps whenever a transaction rolls back
+//! (a version conflict, a lost connection), and gap-free positions are a rule of every
+//! livenstore backend.
+//!
+//! The price of the lock is that appends of one schema commit one after another: every
+//! transaction pays a commit (a WAL flush) that no other writer overlaps. Measured with pgbench
+//! on a 2-core machine: 16 clients appending through the lock, one transaction per event, reach
+//! about 0.18× the rate of 16 clients doing bare autocommit `INSERT`s. The store wins that back
+//! with **group commit inside the process**: appends made at the same time by many threads of
+//! one process queue up, and one thread at a time (the leader) runs every pending append, up to
+//! 256 appends, 10,000 events or 64 MiB of payloads, in one transaction, then hands each
+//! caller its own result (its conflict, its duplicate-id error, or its
+//! [`AppendResult`](livenstore::AppendResult)).
+//! The leader takes the queue only once it holds the lock, so the callers of the previous group
+//! are back in the queue by then. A transaction is four round trips whatever the group's size:
+//! `BEGIN` and the lock; one statement reading the head, the server's clock, the group's stream
+//! versions and the stored events of the ids its callers gave; one statement writing all events,
+//! stream versions, the head and the notification; `COMMIT`. On the same machine, 16 threads
+//! of one process appending single events then reach about the rate of the 16 bare-`INSERT`
+//! pgbench clients (roughly 4.5k appends/s each, on a noisy shared machine; one thread alone
+//! does about 0.85k/s). Processes still take turns, so run the writers of a busy store in few
+//! processes with many threads rather than the reverse.
+//!
+//! ## Times
+//!
+//! `recorded_at` is the database server's clock, read under the lock: it never decreases along
+//! positions, across processes too (when the server's clock goes back, events keep the last
+//! time). All events of one transaction share it. PostgreSQL's `timestamptz` holds
+//! microseconds, so times are whole microseconds (a [`Timestamp`](livenstore::Timestamp)'s
+//! nanoseconds end in `000`). The bounds of
+//! [`read_time_range`](livenstore::EventStore::read_time_range) are rounded up to the next
+//! microsecond, which selects exactly the events whose reported times are in the range. The
+//! server's clock and the callers' may differ: on another machine, an event can be recorded
+//! "before" the caller's `Timestamp::now()` taken just before the append.
+//!
+//! ## Notifications
+//!
+//! Every transaction that adds positions sends `NOTIFY` on
+//! [`PostgresStore::notification_channel`] (`livenstore_<schema>`) with the new last position,
+//! in decimal, as payload. PostgreSQL delivers it at COMMIT, after the events are visible.
+//! Links add no position and notify nothing.
+//!
+//! ## Errors and lost connections
+//!
+//! A failed append stores nothing: every error says so, except
+//! [`StoreError::Backend`](livenstore::StoreError::Backend) with `outcome_unknown: true`, which
+//! means the connection was lost while COMMIT was in flight; retrying with the same event ids is
+//! then safe (the retry is a no-op if the first one was stored). The pool drops connections that
+//! lost their server, so the store works again on the next call once the server is back: a
+//! call whose connection is lost before anything was written (any read; an append before its
+//! write was sent) is run once more, at once, on a connection that answered a round trip. A
+//! unique violation caused by a writer that bypasses the lock (two versions n of a stream, an
+//! id twice) is a [`Conflict`](livenstore::StoreError::Conflict) or
+//! [`DuplicateEventId`](livenstore::StoreError::DuplicateEventId), and never fails the other
+//! appends of its group.
+//!
 //! ## Subscriptions across processes
 //!
 //! A [`PostgresSubscriptionManager`] is a

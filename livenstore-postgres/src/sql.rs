@@ -135,17 +135,20 @@ impl Sql {
                  UPDATE {s}.log_head SET last_recorded_at = $4::timestamptz WHERE id = 1"
             ),
             read_by_id: format!("SELECT {EVENT_COLUMNS} FROM {s}.events e WHERE e.id = $1::uuid"),
-            // Both branches are index scans in version order ((stream, version) is unique in
-            // each table), merged by the ORDER BY.
+            // Each branch is an index scan in version order ((stream, version) is unique in
+            // both tables) cut at the limit, so a page of a long stream reads at most twice the
+            // page, whatever plan the server picks for the merge.
             read_stream: format!(
                 "SELECT * FROM ( \
-                     SELECT {EVENT_COLUMNS}, NULL::bigint AS link_version, \
-                            NULL::timestamptz AS linked_at, e.version AS stream_version \
-                     FROM {s}.events e WHERE e.stream = $1::text AND e.version >= $2::bigint \
+                     (SELECT {EVENT_COLUMNS}, NULL::bigint AS link_version, \
+                             NULL::timestamptz AS linked_at, e.version AS stream_version \
+                      FROM {s}.events e WHERE e.stream = $1::text AND e.version >= $2::bigint \
+                      ORDER BY e.version LIMIT $3::bigint) \
                      UNION ALL \
-                     SELECT {EVENT_COLUMNS}, l.version, l.linked_at, l.version \
-                     FROM {s}.links l JOIN {s}.events e ON e.position = l.position \
-                     WHERE l.stream = $1::text AND l.version >= $2::bigint \
+                     (SELECT {EVENT_COLUMNS}, l.version, l.linked_at, l.version \
+                      FROM {s}.links l JOIN {s}.events e ON e.position = l.position \
+                      WHERE l.stream = $1::text AND l.version >= $2::bigint \
+                      ORDER BY l.version LIMIT $3::bigint) \
                  ) AS merged ORDER BY stream_version LIMIT $3::bigint"
             ),
             read_all: format!(
