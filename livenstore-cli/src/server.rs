@@ -76,7 +76,7 @@ impl Server {
         if config.get_application_name().is_none() {
             config.application_name("livenstore");
         }
-        let endpoint = endpoint(&config);
+        let endpoint = livenstore_postgres::endpoint(&config);
         Ok(Server {
             url: url.to_owned(),
             config,
@@ -152,28 +152,6 @@ impl Server {
                 source: Box::new(e),
             })?;
         Ok((row.get(0), row.get(1)))
-    }
-}
-
-/// Where `config` points, as `host:port` (several hosts joined with `,`; a Unix socket directory
-/// in place of a host), as `livenstore-postgres` names it in its errors.
-fn endpoint(config: &postgres::Config) -> String {
-    let ports = config.get_ports();
-    let port_at = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| match host {
-            postgres::config::Host::Tcp(name) => format!("{name}:{}", port_at(i)),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(dir) => format!("{}:{}", dir.display(), port_at(i)),
-        })
-        .collect();
-    if hosts.is_empty() {
-        format!("localhost:{}", port_at(0))
-    } else {
-        hosts.join(",")
     }
 }
 

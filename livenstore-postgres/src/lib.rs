@@ -173,5 +173,6 @@ pub mod testing;
 
 pub use checkpoints::PostgresCheckpointStore;
 pub use config::{validate_schema_name, PostgresConfig, DEFAULT_SCHEMA, MAX_SCHEMA_NAME_BYTES};
+pub use error::endpoint;
 pub use store::{PostgresPool, PostgresStore};
 pub use subscriptions::{FollowerOptions, PostgresSubscriptionManager, LISTENER_APPLICATION_NAME};
