@@ -1,19 +1,35 @@
-//! The command line: `livenstore <DIR> <COMMAND> [OPTIONS]`, parsed by clap.
+//! The command line: `livenstore <DIR> <COMMAND> [OPTIONS]` or
+//! `livenstore --postgres <URL> [--schema NAME] <COMMAND> [OPTIONS]`, parsed by clap.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use livenstore::{EventId, ExpectedVersion};
 
-/// Look inside, check, follow, export and import a livenstore JsonStore directory.
+/// Look inside, check, follow, export and import a livenstore store: a JsonStore directory, or a
+/// schema on a PostgreSQL server (--postgres).
 ///
-/// Read commands open the store read-only, without taking the writer's lock, so they work while
-/// an application has it open. `append` and `import` take the lock.
+/// Read commands open a directory read-only, without taking the writer's lock, so they work while
+/// an application has it open; `append` and `import` take the lock. With --postgres, read
+/// commands never create the schema (a missing one is an error); `append` creates it. `verify`
+/// and `import` work on directories only.
 #[derive(Debug, Parser)]
 #[command(name = "livenstore", version)]
+#[command(group(ArgGroup::new("store").args(["dir", "postgres"]).required(true)))]
 pub struct Cli {
-    /// The store directory.
-    pub dir: PathBuf,
+    /// The store directory (a JsonStore). Give either DIR or --postgres.
+    pub dir: Option<PathBuf>,
+
+    /// Use the store on this PostgreSQL server instead of a directory:
+    /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE` or `host=.. user=.. dbname=..`.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+
+    /// The schema holding the store's tables on the --postgres server [default: livenstore].
+    // `requires = "postgres"` would not refuse `DIR --schema NAME`: clap excuses an argument
+    // missing when its group (`store`) is satisfied by another member.
+    #[arg(long, value_name = "NAME", conflicts_with = "dir", value_parser = parse_schema)]
+    pub schema: Option<String>,
 
     /// Print JSON lines (one object per event, stream or report) instead of tables.
     #[arg(long, global = true)]
@@ -85,10 +101,11 @@ pub enum Command {
         timeout: Option<u64>,
     },
 
-    /// Count events, streams, links and event types; size of the segment files.
+    /// Count events, streams, links and event types; size of the segment files (directories).
     Stats,
 
     /// Check every line of every segment; exit status 1 when a record is torn or corrupted.
+    /// Directories only.
     Verify,
 
     /// Write every event and link of the store as JSON lines, in an order `import` replays.
@@ -101,13 +118,15 @@ pub enum Command {
         output: Option<PathBuf>,
     },
 
-    /// Fill a new or empty store from the output of `export` (`-` reads standard input).
+    /// Fill a new or empty store directory from the output of `export` (`-` reads standard
+    /// input). Directories only: export a PostgreSQL store and import it into a directory.
     Import {
         /// The export file.
         file: PathBuf,
     },
 
-    /// Append one event (for scripts). Creates the store when DIR does not exist.
+    /// Append one event (for scripts). Creates the store when DIR (or the --schema) does not
+    /// exist.
     Append(AppendArgs),
 }
 
@@ -152,6 +171,14 @@ fn parse_expected(text: &str) -> Result<ExpectedVersion, String> {
     }
 }
 
+fn parse_schema(text: &str) -> Result<String, String> {
+    match livenstore_postgres::validate_schema_name(text) {
+        Ok(()) => Ok(text.to_owned()),
+        Err(livenstore::StoreError::InvalidArgument(reason)) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 fn parse_meta(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
@@ -179,6 +206,29 @@ mod tests {
         assert_eq!(parse_meta("k="), Ok(("k".into(), String::new())));
         assert!(parse_meta("=v").is_err());
         assert!(parse_meta("kv").is_err());
+    }
+
+    #[test]
+    fn schema_names_are_checked() {
+        assert_eq!(parse_schema("billing_2"), Ok("billing_2".to_owned()));
+        let refused = parse_schema("Bad-Name").unwrap_err();
+        assert!(refused.contains("invalid schema name"), "{refused}");
+    }
+
+    #[test]
+    fn exactly_one_store_is_named() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| (cli.dir, cli.postgres));
+        let (dir, pg) = parse(&["livenstore", "data/x", "streams"]).unwrap();
+        assert_eq!((dir, pg), (Some(PathBuf::from("data/x")), None));
+        let (dir, pg) = parse(&["livenstore", "--postgres", "host=h", "all"]).unwrap();
+        assert_eq!((dir, pg.as_deref()), (None, Some("host=h")));
+        for bad in [
+            &["livenstore", "streams"][..],
+            &["livenstore", "--postgres", "host=h", "data/x", "streams"],
+            &["livenstore", "data/x", "--schema", "s", "streams"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! What can go wrong, as one line each: `livenstore: error: <message>`, exit status 1.
+//! What can go wrong, as one line each: `livenstore: error: <message>`.
 //!
-//! Usage errors are clap's (exit status 2, see `main.rs`).
+//! Exit status 1 when a command fails; 2 ([`CliError::exit_status`]) for a command line that
+//! cannot work, found after clap parsed it (a malformed `--postgres` URL, `verify` or `import`
+//! with `--postgres`), like clap's own usage errors (see `lib.rs`).
 
 use std::path::PathBuf;
 
@@ -28,13 +30,46 @@ pub enum CliError {
         dir: PathBuf,
     },
     /// `stream NAME` names a stream the store does not have.
-    #[error("no stream named `{name}` in {}", dir.display())]
+    #[error("no stream named `{name}` in {place}")]
     NoSuchStream {
         /// The name given.
         name: String,
-        /// The store directory.
-        dir: PathBuf,
+        /// Where the store is: its directory, or its schema and server.
+        place: String,
     },
+    /// The `--schema` does not exist on the server (read commands never create it).
+    #[error("no livenstore {place}: the schema does not exist (`append` creates it)")]
+    NoSchema {
+        /// `schema `NAME` in database `DB` at HOST:PORT`.
+        place: String,
+    },
+    /// The `--schema` exists but holds no livenstore store.
+    #[error("{place} is not a livenstore store: it has no livenstore_migrations table")]
+    NotAStoreSchema {
+        /// `schema `NAME` in database `DB` at HOST:PORT`.
+        place: String,
+    },
+    /// The `--postgres` URL does not parse (the message does not repeat it: it may hold a
+    /// password). A usage error.
+    #[error(
+        "invalid --postgres URL: {0} (expected postgresql://USER@HOST:PORT/DATABASE or \
+         `host=.. user=.. dbname=..`; see `livenstore --help`)"
+    )]
+    InvalidUrl(String),
+    /// A command that works on directories only was given `--postgres`. A usage error.
+    #[error(
+        "{command} works on a JsonStore directory, not with --postgres: {why} (see `livenstore \
+         --help`)"
+    )]
+    DirectoryOnly {
+        /// `verify` or `import`.
+        command: &'static str,
+        /// Why, and what to do instead.
+        why: &'static str,
+    },
+    /// Neither a directory nor `--postgres` was given (clap refuses such a command line first).
+    #[error("give a store directory or --postgres URL (see `livenstore --help`)")]
+    NoStoreGiven,
     /// Another process holds the writer's lock.
     #[error("the store at {} is locked by another process", dir.display())]
     Locked {
@@ -88,6 +123,14 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The exit status: 2 for a command line that cannot work, 1 for everything else.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            CliError::InvalidUrl(_) | CliError::DirectoryOnly { .. } | CliError::NoStoreGiven => 2,
+            _ => 1,
+        }
+    }
+
     /// Whether this is the reader of our output going away (`livenstore DIR all | head`), which
     /// ends the command quietly rather than as a failure.
     pub fn is_broken_pipe(&self) -> bool {

@@ -1,15 +1,25 @@
-//! The `livenstore` command: look inside, check, follow, export and import a livenstore
-//! [`JsonStore`](livenstore::JsonStore) directory. The binary (`src/main.rs`) only calls
+//! The `livenstore` command: look inside, check, follow, export and import a livenstore store,
+//! a [`JsonStore`](livenstore::JsonStore) directory or a schema on a PostgreSQL server
+//! ([`PostgresStore`](livenstore_postgres::PostgresStore)). The binary (`src/main.rs`) only calls
 //! [`main`]; everything is here, one module per command group.
 //!
 //! ```text
 //! livenstore <DIR> streams | stream <NAME> | event <ID> | all | tail | stats | verify
 //!                  | export --format jsonl | import <FILE> | append <STREAM> <TYPE> <JSON>
+//! livenstore --postgres <URL> [--schema NAME] streams | stream <NAME> | event <ID> | all | tail
+//!                  | stats | export --format jsonl | append <STREAM> <TYPE> <JSON>
 //! ```
+//!
+//! Exactly one of `DIR` and `--postgres URL` names the store. Commands work on both through the
+//! [`EventStore`](livenstore::EventStore) trait, except `verify` and `import`, which read and
+//! write segment files and take a directory only. Read commands create nothing: a missing
+//! directory, or a missing `--schema` (default `livenstore`) on the server, is an error; `append`
+//! creates either.
 //!
 //! Tables by default, `--json` for one JSON object per line. Exit status: 0 on success, 1 when
 //! the command failed or `verify` found damage (one line `livenstore: error: ...` on standard
-//! error), 2 for a bad command line.
+//! error), 2 for a bad command line: clap's errors, and those found after parsing (a malformed
+//! `--postgres` URL, `verify` or `import` with `--postgres`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -19,6 +29,8 @@ mod error;
 mod export_format;
 mod open;
 mod output;
+mod server;
+mod store;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -36,8 +48,8 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            say_error(&e.to_string());
-            ExitCode::FAILURE
+            say_error(&with_causes(&e));
+            ExitCode::from(e.exit_status())
         }
     }
 }
@@ -83,8 +95,32 @@ fn one_line(text: &str) -> String {
     message
 }
 
+/// The error's message followed by those of its causes (`: cause`), each unless the message so
+/// far already holds it. The PostgreSQL client keeps what went wrong in its causes: "error
+/// connecting to server" says why (`Connection refused`) only there.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = e.source();
+    }
+    message
+}
+
 /// Writes `livenstore: error: <message>` to standard error (unlike `eprintln!`, without
-/// panicking when standard error is closed).
+/// panicking when standard error is closed), as one line: a message of several lines (a
+/// server's error with its `DETAIL:` and `HINT:` lines) has its lines joined with spaces.
 fn say_error(message: &str) {
-    let _ = writeln!(std::io::stderr(), "livenstore: error: {message}");
+    let line = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let _ = writeln!(std::io::stderr(), "livenstore: error: {line}");
 }

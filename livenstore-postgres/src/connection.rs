@@ -201,36 +201,49 @@ pub(crate) enum End {
 }
 
 /// Runs `body` in a write transaction holding the `log_head` lock (`lock` is the `Sql::lock`
-/// text), and ends it as the body says. On any failure the transaction is rolled back (unless
-/// the connection is gone, which ends it too).
+/// text), and ends it as the body says. Every way out but a successful COMMIT rolls back,
+/// unwinding from a panic included: a connection never goes back to the pool holding the lock.
 pub(crate) fn locked_transaction<T>(
     conn: &mut Conn,
     lock: &str,
     body: impl FnOnce(&mut Conn) -> Result<(T, End), DbFailure>,
 ) -> Result<T, DbFailure> {
-    let result = conn
+    let mut open = OpenTransaction {
+        conn,
+        committed: false,
+    };
+    let result = open
+        .conn
         .batch_execute(lock)
         .map_err(DbFailure::before_write)
-        .and_then(|()| body(conn));
+        .and_then(|()| body(&mut *open.conn));
     match result {
-        Ok((value, End::Commit)) => match conn.batch_execute(sql::COMMIT) {
-            Ok(()) => Ok(value),
-            Err(error) => {
-                rollback_quietly(conn);
-                Err(DbFailure {
-                    error,
-                    stage: Stage::CommitSent,
-                })
+        Ok((value, End::Commit)) => match open.conn.batch_execute(sql::COMMIT) {
+            Ok(()) => {
+                open.committed = true;
+                Ok(value)
             }
+            Err(error) => Err(DbFailure {
+                error,
+                stage: Stage::CommitSent,
+            }),
         },
-        Ok((value, End::Rollback)) => {
-            // The decisions stand whether or not the ROLLBACK arrives: nothing was written.
-            rollback_quietly(conn);
-            Ok(value)
-        }
-        Err(failure) => {
-            rollback_quietly(conn);
-            Err(failure)
+        // The decisions stand whether or not the ROLLBACK arrives: nothing was written.
+        Ok((value, End::Rollback)) => Ok(value),
+        Err(failure) => Err(failure),
+    }
+}
+
+/// A transaction that is rolled back when dropped unless it committed.
+struct OpenTransaction<'a> {
+    conn: &'a mut Conn,
+    committed: bool,
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            rollback_quietly(self.conn);
         }
     }
 }

@@ -16,9 +16,16 @@ use livenstore::StoreError;
 /// The backend name carried by [`StoreError::Backend`].
 pub(crate) const BACKEND: &str = "PostgreSQL";
 
-/// Where a connection configuration points, as `host:port` (or `socket-dir:port`), for error
-/// messages. Several hosts are joined with `,`.
-pub(crate) fn endpoint(config: &postgres::Config) -> String {
+/// Where a connection configuration points, as `host:port` (or `socket-dir:port`), as the
+/// store's errors name it. Several hosts are joined with `,`.
+///
+/// # Examples
+///
+/// ```
+/// let config: postgres::Config = "postgresql://postgres@db.example:6432/app".parse().unwrap();
+/// assert_eq!(livenstore_postgres::endpoint(&config), "db.example:6432");
+/// ```
+pub fn endpoint(config: &postgres::Config) -> String {
     let ports = config.get_ports();
     let port_at = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
     let hosts: Vec<String> = config

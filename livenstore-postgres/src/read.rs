@@ -10,7 +10,7 @@
 //! - A read that loses its connection is run once more on a fresh one (reads write nothing).
 //! - Rows are decoded by `codec`, which refuses stored values that break its rules.
 
-use livenstore::store::validate_stream_name;
+use livenstore::store::{validate_event_type, validate_stream_name};
 use livenstore::{EventId, LinkInfo, RecordedEvent, StoreError, StreamInfo, Timestamp};
 use postgres::types::ToSql;
 use postgres::Row;
@@ -115,7 +115,8 @@ pub(crate) fn read_by_type(
     from_position: u64,
     max_count: usize,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    if max_count == 0 {
+    // No event of an invalid type can be stored (and a NUL byte cannot even be sent).
+    if max_count == 0 || validate_event_type(event_type).is_err() {
         return Ok(Vec::new());
     }
     let params: [&(dyn ToSql + Sync); 3] = [

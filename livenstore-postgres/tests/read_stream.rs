@@ -69,3 +69,21 @@ fn own_events_and_links_page_in_version_order() {
     assert_eq!((link.stream.as_str(), linked.stream()), ("mix-1", "src-3"));
     assert_eq!(store.stream_info("mix-1").unwrap().unwrap().event_count, 6);
 }
+
+#[test]
+fn types_no_event_can_have_read_as_empty() {
+    let Some(test) = TestSchema::new() else {
+        return;
+    };
+    let store = test.connect();
+    store
+        .append("t-1", ExpectedVersion::Any, vec![tick(1)])
+        .unwrap();
+    for bad in ["", "nul\0byte", "line\nbreak"] {
+        assert!(
+            store.read_by_type(bad, 1, usize::MAX).unwrap().is_empty(),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(store.read_by_type("Tick", 0, usize::MAX).unwrap().len(), 1);
+}

@@ -1,19 +1,19 @@
 //! `append STREAM TYPE JSON`: appends one event, for scripts.
 //!
-//! Takes the writer's lock for the duration of the call (a store another process has open is
-//! [`CliError::Locked`]) and appends with the default durability (synced before it returns).
+//! A directory: takes the writer's lock for the duration of the call (a store another process
+//! has open is [`CliError::Locked`]) and appends with the default durability (synced before it
+//! returns). PostgreSQL: the schema is created when missing; the append is committed before it
+//! returns.
 //! The event gets a new id unless `--id` gives one; appending the same id and content again is
 //! a no-op that reports the stored version and position (the store's idempotency rule).
 
-use std::path::Path;
-
-use livenstore::{EventId, EventStore, Metadata, NewEvent, Payload};
+use livenstore::{EventId, Metadata, NewEvent, Payload};
 use serde::Serialize;
 
 use crate::args::AppendArgs;
 use crate::error::CliError;
-use crate::open;
 use crate::output::Output;
+use crate::store::Target;
 
 #[derive(Serialize)]
 struct Appended<'a> {
@@ -24,7 +24,12 @@ struct Appended<'a> {
 }
 
 /// `append`.
-pub fn run(dir: &Path, append: AppendArgs, json: bool, out: &mut Output) -> Result<(), CliError> {
+pub fn run(
+    target: &Target,
+    append: AppendArgs,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), CliError> {
     let payload = Payload::from_json(append.payload).map_err(CliError::InvalidPayload)?;
     let id = append.id.unwrap_or_default(); // a new id
     let metadata = append
@@ -34,8 +39,10 @@ pub fn run(dir: &Path, append: AppendArgs, json: bool, out: &mut Output) -> Resu
     let event = NewEvent::new(append.event_type, payload)
         .with_id(id)
         .with_metadata(metadata);
-    let store = open::for_writing(dir)?;
-    let result = store.append(&append.stream, append.expect, vec![event])?;
+    let store = target.for_writing()?;
+    let result = store
+        .events()
+        .append(&append.stream, append.expect, vec![event])?;
     let appended = Appended {
         id,
         stream: &append.stream,

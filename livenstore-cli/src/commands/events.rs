@@ -1,28 +1,27 @@
 //! `stream`, `event` and `all`: reading events, as a table or as JSON lines.
 
-use std::path::Path;
-
-use livenstore::{EventId, EventStore, JsonStore, RecordedEvent, StoreError};
+use livenstore::{EventId, EventStore, RecordedEvent, StoreError};
 
 use super::PAGE;
 use crate::error::CliError;
-use crate::open;
 use crate::output::{shorten, Align, Output, Table, PAYLOAD_COLUMN_CHARS};
+use crate::store::Target;
 
 /// `stream NAME [--from V] [--limit N]`.
 pub fn stream(
-    dir: &Path,
+    target: &Target,
     name: &str,
     from: u64,
     limit: Option<usize>,
     json: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    let store = open::for_reading(dir)?;
+    let opened = target.for_reading()?;
+    let store = opened.events();
     if store.stream_info(name)?.is_none() {
         return Err(CliError::NoSuchStream {
             name: name.to_owned(),
-            dir: dir.to_path_buf(),
+            place: opened.place(),
         });
     }
     let mut printer = EventPrinter::new(json, true);
@@ -39,9 +38,8 @@ pub fn stream(
 }
 
 /// `event ID`.
-pub fn event(dir: &Path, id: EventId, json: bool, out: &mut Output) -> Result<(), CliError> {
-    let store = open::for_reading(dir)?;
-    let event = store.read(id)?;
+pub fn event(target: &Target, id: EventId, json: bool, out: &mut Output) -> Result<(), CliError> {
+    let event = target.for_reading()?.events().read(id)?;
     if json {
         return out.json(&event);
     }
@@ -69,19 +67,20 @@ pub fn event(dir: &Path, id: EventId, json: bool, out: &mut Output) -> Result<()
 
 /// `all [--from POS] [--type T] [--limit N]`.
 pub fn all(
-    dir: &Path,
+    target: &Target,
     from: u64,
     event_type: Option<&str>,
     limit: Option<usize>,
     json: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    let store = open::for_reading(dir)?;
+    let opened = target.for_reading()?;
+    let store = opened.events();
     let mut printer = EventPrinter::new(json, false);
     let mut next = from.max(1);
     let mut left = limit.unwrap_or(usize::MAX);
     while left > 0 {
-        let page = read_page(&store, event_type, next, left.min(PAGE))?;
+        let page = read_page(store, event_type, next, left.min(PAGE))?;
         let Some(last) = page.last() else { break };
         next = last.position() + 1;
         left -= page.len();
@@ -91,7 +90,7 @@ pub fn all(
 }
 
 fn read_page(
-    store: &JsonStore,
+    store: &dyn EventStore,
     event_type: Option<&str>,
     from: u64,
     count: usize,

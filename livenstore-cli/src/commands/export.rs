@@ -1,26 +1,34 @@
 //! `export`: every event and link, as JSON lines in an order `import` replays (see
 //! `export_format.rs`).
 //!
-//! The store is opened read-only once, so the export is the store as it was at that moment even
-//! while a writer goes on. Links are collected first (reading every stream once, keeping only
-//! the links), then the events are written in position order with each stream's links placed
-//! before the first entry that follows them in that stream; links after a stream's last event
-//! come at the end. So the export reads the log twice and holds only the links in memory.
+//! Works on any store through the [`EventStore`] trait. The export ends at the last position the
+//! store has when it starts (`end`), so the file is a store as it was, even while writers go on
+//! (a directory opened read-only does not change anyway; a PostgreSQL store does):
+//! - Links are collected first, reading every stream once and keeping only the links. A stream
+//!   is read up to its first entry whose event lies beyond `end` (an event appended later, or a
+//!   link to one): every entry after it came later too. Links made after the start to events up
+//!   to `end` are kept; they follow everything else of their stream, so the file stays a valid
+//!   store.
+//! - Then the events up to `end` are written in position order with each stream's links placed
+//!   before the first entry that follows them in that stream; links after a stream's last event
+//!   come at the end.
+//!
+//! So the export reads the log twice and holds only the links in memory.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use livenstore::{EventId, EventStore, JsonStore, LinkInfo};
+use livenstore::{EventId, EventStore, LinkInfo};
 use serde::Serialize;
 
 use super::PAGE;
 use crate::args::ExportFormat;
 use crate::error::CliError;
 use crate::export_format::ExportRecord;
-use crate::open;
 use crate::output::Output;
+use crate::store::Target;
 
 /// Where the lines go.
 enum Sink<'a> {
@@ -61,15 +69,17 @@ struct Summary<'a> {
 
 /// `export [--format jsonl] [--output FILE]`.
 pub fn run(
-    dir: &Path,
+    target: &Target,
     format: ExportFormat,
     output: Option<&Path>,
     json: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
     let ExportFormat::Jsonl = format;
-    let store = open::for_reading(dir)?;
-    let mut links = collect_links(&store)?;
+    let opened = target.for_reading()?;
+    let store = opened.events();
+    let end = store.last_position()?;
+    let mut links = collect_links(store, end)?;
     let mut sink = match output {
         None => Sink::Stdout(out),
         Some(path) => {
@@ -83,8 +93,9 @@ pub fn run(
     };
     let (mut events, mut link_count) = (0u64, 0u64);
     let mut next = 1;
-    loop {
-        let page = store.read_all(next, PAGE)?;
+    while next <= end {
+        let want = usize::try_from(end - next + 1).map_or(PAGE, |left| left.min(PAGE));
+        let page = store.read_all(next, want)?;
         let Some(last) = page.last() else { break };
         next = last.position() + 1;
         for event in page {
@@ -128,22 +139,28 @@ pub fn run(
     Ok(())
 }
 
-/// Every link of every stream, in version order per stream.
+/// Every link of every stream, in version order per stream, up to the stream's first entry
+/// whose event lies beyond position `end`.
 fn collect_links(
-    store: &JsonStore,
+    store: &dyn EventStore,
+    end: u64,
 ) -> Result<BTreeMap<String, VecDeque<(EventId, LinkInfo)>>, CliError> {
     let mut all = BTreeMap::new();
     for info in store.streams()? {
         let mut queue = VecDeque::new();
         let mut next = 1;
-        loop {
+        'stream: loop {
             let page = store.read_stream(&info.stream, next, PAGE)?;
             let Some(last) = page.last() else { break };
             next = super::events::stream_version(last) + 1;
-            queue.extend(
-                page.iter()
-                    .filter_map(|e| e.link().map(|l| (e.id(), l.clone()))),
-            );
+            for entry in &page {
+                if entry.position() > end {
+                    break 'stream;
+                }
+                if let Some(link) = entry.link() {
+                    queue.push_back((entry.id(), link.clone()));
+                }
+            }
         }
         if !queue.is_empty() {
             all.insert(info.stream, queue);

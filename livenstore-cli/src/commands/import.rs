@@ -18,6 +18,11 @@ use crate::export_format::ExportRecord;
 use crate::open;
 use crate::output::Output;
 
+/// Why `import` refuses `--postgres`.
+pub const NOT_FOR_POSTGRES: &str =
+    "it writes segment files; to copy a PostgreSQL store, export it and import the file into a \
+     directory";
+
 #[derive(Serialize)]
 struct Summary {
     events: u64,

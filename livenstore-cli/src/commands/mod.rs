@@ -12,6 +12,7 @@ mod verify;
 use crate::args::{Cli, Command};
 use crate::error::CliError;
 use crate::output::Output;
+use crate::store::Target;
 
 /// How many events a command reads at a time, so a large store is never held in memory whole
 /// (tables keep their rendered rows, `--json` output streams).
@@ -19,19 +20,23 @@ pub const PAGE: usize = 1000;
 
 /// Runs the command, writing its results to standard output.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    let schema = cli
+        .schema
+        .unwrap_or_else(|| livenstore_postgres::DEFAULT_SCHEMA.to_owned());
+    let target = Target::new(cli.dir, cli.postgres, schema)?;
     let mut out = Output::stdout();
-    let (dir, json) = (cli.dir.as_path(), cli.json);
+    let (store, json) = (&target, cli.json);
     let result = match cli.command {
-        Command::Streams => streams::run(dir, json, &mut out),
+        Command::Streams => streams::run(store, json, &mut out),
         Command::Stream { name, from, limit } => {
-            events::stream(dir, &name, from, limit, json, &mut out)
+            events::stream(store, &name, from, limit, json, &mut out)
         }
-        Command::Event { id } => events::event(dir, id, json, &mut out),
+        Command::Event { id } => events::event(store, id, json, &mut out),
         Command::All {
             from,
             event_type,
             limit,
-        } => events::all(dir, from, event_type.as_deref(), limit, json, &mut out),
+        } => events::all(store, from, event_type.as_deref(), limit, json, &mut out),
         Command::Tail {
             stream,
             from,
@@ -46,15 +51,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 max,
                 timeout: timeout.map(std::time::Duration::from_secs),
             };
-            tail::run(dir, &follow, json, &mut out)
+            tail::run(store, &follow, json, &mut out)
         }
-        Command::Stats => stats::run(dir, json, &mut out),
-        Command::Verify => verify::run(dir, json, &mut out),
+        Command::Stats => stats::run(store, json, &mut out),
+        Command::Verify => {
+            let dir = store.dir_only("verify", verify::NOT_FOR_POSTGRES)?;
+            verify::run(dir, json, &mut out)
+        }
         Command::Export { format, output } => {
-            export::run(dir, format, output.as_deref(), json, &mut out)
+            export::run(store, format, output.as_deref(), json, &mut out)
         }
-        Command::Import { file } => import::run(dir, &file, json, &mut out),
-        Command::Append(args) => append::run(dir, args, json, &mut out),
+        Command::Import { file } => {
+            let dir = store.dir_only("import", import::NOT_FOR_POSTGRES)?;
+            import::run(dir, &file, json, &mut out)
+        }
+        Command::Append(args) => append::run(store, args, json, &mut out),
     };
     // What was printed before a failure still reaches the reader.
     let flushed = out.flush();

@@ -1,13 +1,11 @@
 //! `streams`: every stream with its event count, last version and last time.
 
-use std::path::Path;
-
-use livenstore::{EventStore, StreamInfo, Timestamp};
+use livenstore::{StreamInfo, Timestamp};
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::open;
 use crate::output::{Align, Output, Table};
+use crate::store::Target;
 
 /// One stream, as `--json` prints it.
 #[derive(Serialize)]
@@ -34,9 +32,8 @@ impl<'a> From<&'a StreamInfo> for StreamLine<'a> {
 }
 
 /// `streams`.
-pub fn run(dir: &Path, json: bool, out: &mut Output) -> Result<(), CliError> {
-    let store = open::for_reading(dir)?;
-    let streams = store.streams()?;
+pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError> {
+    let streams = target.for_reading()?.events().streams()?;
     if json {
         for info in &streams {
             out.json(&StreamLine::from(info))?;

@@ -1,22 +1,24 @@
 //! `tail`: follows the events another process appends.
 //!
-//! The store is opened read-only (no lock), so the writer goes on undisturbed. Every
-//! `interval` the command calls [`JsonStore::refresh`], which scans only the bytes appended
-//! since the last scan, and prints the new events (of one stream with `--stream`, linked ones
-//! included). Output is flushed after each poll, so a pipe sees events as they come. It runs
-//! until Ctrl-C (the default signal behaviour ends the process), or until `--max` events were
-//! printed or `--timeout` seconds passed.
+//! A directory is opened read-only (no lock), so the writer goes on undisturbed. Every
+//! `interval` the command refreshes the store ([`Store::refresh`]: for a directory
+//! [`JsonStore::refresh`](livenstore::JsonStore::refresh), which scans only the bytes appended
+//! since the last scan; a PostgreSQL server shows new events to the next read) and prints the
+//! new events, read from the last position (or stream version) seen on (of one stream with
+//! `--stream`, linked ones included). Positions are gap-free and become visible in order in both
+//! stores, so reading on from the last one seen misses nothing. Output is flushed after each
+//! poll, so a pipe sees events as they come. It runs until Ctrl-C (the default signal behaviour
+//! ends the process), or until `--max` events were printed or `--timeout` seconds passed.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use livenstore::{EventStore, JsonStore, RecordedEvent, StoreError};
+use livenstore::{EventStore, RecordedEvent, StoreError};
 
 use super::events::{event_line, stream_version};
 use super::PAGE;
 use crate::error::CliError;
-use crate::open;
 use crate::output::Output;
+use crate::store::{Store, Target};
 
 /// What to follow and when to stop.
 pub struct Follow {
@@ -33,8 +35,9 @@ pub struct Follow {
 }
 
 /// `tail [--stream S] [--from N] [--interval-ms MS] [--max N] [--timeout SECS]`.
-pub fn run(dir: &Path, follow: &Follow, json: bool, out: &mut Output) -> Result<(), CliError> {
-    let store = open::for_reading(dir)?;
+pub fn run(target: &Target, follow: &Follow, json: bool, out: &mut Output) -> Result<(), CliError> {
+    let opened: Store = target.for_reading()?;
+    let store = opened.events();
     let start = Instant::now();
     let mut next = match (&follow.stream, follow.from) {
         (_, Some(from)) => from.max(1),
@@ -48,7 +51,7 @@ pub fn run(dir: &Path, follow: &Follow, json: bool, out: &mut Output) -> Result<
             return Ok(());
         }
         let count = usize::try_from(left).unwrap_or(usize::MAX).min(PAGE);
-        let page = read(&store, follow.stream.as_deref(), next, count)?;
+        let page = read(store, follow.stream.as_deref(), next, count)?;
         if let Some(last) = page.last() {
             next = match follow.stream {
                 Some(_) => stream_version(last) + 1,
@@ -75,12 +78,12 @@ pub fn run(dir: &Path, follow: &Follow, json: bool, out: &mut Output) -> Result<
             None => follow.interval,
         };
         std::thread::sleep(nap);
-        store.refresh()?;
+        opened.refresh()?;
     }
 }
 
 fn read(
-    store: &JsonStore,
+    store: &dyn EventStore,
     stream: Option<&str>,
     from: u64,
     count: usize,

@@ -13,6 +13,10 @@ use crate::error::CliError;
 use crate::open;
 use crate::output::Output;
 
+/// Why `verify` refuses `--postgres`.
+pub const NOT_FOR_POSTGRES: &str =
+    "it checks segment files; a PostgreSQL server checks its own data";
+
 /// The report, as `--json` prints it (one object).
 #[derive(Serialize)]
 struct Report<'a> {

@@ -110,6 +110,35 @@ pub struct SubscriptionError {
     pub stopped: bool,
 }
 
+impl SubscriptionError {
+    /// A report of `kind` from the subscription (or other component) named `subscription`, about
+    /// no particular event, that did not stop it: how [`SubscriptionManager`] implementations
+    /// outside this crate report to an [`ErrorHook`].
+    ///
+    /// [`SubscriptionManager`]: super::SubscriptionManager
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::pubsub::{SubscriptionError, SubscriptionErrorKind};
+    /// use livenstore::StoreError;
+    ///
+    /// let error = SubscriptionError::new(
+    ///     "follower",
+    ///     SubscriptionErrorKind::Store(StoreError::Closed),
+    /// );
+    /// assert_eq!(error.to_string(), "subscription `follower`: store read failed: the store is closed");
+    /// ```
+    pub fn new(subscription: impl Into<String>, kind: SubscriptionErrorKind) -> Self {
+        SubscriptionError {
+            subscription: subscription.into(),
+            event: None,
+            kind,
+            stopped: false,
+        }
+    }
+}
+
 /// What happened inside a subscription.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -1,0 +1,141 @@
+//! [`PostgresCheckpointStore`]: consumer checkpoints in the store's `checkpoints` table.
+//!
+//! Invariants:
+//! - One row per consumer name; a save is one `INSERT ... ON CONFLICT DO UPDATE` statement, so it
+//!   is atomic: a reader sees the old position or the new one, never none.
+//! - Names pass [`validate_consumer_name`] before any SQL runs, and reach the server only as
+//!   bound parameters; the schema name in the SQL text was validated when the store was made.
+//! - Positions are stored as `bigint` (the table refuses negative values); a position above
+//!   `i64::MAX` is refused before the statement runs, never wrapped.
+//! - A statement that fails because the connection was lost runs once more on a checked pooled
+//!   connection (`connection::run`; both statements are idempotent, so running one twice is
+//!   safe); any other failure is returned as it is.
+
+use std::sync::Arc;
+
+use livenstore::pubsub::{validate_consumer_name, CheckpointError, CheckpointStore};
+use livenstore::StoreError;
+use postgres::types::ToSql;
+use postgres::Statement;
+
+use crate::connection::{self, prepared, Conn, DbFailure};
+use crate::error;
+use crate::store::{Inner, PostgresStore};
+
+/// Consumer checkpoints kept in the PostgreSQL database of a [`PostgresStore`] (its schema's
+/// `checkpoints` table), so a [`Consumer`](livenstore::pubsub::Consumer) resumes where it
+/// stopped, in whichever process it runs next.
+///
+/// Made by [`PostgresStore::checkpoints`]; it shares the store's connection pool. Cloning gives
+/// another handle to the same table.
+///
+/// # Examples
+///
+/// ```no_run
+/// use livenstore::pubsub::CheckpointStore;
+/// use livenstore_postgres::PostgresStore;
+///
+/// let store = PostgresStore::connect("postgresql://postgres@127.0.0.1:5432/test")?;
+/// let checkpoints = store.checkpoints();
+/// checkpoints.save("balances", 42)?;
+/// assert_eq!(checkpoints.load("balances")?, Some(42));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct PostgresCheckpointStore {
+    store: Arc<Inner>,
+    load_sql: Arc<str>,
+    save_sql: Arc<str>,
+}
+
+impl std::fmt::Debug for PostgresCheckpointStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresCheckpointStore")
+            .field("endpoint", &self.store.endpoint)
+            .field("schema", &self.store.config.schema_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresCheckpointStore {
+    pub(crate) fn new(store: &PostgresStore) -> Self {
+        let schema = store.inner.config.schema_name();
+        PostgresCheckpointStore {
+            store: Arc::clone(&store.inner),
+            load_sql: format!("SELECT position FROM \"{schema}\".checkpoints WHERE consumer = $1")
+                .into(),
+            save_sql: format!(
+                "INSERT INTO \"{schema}\".checkpoints (consumer, position) VALUES ($1, $2) \
+                 ON CONFLICT (consumer) DO UPDATE \
+                 SET position = EXCLUDED.position, updated_at = clock_timestamp()"
+            )
+            .into(),
+        }
+    }
+
+    /// Runs `statement` (prepared once per connection) on a pooled connection, and once more
+    /// on a checked one when the first was lost.
+    fn run<T>(
+        &self,
+        operation: &'static str,
+        text: &str,
+        statement: impl Fn(&mut Conn, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, CheckpointError> {
+        connection::run(&self.store, |conn| {
+            // Both statements may run twice: a load writes nothing and a save is an upsert of
+            // the same value, so "before write" (retry after a lost connection) holds for both.
+            let prepared = prepared(conn, text).map_err(DbFailure::before_write)?;
+            statement(conn, &prepared).map_err(DbFailure::before_write)
+        })
+        .map_err(|failure| {
+            CheckpointError::Backend(failure.to_store_error(operation, &self.store.endpoint))
+        })
+    }
+}
+
+impl CheckpointStore for PostgresCheckpointStore {
+    fn load(&self, consumer: &str) -> Result<Option<u64>, CheckpointError> {
+        validate_consumer_name(consumer)?;
+        let stored: Option<i64> = self.run("load checkpoint", &self.load_sql, |conn, load| {
+            conn.query_opt(load, &[&consumer])?
+                .map(|row| row.try_get(0))
+                .transpose()
+        })?;
+        stored
+            .map(|position| {
+                u64::try_from(position).map_err(|_| {
+                    CheckpointError::Backend(StoreError::Backend {
+                        backend: error::BACKEND,
+                        operation: "load checkpoint",
+                        outcome_unknown: false,
+                        source: format!(
+                            "the checkpoint of consumer `{consumer}` is negative ({position})"
+                        )
+                        .into(),
+                    })
+                })
+            })
+            .transpose()
+    }
+
+    fn save(&self, consumer: &str, position: u64) -> Result<(), CheckpointError> {
+        validate_consumer_name(consumer)?;
+        let position = i64::try_from(position).map_err(|_| {
+            CheckpointError::Backend(StoreError::InvalidArgument(format!(
+                "checkpoint position {position} is larger than PostgreSQL's bigint"
+            )))
+        })?;
+        let params: [&(dyn ToSql + Sync); 2] = [&consumer, &position];
+        self.run("save checkpoint", &self.save_sql, |conn, save| {
+            conn.execute(save, &params).map(drop)
+        })
+    }
+}
+
+impl PostgresStore {
+    /// The consumer checkpoints kept in this store's schema (the `checkpoints` table), sharing
+    /// the store's connection pool.
+    pub fn checkpoints(&self) -> PostgresCheckpointStore {
+        PostgresCheckpointStore::new(self)
+    }
+}
