@@ -4,10 +4,11 @@
 //! - each stream holds its events inline, in chunks of up to 256 entries (`chunk.rs`,
 //!   `stream.rs`); an event read from the store is a handle to its chunk and slot, so reading a
 //!   stream clones one `Arc` per event and replaying it walks memory in order;
-//! - a global log (`log.rs`) names each position's stream and version;
+//! - a global log (`log.rs`) names each position's stream and version in 8 bytes;
 //! - streams are found by name through a `HashMap` with an in-crate fast hasher (`hash.rs`);
 //!   event types are numbered once per store (`event_types.rs`), so an event keeps a 4-byte
-//!   number, and names already seen are not validated again;
+//!   number, names already seen are not validated again, and each type lists its positions in 4
+//!   bytes each (`position_list.rs`);
 //! - an id index (`id_index.rs`) indexes the store's own monotonic ids with one `Vec::push`, and
 //!   caller ids that arrive out of order in a small map.
 //!
@@ -46,6 +47,7 @@ mod event_types;
 mod hash;
 mod id_index;
 mod log;
+mod position_list;
 mod state;
 mod stats;
 mod stream;

@@ -405,12 +405,11 @@ impl State {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let positions = self.types.positions(event_type);
-        let start = positions.partition_point(|&p| p < from_position);
-        Ok(positions[start..]
-            .iter()
+        Ok(self
+            .types
+            .positions(event_type, from_position)
             .take(max_count)
-            .filter_map(|&p| self.event_at(p))
+            .filter_map(|p| self.event_at(p))
             .collect())
     }
 
