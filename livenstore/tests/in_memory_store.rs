@@ -415,9 +415,9 @@ mod random_sequences {
     }
 }
 
-/// Runs of appends to one stream find it without the name map (`state.rs`): names of the same
-/// length that differ only in their last byte, switching streams mid-run, and a run followed by
-/// a new or an invalid name must still land where their names say.
+/// Runs of appends to one stream and switches between streams: names of the same length that
+/// differ only in their last byte, and a run followed by a new or an invalid name, must still land
+/// where their names say.
 #[test]
 fn runs_of_appends_to_one_stream_and_switches_land_in_the_named_stream() -> Result<(), StoreError> {
     let store = InMemoryStore::new();
@@ -439,5 +439,49 @@ fn runs_of_appends_to_one_stream_and_switches_land_in_the_named_stream() -> Resu
         assert!(events.iter().all(|e| e.stream() == name));
     }
     assert_eq!(store.stats().streams, 3);
+    Ok(())
+}
+
+/// Streams are found through a table keyed by a hash of two words of the name, compared by those
+/// words for names of up to 16 bytes and by bytes beyond (`name_key.rs`, `stream_table.rs`):
+/// thousands of names (the table grows many times) of every length up to 60 bytes, differing in
+/// one byte anywhere (the middle of a long name is outside its key), each keep their own events.
+#[test]
+fn names_differing_in_any_one_byte_are_different_streams() -> Result<(), StoreError> {
+    let store = InMemoryStore::new();
+    let mut names = Vec::new();
+    for len in 1..=60usize {
+        let base: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        names.push(base.clone());
+        for at in 0..len {
+            let mut bytes = base.clone().into_bytes();
+            bytes[at] = b'Z';
+            names.push(String::from_utf8(bytes).expect("ASCII"));
+        }
+    }
+    names.push("a".repeat(17));
+    names.push(format!("{}b{}", "a".repeat(8), "a".repeat(8)));
+    assert!(names.len() > 1_800);
+    // Two rounds: the first makes every stream, the second finds each one again.
+    for round in 1..=2u64 {
+        for (i, name) in names.iter().enumerate() {
+            let result = store.append_one(
+                name,
+                ExpectedVersion::Exact(round - 1),
+                event("Tick", &format!("{{\"i\":{i}}}")),
+            )?;
+            assert_eq!(result.stream_version, round, "{name}");
+        }
+    }
+    assert_eq!(store.stats().streams, names.len() as u64);
+    for (i, name) in names.iter().enumerate() {
+        let events = store.read_stream(name, 1, usize::MAX)?;
+        assert_eq!(events.len(), 2, "{name}");
+        for e in &events {
+            assert_eq!(e.stream(), name);
+            assert_eq!(e.payload().as_str(), format!("{{\"i\":{i}}}"));
+        }
+    }
+    assert_eq!(store.stream_info("never-appended")?, None);
     Ok(())
 }

@@ -31,7 +31,7 @@ pub(crate) struct Record {
     id: [u64; 2],
     pub(crate) recorded_at: Timestamp,
     pub(crate) payload: Payload,
-    /// The position, less its chunk's `base_position` (set when the chunk takes the record).
+    /// The position, less its chunk's `base_position`.
     position_offset: u32,
     event_type: u32,
 }
@@ -40,12 +40,14 @@ pub(crate) struct Record {
 static NO_METADATA: Metadata = Metadata::new();
 
 impl Record {
+    /// A record at `position_offset` past its chunk's base position.
     #[inline]
     pub(crate) fn new(
         id: EventId,
         recorded_at: Timestamp,
         event_type: u32,
         payload: Payload,
+        position_offset: u32,
     ) -> Self {
         let id = id.to_u128();
         Record {
@@ -53,7 +55,7 @@ impl Record {
             id: [(id >> 64) as u64, id as u64],
             recorded_at,
             payload,
-            position_offset: 0,
+            position_offset,
             event_type,
         }
     }
@@ -72,41 +74,35 @@ pub(crate) enum Entry {
     Link(Box<RecordedEvent>),
 }
 
-/// An entry on its way into a chunk, with its event's metadata (`None` when empty), which the
-/// chunk keeps beside its entries: most events have none, and records stay small.
+/// An entry on its way into a new chunk, with its event's metadata (`None` when empty), which
+/// the chunk keeps beside its entries: most events have none, and records stay small.
 #[derive(Debug)]
 pub(crate) struct NewEntry {
     pub(crate) entry: Entry,
     pub(crate) metadata: Option<Box<Metadata>>,
 }
 
-impl Entry {
-    /// The entry, an event's position offset set to `offset` (in place: no move of the entry).
-    #[inline]
-    fn at_offset(mut self, offset: u32) -> Self {
-        if let Entry::Event(record) = &mut self {
-            record.position_offset = offset;
-        }
-        self
-    }
-}
-
 /// A run of a stream's entries; see the module documentation.
+///
+/// `repr(C)`, hot fields first: an append reads the reference counts (`Arc::get_mut`), `entries`
+/// and `base_position`, which then share the allocation's first cache line or two.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Chunk {
-    stream: Arc<str>,
-    first_version: u64,
+    entries: Vec<Entry>,
     /// No event of the chunk has a smaller position, nor one larger by 2^32 or more.
     base_position: u64,
-    types: Arc<EventTypes>,
-    entries: Vec<Entry>,
+    first_version: u64,
     /// `(slot, metadata)` of the entries with metadata, in increasing slot order.
     metadata: Vec<(u32, Box<Metadata>)>,
+    stream: Arc<str>,
+    types: Arc<EventTypes>,
 }
 
 impl Chunk {
-    /// A chunk whose first entry is `entry`, at `first_version`: an event at `position`, or a
-    /// link made when `position` was the store's next position. Room for `capacity` entries.
+    /// A chunk whose first entry is `new`, at `first_version`: an event at `position` (its
+    /// record made with position offset 0), or a link made when `position` was the store's next
+    /// position. Room for `capacity` entries.
     pub(crate) fn starting_with(
         stream: Arc<str>,
         first_version: u64,
@@ -116,36 +112,36 @@ impl Chunk {
         new: NewEntry,
     ) -> Self {
         let mut entries = Vec::with_capacity(capacity.max(1));
-        entries.push(new.entry.at_offset(0));
+        entries.push(new.entry);
         Chunk {
-            stream,
-            first_version,
-            base_position: position,
-            types,
             entries,
+            base_position: position,
+            first_version,
             metadata: new.metadata.map(|m| (0, m)).into_iter().collect(),
+            stream,
+            types,
         }
     }
 
-    /// Adds the next entry (an event at `position`, or a link made when `position` was the next
-    /// position) if the chunk has room and the position is within 2^32 of its base; else gives
-    /// the entry back.
+    /// The offset from the chunk's base of `position` (of the next entry) when the chunk has
+    /// room for that entry and the position is within 2^32 of its base.
     #[inline]
-    pub(crate) fn push(&mut self, new: NewEntry, position: u64) -> Result<(), NewEntry> {
-        let offset = position
-            .checked_sub(self.base_position)
-            .and_then(|offset| u32::try_from(offset).ok());
-        match offset {
-            Some(offset) if self.entries.len() < MAX_ENTRIES => {
-                if let Some(metadata) = new.metadata {
-                    // Below `MAX_ENTRIES`.
-                    self.metadata.push((self.entries.len() as u32, metadata));
-                }
-                self.entries.push(new.entry.at_offset(offset));
-                Ok(())
-            }
-            _ => Err(new),
+    pub(crate) fn room_at(&self, position: u64) -> Option<u32> {
+        if self.entries.len() >= MAX_ENTRIES {
+            return None;
         }
+        u32::try_from(position.checked_sub(self.base_position)?).ok()
+    }
+
+    /// Adds the next entry, for which [`room_at`](Self::room_at) said there is room (an event's
+    /// record made with the offset it gave).
+    #[inline]
+    pub(crate) fn push(&mut self, entry: Entry, metadata: Option<Box<Metadata>>) {
+        if let Some(metadata) = metadata {
+            // Below `MAX_ENTRIES`.
+            self.metadata.push((self.entries.len() as u32, metadata));
+        }
+        self.entries.push(entry);
     }
 
     /// The metadata of the entry at `slot`.

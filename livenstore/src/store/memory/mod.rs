@@ -5,7 +5,9 @@
 //!   `stream.rs`); an event read from the store is a handle to its chunk and slot, so reading a
 //!   stream clones one `Arc` per event and replaying it walks memory in order;
 //! - a global log (`log.rs`) names each position's stream and version in 8 bytes;
-//! - streams are found by name through a `HashMap` with an in-crate fast hasher (`hash.rs`);
+//! - streams are found by name through an open-addressing table of 8-byte slots
+//!   (`stream_table.rs`) hashed from a two-word key of the name (`name_key.rs`), which a stream
+//!   keeps beside its hot fields, so a short name is compared without reading its allocation;
 //!   event types are numbered once per store (`event_types.rs`), so an event keeps a 4-byte
 //!   number, names already seen are not validated again, and each type lists its positions in 4
 //!   bytes each (`position_list.rs`);
@@ -47,10 +49,12 @@ mod event_types;
 mod hash;
 mod id_index;
 mod log;
+mod name_key;
 mod position_list;
 mod state;
 mod stats;
 mod stream;
+mod stream_table;
 
 pub use config::Config;
 pub use stats::Stats;

@@ -18,12 +18,13 @@
 use std::cmp::max;
 use std::sync::Arc;
 
-use super::chunk::{Entry, NewEntry, Record};
+use super::chunk::{Entry, Record};
 use super::event_types::TypeIndex;
-use super::hash::FastMap;
 use super::id_index::IdIndex;
 use super::log::Log;
+use super::name_key::NameKey;
 use super::stream::StreamState;
+use super::stream_table::StreamTable;
 use super::Config;
 use crate::clock::CoarseClock;
 use crate::store::{
@@ -110,13 +111,7 @@ enum Checked {
 pub(crate) struct State {
     pub(crate) closed: bool,
     streams: Vec<StreamState>,
-    stream_numbers: FastMap<Arc<str>, u32>,
-    /// The number of the stream the last append went to (or `usize::MAX`), and whether the
-    /// append before went there too: during a run of appends to one stream, a name is first
-    /// compared with that stream's, without hashing; appends that move from stream to stream
-    /// skip the comparison.
-    last_stream: usize,
-    same_stream_again: bool,
+    stream_numbers: StreamTable,
     log: Log,
     next_position: u64,
     clock: Timestamp,
@@ -135,9 +130,7 @@ impl State {
         State {
             closed: false,
             streams: Vec::new(),
-            stream_numbers: FastMap::default(),
-            last_stream: usize::MAX,
-            same_stream_again: false,
+            stream_numbers: StreamTable::default(),
             log: Log::new(),
             next_position: 1,
             clock: Timestamp::UNIX_EPOCH,
@@ -170,15 +163,12 @@ impl State {
     /// The number of stream `name`; an invalid name is an error, an unknown valid one `None`.
     #[inline]
     fn stream_number(&self, name: &str) -> Result<Option<usize>, StoreError> {
-        if self.same_stream_again {
-            if let Some(last) = self.streams.get(self.last_stream) {
-                if *last.name == *name {
-                    return Ok(Some(self.last_stream));
-                }
-            }
-        }
-        match self.stream_numbers.get(name) {
-            Some(&n) => Ok(Some(n as usize)),
+        let key = NameKey::new(name);
+        let found = self.stream_numbers.find(key.hash(name), |n| {
+            self.streams.get(n).is_some_and(|s| s.is_named(name, &key))
+        });
+        match found {
+            Some(n) => Ok(Some(n)),
             None => validate_stream_name(name).map(|()| None),
         }
     }
@@ -189,16 +179,27 @@ impl State {
 
     /// The stream named so, made when new.
     fn stream_or_new(&mut self, name: &str) -> usize {
-        if let Some(&n) = self.stream_numbers.get(name) {
-            return n as usize;
+        let key = NameKey::new(name);
+        let hash = key.hash(name);
+        let streams = &self.streams;
+        if let Some(n) = self.stream_numbers.find(hash, |n| {
+            streams.get(n).is_some_and(|s| s.is_named(name, &key))
+        }) {
+            return n;
         }
         let name: Arc<str> = Arc::from(name);
         self.memory += STREAM_OVERHEAD + name.len() as u64;
-        self.streams.push(StreamState::new(Arc::clone(&name)));
-        // Streams fit a u32: each holds over 100 bytes, so 2^32 of them do not fit in memory.
-        self.stream_numbers
-            .insert(name, (self.streams.len() - 1) as u32);
-        self.streams.len() - 1
+        let number = self.streams.len();
+        self.streams.push(StreamState::new(name));
+        // Streams fit a u32 (below `u32::MAX`): each holds over 100 bytes, so 2^32 of them do not
+        // fit in memory.
+        let streams = &self.streams;
+        self.stream_numbers.insert(hash, number as u32, |n| {
+            streams
+                .get(n)
+                .map_or(0, |s| NameKey::new(&s.name).hash(&s.name))
+        });
+        number
     }
 
     /// The stream's own event (not a link) at `position`.
@@ -279,8 +280,6 @@ impl State {
             Some(n) => n,
             None => self.stream_or_new(stream),
         };
-        self.same_stream_again = stream == self.last_stream;
-        self.last_stream = stream;
         Ok(Checked::Store { stream, first_type })
     }
 
@@ -307,11 +306,15 @@ impl State {
         let Some(stream) = self.streams.get_mut(number) else {
             unreachable!("check_append returns existing stream numbers");
         };
-        let entry = NewEntry {
-            entry: Entry::Event(Record::new(id, recorded_at, type_number, payload)),
-            metadata: metadata.into_boxed(),
-        };
-        stream.push(entry, position, recorded_at, self.types.table());
+        stream.push_event(
+            id,
+            recorded_at,
+            type_number,
+            payload,
+            metadata.into_boxed(),
+            position,
+            self.types.table(),
+        );
         // See `stream_or_new` for why stream numbers fit a u32.
         self.log.push(number as u32, stream.version);
     }
@@ -472,11 +475,7 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        let entry = NewEntry {
-            entry: Entry::Link(Box::new(entry)),
-            metadata: None,
-        };
-        state.push(entry, self.next_position, linked_at, &table);
+        state.push_link(entry, self.next_position, linked_at, &table);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)
@@ -538,6 +537,7 @@ impl State {
             self.log.len() as u64,
             self.streams.len() as u64,
             self.memory
+                + self.stream_numbers.memory_bytes()
                 + self.ids.memory_bytes()
                 + self.log.memory_bytes()
                 + self.types.memory_bytes(),

@@ -1,18 +1,24 @@
 //! [`StreamState`]: one stream of the in-memory store, its entries held inline in chunks.
 //!
 //! Invariants:
-//! - `chunks` hold consecutive versions: `starts[i]` is the first version of `chunks[i]`, and each
-//!   chunk starts where the one before ends. Versions `first_version..=version` are held; earlier
-//!   ones were removed by retention, and a chunk is dropped once none of its versions is held.
-//! - Only the last chunk ever grows, and only while no reader shares it (see `chunk.rs`); a new
-//!   chunk starts when it is full or shared. A chunk after a full one has room for
-//!   `MAX_ENTRIES`; a stream's first chunk, or one after a chunk cut short by a reader, starts
-//!   small and doubles as it grows, so a stream of `n` entries holds `O(n)` memory.
+//! - The stream's chunks are `chunks` then `tail` (the last one, `None` only while there is
+//!   none), and hold consecutive versions: `starts[i]` is the first version of the `i`-th of
+//!   them, and each chunk starts where the one before ends. Versions `first_version..=version`
+//!   are held; earlier ones were removed by retention, and a chunk is dropped once none of its
+//!   versions is held.
+//! - Only `tail` ever grows, and only while no reader shares it (see `chunk.rs`); a new tail
+//!   starts when it is full or shared. A chunk after a full one has room for `MAX_ENTRIES`; a
+//!   stream's first chunk, or one after a chunk cut short by a reader, starts small and doubles
+//!   as it grows, so a stream of `n` entries holds `O(n)` memory.
 //! - `version` is the version of the last entry ever added (it stays when retention empties the
 //!   stream, so versions are never reused).
 //! - Entry times (`recorded_at` of events, `linked_at` of links) never decrease along versions, so
 //!   retention removes a prefix.
 //! - `linked` holds the ids linked into this stream that are still held.
+//! - `name_words` are the words of the name's [`NameKey`].
+//! - The fields an append reads (`version`, `tail`, `name`, `name_words`, `last_time`,
+//!   `first_version`) come first, on the struct's first cache line (`repr(C, align(64))`): over
+//!   many streams, an append to one of them misses the cache there once, not once per field.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,8 +26,9 @@ use std::sync::Arc;
 use super::chunk::{Chunk, Entry, NewEntry, Record, StoredEvent, MAX_ENTRIES};
 use super::event_types::EventTypes;
 use super::hash::FastSet;
+use super::name_key::NameKey;
 use crate::store::StreamInfo;
-use crate::{EventId, RecordedEvent, Timestamp};
+use crate::{EventId, Metadata, Payload, RecordedEvent, Timestamp};
 
 /// Room in a stream's first chunk.
 const FIRST_CHUNK_ENTRIES: usize = 4;
@@ -29,13 +36,16 @@ const FIRST_CHUNK_ENTRIES: usize = 4;
 const AFTER_CUT_ENTRIES: usize = 1;
 
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct StreamState {
+    pub(crate) version: u64,
+    tail: Option<Arc<Chunk>>,
     pub(crate) name: Arc<str>,
+    name_words: [u64; 2],
+    last_time: Timestamp,
+    first_version: u64,
     chunks: VecDeque<Arc<Chunk>>,
     starts: VecDeque<u64>,
-    first_version: u64,
-    pub(crate) version: u64,
-    last_time: Timestamp,
     pub(crate) linked: FastSet<EventId>,
 }
 
@@ -50,14 +60,27 @@ fn entry_time(entry: &Entry) -> Timestamp {
 impl StreamState {
     pub(crate) fn new(name: Arc<str>) -> Self {
         StreamState {
+            version: 0,
+            tail: None,
+            name_words: NameKey::new(&name).words,
             name,
+            last_time: Timestamp::UNIX_EPOCH,
+            first_version: 1,
             chunks: VecDeque::new(),
             starts: VecDeque::new(),
-            first_version: 1,
-            version: 0,
-            last_time: Timestamp::UNIX_EPOCH,
             linked: FastSet::default(),
         }
+    }
+
+    /// Whether the stream is named `name`, whose key is `key`.
+    #[inline]
+    pub(crate) fn is_named(&self, name: &str, key: &NameKey) -> bool {
+        self.name.len() == key.len
+            && if key.is_short() {
+                self.name_words == key.words
+            } else {
+                *self.name == *name
+            }
     }
 
     /// Entries held now (events and links).
@@ -65,46 +88,92 @@ impl StreamState {
         usize::try_from(self.version + 1 - self.first_version).unwrap_or(usize::MAX)
     }
 
-    /// Adds the next entry (at version `version + 1`), recorded or linked at `time`: an event at
-    /// `position`, or a link made when `position` was the store's next position. `types` is the
-    /// store's type table, for a new chunk.
+    /// Adds the next event (at version `version + 1`): its record's fields and metadata. It is at
+    /// `position`, recorded at `recorded_at`. `types` is the store's type table, for a new chunk.
     #[inline]
-    pub(crate) fn push(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_event(
         &mut self,
-        entry: NewEntry,
+        id: EventId,
+        recorded_at: Timestamp,
+        event_type: u32,
+        payload: Payload,
+        metadata: Option<Box<Metadata>>,
         position: u64,
-        time: Timestamp,
         types: &Arc<EventTypes>,
     ) {
-        let refused = match self.chunks.back_mut().and_then(Arc::get_mut) {
-            Some(chunk) => chunk.push(entry, position).err(),
-            None => Some(entry),
-        };
-        if let Some(entry) = refused {
-            self.start_chunk(entry, position, types);
+        let tail = self.tail.as_mut().and_then(Arc::get_mut);
+        match tail.and_then(|chunk| Some((chunk.room_at(position)?, chunk))) {
+            Some((offset, chunk)) => chunk.push(
+                Entry::Event(Record::new(id, recorded_at, event_type, payload, offset)),
+                metadata,
+            ),
+            None => {
+                let entry = Entry::Event(Record::new(id, recorded_at, event_type, payload, 0));
+                self.start_chunk(NewEntry { entry, metadata }, position, types);
+            }
         }
         self.version += 1;
-        self.last_time = time;
+        self.last_time = recorded_at;
     }
 
-    /// Starts a chunk with `entry` (the last chunk is full, shared by a reader, or too far in
+    /// Adds a link (at version `version + 1`) made at `linked_at`, when `position` was the store's
+    /// next position.
+    pub(crate) fn push_link(
+        &mut self,
+        link: RecordedEvent,
+        position: u64,
+        linked_at: Timestamp,
+        types: &Arc<EventTypes>,
+    ) {
+        let entry = Entry::Link(Box::new(link));
+        match self.tail.as_mut().and_then(Arc::get_mut) {
+            Some(chunk) if chunk.room_at(position).is_some() => chunk.push(entry, None),
+            _ => self.start_chunk(
+                NewEntry {
+                    entry,
+                    metadata: None,
+                },
+                position,
+                types,
+            ),
+        }
+        self.version += 1;
+        self.last_time = linked_at;
+    }
+
+    /// Starts a chunk with `entry` (the tail is full, shared by a reader, or too far in
     /// positions).
+    #[cold]
     fn start_chunk(&mut self, entry: NewEntry, position: u64, types: &Arc<EventTypes>) {
-        let room = match self.chunks.back() {
+        let room = match &self.tail {
             None => FIRST_CHUNK_ENTRIES,
             Some(last) if last.len() >= MAX_ENTRIES => MAX_ENTRIES,
             Some(_) => AFTER_CUT_ENTRIES,
         };
         let version = self.version + 1;
-        self.chunks.push_back(Arc::new(Chunk::starting_with(
+        let chunk = Arc::new(Chunk::starting_with(
             Arc::clone(&self.name),
             version,
             position,
             room,
             Arc::clone(types),
             entry,
-        )));
+        ));
+        if let Some(full) = self.tail.replace(chunk) {
+            self.chunks.push_back(full);
+        }
         self.starts.push_back(version);
+    }
+
+    /// The `index`-th chunk.
+    #[inline]
+    fn chunk(&self, index: usize) -> Option<&Arc<Chunk>> {
+        match self.chunks.get(index) {
+            Some(chunk) => Some(chunk),
+            None if index == self.chunks.len() => self.tail.as_ref(),
+            None => None,
+        }
     }
 
     /// The chunk index and slot of a held `version`.
@@ -126,7 +195,7 @@ impl StreamState {
 
     fn entry(&self, version: u64) -> Option<&Entry> {
         let (index, slot) = self.locate(version)?;
-        self.chunks.get(index)?.entry(slot)
+        self.chunk(index)?.entry(slot)
     }
 
     /// The stream's own event at `version` (not a link).
@@ -144,7 +213,7 @@ impl StreamState {
     #[inline]
     pub(crate) fn logged_event(&self, version: u64) -> Option<RecordedEvent> {
         let (index, slot) = self.locate(version)?;
-        let chunk = self.chunks.get(index)?;
+        let chunk = self.chunk(index)?;
         (slot < chunk.len()).then(|| RecordedEvent::from_stored(StoredEvent::new(chunk, slot)))
     }
 
@@ -160,7 +229,7 @@ impl StreamState {
         let mut events = Vec::with_capacity(count);
         // Chunk by chunk, each one's entries in order.
         while events.len() < count {
-            let Some(chunk) = self.chunks.get(index) else {
+            let Some(chunk) = self.chunk(index) else {
                 break;
             };
             let end = chunk.len().min(slot + (count - events.len()));
@@ -201,11 +270,13 @@ impl StreamState {
         }
         self.first_version = low;
         // Drop the chunks that end before `first_version`.
-        while let (Some(chunk), Some(&start)) = (self.chunks.front(), self.starts.front()) {
+        while let (Some(chunk), Some(&start)) = (self.chunk(0), self.starts.front()) {
             if start + chunk.len() as u64 > self.first_version {
                 break;
             }
-            self.chunks.pop_front();
+            if self.chunks.pop_front().is_none() {
+                self.tail = None;
+            }
             self.starts.pop_front();
         }
         links
