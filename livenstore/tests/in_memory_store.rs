@@ -485,3 +485,59 @@ fn names_differing_in_any_one_byte_are_different_streams() -> Result<(), StoreEr
     assert_eq!(store.stream_info("never-appended")?, None);
     Ok(())
 }
+
+/// A stream appends to a chunk it owns and shares it with readers on demand (`tail.rs`): events
+/// read while appends go on, kept or dropped in every pattern (read every event, every few, one
+/// of them through `read`, `read_all` or `read_by_type`), stay as read, and the stream reads back
+/// whole.
+#[test]
+fn reads_between_appends_see_stable_events_in_every_pattern() -> Result<(), StoreError> {
+    let store = InMemoryStore::new();
+    let mut kept: Vec<livenstore::RecordedEvent> = Vec::new();
+    for n in 1..=700u64 {
+        store.append_one(
+            "s-1",
+            ExpectedVersion::Exact(n - 1),
+            event("Tick", &format!("{{\"n\":{n}}}")),
+        )?;
+        // Interleave appends to another stream, so positions and versions differ.
+        if n % 3 == 0 {
+            store.append_one("s-2", ExpectedVersion::Any, event("Tock", "{}"))?;
+        }
+        match n % 7 {
+            0 => kept.extend(store.read_stream("s-1", n.saturating_sub(5), usize::MAX)?),
+            1 => drop(store.read_stream("s-1", n, 1)?),
+            2 => kept.push(store.read(store.read_stream("s-1", n, 1)?[0].id())?),
+            3 => kept.extend(store.read_all(store.last_position()?.saturating_sub(2), 10)?),
+            4 => kept.extend(
+                store
+                    .read_by_type("Tick", 1, usize::MAX)?
+                    .into_iter()
+                    .last(),
+            ),
+            _ => {}
+        }
+    }
+    for e in &kept {
+        if e.stream() == "s-1" {
+            assert_eq!(e.payload().as_str(), format!("{{\"n\":{}}}", e.version()));
+        } else {
+            assert_eq!(e.event_type(), "Tock");
+        }
+    }
+    let all = store.read_stream("s-1", 1, usize::MAX)?;
+    assert_eq!(all.len(), 700);
+    for (e, n) in all.iter().zip(1..) {
+        assert_eq!(
+            (e.version(), e.payload().as_str()),
+            (n, format!("{{\"n\":{n}}}").as_str())
+        );
+    }
+    let positions: Vec<u64> = store
+        .read_all(1, usize::MAX)?
+        .iter()
+        .map(|e| e.position())
+        .collect();
+    assert_eq!(positions, (1..=933).collect::<Vec<_>>());
+    Ok(())
+}

@@ -3,9 +3,10 @@
 //!
 //! Invariants:
 //! - `entries[i]` is the stream's entry at version `first_version + i`.
-//! - A chunk is changed only while the store holds the only reference to it (`Arc::get_mut`), and
-//!   then only by pushing an entry. Once a reader holds a handle to it, it never changes again:
-//!   the store starts a new chunk for the next entry. So a handle cannot see, nor cause, a change.
+//! - A chunk is changed only while its stream owns it (an open tail, `tail.rs`: not in an `Arc`,
+//!   or taken back out of one with no other reference left), and then only by pushing an entry.
+//!   Once a reader holds a handle to it, it does not change while the handle lives. So a handle
+//!   cannot see, nor cause, a change.
 //! - Chunks never form a reference cycle: a link entry references another chunk, but a chunk only
 //!   gains entries while nothing references it, so no chunk it references can reach it. Dropping
 //!   the store therefore frees every chunk that no reader holds.
@@ -60,6 +61,11 @@ impl Record {
         }
     }
 
+    /// Sets the position offset (of a record made before its chunk was known).
+    pub(crate) fn set_position_offset(&mut self, offset: u32) {
+        self.position_offset = offset;
+    }
+
     #[inline]
     pub(crate) fn id(&self) -> EventId {
         EventId::from_u128(u128::from(self.id[0]) << 64 | u128::from(self.id[1]))
@@ -84,8 +90,8 @@ pub(crate) struct NewEntry {
 
 /// A run of a stream's entries; see the module documentation.
 ///
-/// `repr(C)`, hot fields first: an append reads the reference counts (`Arc::get_mut`), `entries`
-/// and `base_position`, which then share the allocation's first cache line or two.
+/// `repr(C)`, hot fields first: an append reads `entries` and `base_position`, which then share a
+/// cache line.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Chunk {
@@ -137,11 +143,40 @@ impl Chunk {
     /// record made with the offset it gave).
     #[inline]
     pub(crate) fn push(&mut self, entry: Entry, metadata: Option<Box<Metadata>>) {
-        if let Some(metadata) = metadata {
-            // Below `MAX_ENTRIES`.
-            self.metadata.push((self.entries.len() as u32, metadata));
-        }
+        // Below `MAX_ENTRIES`.
+        let slot = self.entries.len() as u32;
+        // The entry first: it goes from registers to its slot, not through the stack.
         self.entries.push(entry);
+        if let Some(metadata) = metadata {
+            self.metadata.push((slot, metadata));
+        }
+    }
+
+    /// Adds the next event, for which [`room_at`](Self::room_at) gave `offset`: its record's
+    /// fields, and its metadata.
+    #[inline(always)]
+    pub(crate) fn push_event(
+        &mut self,
+        id: EventId,
+        recorded_at: Timestamp,
+        event_type: u32,
+        payload: Payload,
+        offset: u32,
+        metadata: Option<Box<Metadata>>,
+    ) {
+        // Below `MAX_ENTRIES`.
+        let slot = self.entries.len() as u32;
+        push_record(
+            &mut self.entries,
+            id,
+            recorded_at,
+            payload,
+            offset,
+            event_type,
+        );
+        if let Some(metadata) = metadata {
+            self.metadata.push((slot, metadata));
+        }
     }
 
     /// The metadata of the entry at `slot`.
@@ -165,6 +200,35 @@ impl Chunk {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
+}
+
+/// Pushes an event's record to `entries`, built in its slot from the arguments: when there is
+/// room, with a `Vec::push` that cannot grow the vector. (A push that may grow makes the record
+/// on the stack first, to drop it if growing unwinds, then copies it with wider loads than the
+/// stores that made it, which stalls store-to-load forwarding.) Out of line: inlined into the
+/// large append path, `Vec::push` itself is not inlined and takes the record through the stack.
+#[inline(never)]
+fn push_record(
+    entries: &mut Vec<Entry>,
+    id: EventId,
+    recorded_at: Timestamp,
+    payload: Payload,
+    offset: u32,
+    event_type: u32,
+) {
+    let record = move || Entry::Event(Record::new(id, recorded_at, event_type, payload, offset));
+    if entries.len() < entries.capacity() {
+        entries.push(record());
+    } else {
+        grow_and_push(entries, record());
+    }
+}
+
+/// `entries.push(entry)` when `entries` is full.
+#[cold]
+#[inline(never)]
+fn grow_and_push(entries: &mut Vec<Entry>, entry: Entry) {
+    entries.push(entry);
 }
 
 /// An event stored in a chunk, as handed out inside a [`RecordedEvent`]: the shared chunk and the

@@ -155,7 +155,7 @@ impl TypeIndex {
     }
 
     /// Records that the event at `position` has type `number`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_position(&mut self, number: u32, position: u64) {
         if let Some(positions) = self.positions.get_mut(number as usize) {
             positions.push(position);

@@ -39,7 +39,7 @@ impl Log {
     }
 
     /// Adds the event at the next position.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, stream: u32, version: u64) {
         let short = match u32::try_from(version) {
             Ok(short) if short != WIDE => short,

@@ -47,6 +47,7 @@ pub(crate) mod chunk;
 mod config;
 mod event_types;
 mod hash;
+mod id_generator;
 mod id_index;
 mod log;
 mod name_key;
@@ -55,6 +56,7 @@ mod state;
 mod stats;
 mod stream;
 mod stream_table;
+mod tail;
 
 pub use config::Config;
 pub use stats::Stats;
@@ -64,7 +66,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
-use self::state::State;
+use self::state::{NewRecord, State};
 use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
@@ -239,9 +241,25 @@ impl EventStore for InMemoryStore {
         expected: ExpectedVersion,
         event: NewEvent,
     ) -> Result<AppendResult, StoreError> {
-        self.inner
-            .state_mut()
-            .append_one(stream, expected, event, &self.inner.config)
+        // Taken apart before the lock, into what is stored: moved whole, the event was copied
+        // through the stack with wider loads than the caller's stores (a forwarding stall).
+        match event.into_parts_without_id() {
+            Ok((event_type, payload, payload_len, metadata)) => {
+                self.inner.state_mut().append_new_event(
+                    stream,
+                    expected,
+                    &event_type,
+                    NewRecord {
+                        payload,
+                        payload_len,
+                        metadata: metadata.into_boxed(),
+                    },
+                    &self.inner.config,
+                )
+            }
+            // A caller's id: the idempotency rule of `append` decides.
+            Err(event) => self.append(stream, expected, vec![event]),
+        }
     }
 
     fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {

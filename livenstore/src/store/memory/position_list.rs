@@ -19,7 +19,7 @@ pub(crate) struct PositionList {
 
 impl PositionList {
     /// Adds `position`, larger than every position in the list.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, position: u64) {
         let offset = match u32::try_from(position.wrapping_sub(self.last_base)) {
             Ok(offset) if !self.bases.is_empty() => offset,

@@ -10,16 +10,19 @@
 //!   `max(coarse now, clock)`, so times never decrease along positions nor along a stream's
 //!   entries, and retention always removes a prefix of the log and of each stream.
 //! - Ids the store generates are larger than every id it generated before (ULID monotonic rule
-//!   over `clock`), so the id index keeps them as runs, without memory per event (`id_index.rs`).
+//!   over `clock`, `id_generator.rs`), so the id index keeps them as runs, without memory per
+//!   event (`id_index.rs`).
 //! - An append checks everything (validity, idempotency, version, limits) before changing
 //!   anything, so a failed call stores nothing. A stream name or type name found in the maps was
 //!   validated when it was added, so only new names are validated again.
 
+use std::borrow::Cow;
 use std::cmp::max;
 use std::sync::Arc;
 
-use super::chunk::{Entry, Record};
+use super::chunk::Entry;
 use super::event_types::TypeIndex;
+use super::id_generator::IdGenerator;
 use super::id_index::IdIndex;
 use super::log::Log;
 use super::name_key::NameKey;
@@ -31,7 +34,7 @@ use crate::store::{
     check_idempotent, check_no_repeated_id, validate_event_type, validate_stream_name,
     AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
 };
-use crate::{EventId, LinkInfo, Metadata, NewEvent, RecordedEvent, Timestamp};
+use crate::{EventId, LinkInfo, Metadata, NewEvent, Payload, RecordedEvent, Timestamp};
 
 /// Fixed bytes per held event beyond its payload and metadata: its chunk slot. (The log, id and
 /// type index entries are counted by those structures' capacities.)
@@ -42,34 +45,29 @@ const LINK_OVERHEAD: u64 = EVENT_OVERHEAD + 32 + std::mem::size_of::<LinkInfo>()
 /// Fixed bytes per stream: its state, name header and map entry.
 const STREAM_OVERHEAD: u64 = std::mem::size_of::<StreamState>() as u64 + 16 + 24;
 
-/// A new id, larger than every id generated before (`last` is the last one generated, 0 for
-/// none): the ULID monotonic rule, the random part incremented inside one millisecond.
-#[inline]
-fn next_id(last: &mut u128, at: Timestamp) -> EventId {
-    let ms = u128::from(at.as_unix_nanos() / 1_000_000);
-    let last_ms = *last >> 80;
-    let next = last.wrapping_add(1);
-    let id = if *last == 0 || ms > last_ms {
-        ulid::Ulid::from_datetime(at.to_system_time()).0
-    } else if next >> 80 == last_ms {
-        next
-    } else {
-        // 2^80 ids in one millisecond: fall back to the process-wide generator.
-        EventId::new().to_u128()
-    };
-    *last = id;
-    EventId::from_u128(id)
+/// Bytes a held event's metadata counts for in the memory estimate.
+fn metadata_bytes(metadata: &Metadata) -> usize {
+    metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
 }
 
 /// Bytes one held event counts for in the memory estimate.
 #[inline]
 fn event_bytes(payload_len: usize, metadata: &Metadata) -> u64 {
-    let metadata: usize = if metadata.is_empty() {
+    let metadata = if metadata.is_empty() {
         0
     } else {
-        metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
+        metadata_bytes(metadata)
     };
     EVENT_OVERHEAD + (payload_len + metadata) as u64
+}
+
+/// What an event without an id brings to the store, besides its type.
+pub(crate) struct NewRecord {
+    pub(crate) payload: Payload,
+    /// `payload.len()`.
+    pub(crate) payload_len: usize,
+    /// `None` for none.
+    pub(crate) metadata: Option<Box<Metadata>>,
 }
 
 /// Checks the limits for adding `count` entries to a stream holding `held` entries (`None`: a
@@ -102,9 +100,8 @@ fn check_limits(
 enum Checked {
     /// Nothing to store: the call is answered.
     Done(AppendResult),
-    /// Store the events in the stream numbered `stream` (made by the checks when new); the first
-    /// event's type has the number `first_type`.
-    Store { stream: usize, first_type: u32 },
+    /// Store the events in the stream numbered `stream` (made by the checks when new).
+    Store { stream: usize },
 }
 
 #[derive(Debug)]
@@ -116,7 +113,7 @@ pub(crate) struct State {
     next_position: u64,
     clock: Timestamp,
     coarse_clock: CoarseClock,
-    last_generated: u128,
+    generated: IdGenerator,
     ids: IdIndex,
     types: TypeIndex,
     pub(crate) appended: u64,
@@ -135,7 +132,7 @@ impl State {
             next_position: 1,
             clock: Timestamp::UNIX_EPOCH,
             coarse_clock: CoarseClock::default(),
-            last_generated: 0,
+            generated: IdGenerator::default(),
             ids: IdIndex::new(),
             types: TypeIndex::new(),
             appended: 0,
@@ -203,9 +200,9 @@ impl State {
     }
 
     /// The stream's own event (not a link) at `position`.
-    fn record_at(&self, position: u64) -> Option<&Record> {
+    fn recorded_at(&self, position: u64) -> Option<Timestamp> {
         let (stream, version) = self.log.get(position)?;
-        self.streams.get(stream as usize)?.record(version)
+        self.streams.get(stream as usize)?.recorded_at(version)
     }
 
     fn event_at(&self, position: u64) -> Option<RecordedEvent> {
@@ -233,23 +230,16 @@ impl State {
         if events.len() > 1 {
             check_no_repeated_id(events)?;
         }
-        let mut first_type = 0;
-        for (i, event) in events.iter().enumerate() {
+        for event in events {
             // A type gets its number here, before anything is stored; a number given to the type
             // of a call that then fails is harmless (no event has it).
-            let type_number = match self.types.find(event.event_type_cow()) {
-                Some(type_number) => type_number,
-                None => {
-                    validate_event_type(event.event_type())?;
-                    self.types.number(event.event_type_cow())?
-                }
-            };
-            if i == 0 {
-                first_type = type_number;
+            if self.types.find(event.event_type_cow()).is_none() {
+                validate_event_type(event.event_type())?;
+                self.types.number(event.event_type_cow())?;
             }
-            if event.payload().len() > config.max_payload_bytes {
+            if event.payload_len() > config.max_payload_bytes {
                 return Err(StoreError::PayloadTooLarge {
-                    size: event.payload().len(),
+                    size: event.payload_len(),
                     limit: config.max_payload_bytes,
                 });
             }
@@ -280,7 +270,7 @@ impl State {
             Some(n) => n,
             None => self.stream_or_new(stream),
         };
-        Ok(Checked::Store { stream, first_type })
+        Ok(Checked::Store { stream })
     }
 
     /// Stores one event of a call that [`check_append`](Self::check_append) passed, in stream
@@ -293,15 +283,16 @@ impl State {
         type_number: u32,
         recorded_at: Timestamp,
     ) {
+        let payload_len = event.payload_len();
         let (id, _, payload, metadata) = event.into_parts();
         let (id, generated) = match id {
             Some(id) => (id, false),
-            None => (next_id(&mut self.last_generated, recorded_at), true),
+            None => (self.generated.next(recorded_at), true),
         };
         let position = self.next_position;
         self.next_position += 1;
         self.types.push_position(type_number, position);
-        self.memory += event_bytes(payload.len(), &metadata);
+        self.memory += event_bytes(payload_len, &metadata);
         self.ids.push(id, position, generated);
         let Some(stream) = self.streams.get_mut(number) else {
             unreachable!("check_append returns existing stream numbers");
@@ -339,7 +330,7 @@ impl State {
     ) -> Result<AppendResult, StoreError> {
         let stream = match self.check_append(stream, expected, &events, config)? {
             Checked::Done(result) => return Ok(result),
-            Checked::Store { stream, .. } => stream,
+            Checked::Store { stream } => stream,
         };
         let recorded_at = self.tick();
         let first_position = self.next_position;
@@ -352,24 +343,74 @@ impl State {
         Ok(self.stored(stream, first_position))
     }
 
-    /// Appends one event, as `append` does a call of one.
+    /// Appends one event without an id (of type `event_type`), as `append` does a call of one:
+    /// the same checks in the same order (an id's idempotency aside), then the event is stored.
+    // The `Cow` itself is needed: only a borrowed (`'static`) type name is cached by address.
+    #[allow(clippy::ptr_arg)]
     #[inline]
-    pub(crate) fn append_one(
+    pub(crate) fn append_new_event(
         &mut self,
         stream: &str,
         expected: ExpectedVersion,
-        event: NewEvent,
+        event_type: &Cow<'static, str>,
+        record: NewRecord,
         config: &Config,
     ) -> Result<AppendResult, StoreError> {
-        let (stream, first_type) =
-            match self.check_append(stream, expected, std::slice::from_ref(&event), config)? {
-                Checked::Done(result) => return Ok(result),
-                Checked::Store { stream, first_type } => (stream, first_type),
-            };
+        let number = self.stream_number(stream)?;
+        let type_number = match self.types.find(event_type) {
+            Some(type_number) => type_number,
+            None => {
+                validate_event_type(event_type)?;
+                self.types.number(event_type)?
+            }
+        };
+        if record.payload_len > config.max_payload_bytes {
+            return Err(StoreError::PayloadTooLarge {
+                size: record.payload_len,
+                limit: config.max_payload_bytes,
+            });
+        }
+        self.check_open()?;
+        let state = number.and_then(|n| self.streams.get(n));
+        expected.check(stream, state.map_or(0, |s| s.version))?;
+        check_limits(
+            state.map(StreamState::len),
+            self.streams.len() as u64,
+            1,
+            config,
+        )?;
+        let number = match number {
+            Some(n) => n,
+            None => self.stream_or_new(stream),
+        };
         let recorded_at = self.tick();
-        let first_position = self.next_position;
-        self.store_event(stream, event, first_type, recorded_at);
-        Ok(self.stored(stream, first_position))
+        let id = self.generated.next(recorded_at);
+        let position = self.next_position;
+        self.next_position += 1;
+        self.appended += 1;
+        self.types.push_position(type_number, position);
+        let metadata_len = record.metadata.as_deref().map_or(0, metadata_bytes);
+        self.memory += EVENT_OVERHEAD + (record.payload_len + metadata_len) as u64;
+        self.ids.push(id, position, true);
+        let Some(state) = self.streams.get_mut(number) else {
+            unreachable!("stream numbers given above are of existing streams");
+        };
+        state.push_event(
+            id,
+            recorded_at,
+            type_number,
+            record.payload,
+            record.metadata,
+            position,
+            self.types.table(),
+        );
+        // See `stream_or_new` for why stream numbers fit a u32.
+        self.log.push(number as u32, state.version);
+        Ok(AppendResult {
+            stream_version: state.version,
+            first_position: position,
+            last_position: position,
+        })
     }
 
     pub(crate) fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
@@ -422,7 +463,7 @@ impl State {
         to: Timestamp,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let before = |time| move |p| self.record_at(p).is_some_and(|r| r.recorded_at < time);
+        let before = |time| move |p| self.recorded_at(p).is_some_and(|t| t < time);
         let start = self.log.partition_point(before(from));
         let end = self.log.partition_point(before(to)).max(start);
         Ok((start..end).filter_map(|p| self.event_at(p)).collect())
@@ -494,7 +535,7 @@ impl State {
         let first = self.log.first_position();
         let end = self
             .log
-            .partition_point(|p| self.record_at(p).is_some_and(|r| r.recorded_at < cutoff));
+            .partition_point(|p| self.recorded_at(p).is_some_and(|t| t < cutoff));
         let count = end - first;
         if count > 0 {
             let mut freed = 0;
