@@ -74,7 +74,7 @@ impl Default for CoarseClock {
 
 impl CoarseClock {
     /// The current time, to within one tick: see the module documentation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn now(&mut self) -> Timestamp {
         if self.served < READINGS_PER_REFRESH
             && TICKER_RUNNING.load(Ordering::Acquire)

@@ -63,12 +63,28 @@ pub enum EnvelopeError {
 /// assert_eq!(event.payload().as_str(), r#"{"username":"ada"}"#);
 /// assert!(event.id().is_none(), "the store assigns an id on append");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct NewEvent {
-    id: Option<EventId>,
+    /// The id's high and low halves: 8-byte aligned, so the event has no 16-byte alignment
+    /// padding (it is moved into every append).
+    id: Option<[u64; 2]>,
     event_type: Cow<'static, str>,
     payload: Payload,
+    /// `payload.len()`, kept here: a store checks it on every append, and the payload's own
+    /// allocation may be out of the cache by then.
+    payload_len: usize,
     metadata: Metadata,
+}
+
+impl fmt::Debug for NewEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewEvent")
+            .field("id", &self.id())
+            .field("event_type", &self.event_type)
+            .field("payload", &self.payload)
+            .field("metadata", &self.metadata)
+            .finish()
+    }
 }
 
 impl NewEvent {
@@ -77,6 +93,7 @@ impl NewEvent {
         NewEvent {
             id: None,
             event_type: event_type.into(),
+            payload_len: payload.len(),
             payload,
             metadata: Metadata::new(),
         }
@@ -157,7 +174,9 @@ impl NewEvent {
 
     /// Sets the id (for idempotent appends: the same id appended twice is stored once).
     pub fn with_id(mut self, id: EventId) -> Self {
-        self.id = Some(id);
+        let id = id.to_u128();
+        // Truncation is intended: the two halves.
+        self.id = Some([(id >> 64) as u64, id as u64]);
         self
     }
 
@@ -170,6 +189,7 @@ impl NewEvent {
     /// The id, if the caller chose one.
     pub fn id(&self) -> Option<EventId> {
         self.id
+            .map(|[high, low]| EventId::from_u128(u128::from(high) << 64 | u128::from(low)))
     }
 
     /// The event type name.
@@ -187,6 +207,12 @@ impl NewEvent {
         &self.payload
     }
 
+    /// The payload's length in bytes (without reading the payload).
+    #[inline]
+    pub(crate) fn payload_len(&self) -> usize {
+        self.payload_len
+    }
+
     /// The metadata.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
@@ -197,9 +223,26 @@ impl NewEvent {
         &mut self.metadata
     }
 
+    /// Takes the event apart: type, payload, the payload's length, metadata; the event itself
+    /// back when it has an id (stores apply the idempotency rule to those).
+    #[inline]
+    pub(crate) fn into_parts_without_id(
+        self,
+    ) -> Result<(Cow<'static, str>, Payload, usize, Metadata), Self> {
+        if self.id.is_some() {
+            return Err(self);
+        }
+        Ok((
+            self.event_type,
+            self.payload,
+            self.payload_len,
+            self.metadata,
+        ))
+    }
+
     /// Takes the event apart: id, type, payload, metadata.
     pub fn into_parts(self) -> (Option<EventId>, Cow<'static, str>, Payload, Metadata) {
-        (self.id, self.event_type, self.payload, self.metadata)
+        (self.id(), self.event_type, self.payload, self.metadata)
     }
 }
 

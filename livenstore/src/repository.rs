@@ -5,11 +5,9 @@
 //! loaded the same version only one can save; the other gets [`StoreError::Conflict`] and its
 //! aggregate keeps its unsaved events.
 
-use std::sync::Arc;
-
 use crate::{
     stream_name, Aggregate, AggregateEvent, AggregateRoot, AppendResult, EnvelopeError, EventStore,
-    ExpectedVersion, Metadata, ReplayError, StoreError,
+    ExpectedVersion, Metadata, Payload, ReplayError, StoreError,
 };
 
 /// How many events [`Repository::load`] reads from the store per call.
@@ -222,16 +220,16 @@ impl<S: EventStore> Repository<S> {
         let expected = ExpectedVersion::Exact(root.saved_version());
         // The events move into their envelopes, which keep the typed values (so an in-memory store
         // replays them without decoding). What a failed save must put back is kept as (type, JSON)
-        // pairs: two pointer copies per event.
+        // pairs: a pointer copy and a shared payload per event.
         let unsaved = root.collect_unsaved();
         let mut events = Vec::with_capacity(unsaved.len());
-        let mut sent: Vec<(&'static str, Arc<str>)> = Vec::with_capacity(unsaved.len());
+        let mut sent: Vec<(&'static str, Payload)> = Vec::with_capacity(unsaved.len());
         let mut pending = unsaved.into_iter();
         while let Some(event) = pending.next() {
             let event_type = event.event_type();
             match event.try_into_new_event() {
                 Ok(mut new_event) => {
-                    sent.push((event_type, new_event.payload().json_arc().clone()));
+                    sent.push((event_type, new_event.payload().clone()));
                     if !metadata.is_empty() {
                         new_event = new_event.with_metadata(metadata.clone());
                     }
@@ -286,8 +284,8 @@ impl<S: EventStore> Repository<S> {
 /// The events of a failed save, decoded back from the JSON they were written as: the serde round
 /// trip that [`Repository::load`] relies on. An event whose JSON does not decode back (a serde impl
 /// that does not round-trip, which `load` could not replay either) is dropped from the list.
-fn decode_sent<A: Aggregate>(sent: &[(&'static str, Arc<str>)]) -> Vec<A::Event> {
+fn decode_sent<A: Aggregate>(sent: &[(&'static str, Payload)]) -> Vec<A::Event> {
     sent.iter()
-        .filter_map(|(event_type, json)| A::Event::decode(event_type, json.as_bytes()).ok())
+        .filter_map(|(event_type, payload)| A::Event::decode(event_type, payload.as_bytes()).ok())
         .collect()
 }

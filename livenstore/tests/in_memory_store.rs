@@ -415,9 +415,9 @@ mod random_sequences {
     }
 }
 
-/// Runs of appends to one stream find it without the name map (`state.rs`): names of the same
-/// length that differ only in their last byte, switching streams mid-run, and a run followed by
-/// a new or an invalid name must still land where their names say.
+/// Runs of appends to one stream and switches between streams: names of the same length that
+/// differ only in their last byte, and a run followed by a new or an invalid name, must still land
+/// where their names say.
 #[test]
 fn runs_of_appends_to_one_stream_and_switches_land_in_the_named_stream() -> Result<(), StoreError> {
     let store = InMemoryStore::new();
@@ -439,5 +439,105 @@ fn runs_of_appends_to_one_stream_and_switches_land_in_the_named_stream() -> Resu
         assert!(events.iter().all(|e| e.stream() == name));
     }
     assert_eq!(store.stats().streams, 3);
+    Ok(())
+}
+
+/// Streams are found through a table keyed by a hash of two words of the name, compared by those
+/// words for names of up to 16 bytes and by bytes beyond (`name_key.rs`, `stream_table.rs`):
+/// thousands of names (the table grows many times) of every length up to 60 bytes, differing in
+/// one byte anywhere (the middle of a long name is outside its key), each keep their own events.
+#[test]
+fn names_differing_in_any_one_byte_are_different_streams() -> Result<(), StoreError> {
+    let store = InMemoryStore::new();
+    let mut names = Vec::new();
+    for len in 1..=60usize {
+        let base: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        names.push(base.clone());
+        for at in 0..len {
+            let mut bytes = base.clone().into_bytes();
+            bytes[at] = b'Z';
+            names.push(String::from_utf8(bytes).expect("ASCII"));
+        }
+    }
+    names.push("a".repeat(17));
+    names.push(format!("{}b{}", "a".repeat(8), "a".repeat(8)));
+    assert!(names.len() > 1_800);
+    // Two rounds: the first makes every stream, the second finds each one again.
+    for round in 1..=2u64 {
+        for (i, name) in names.iter().enumerate() {
+            let result = store.append_one(
+                name,
+                ExpectedVersion::Exact(round - 1),
+                event("Tick", &format!("{{\"i\":{i}}}")),
+            )?;
+            assert_eq!(result.stream_version, round, "{name}");
+        }
+    }
+    assert_eq!(store.stats().streams, names.len() as u64);
+    for (i, name) in names.iter().enumerate() {
+        let events = store.read_stream(name, 1, usize::MAX)?;
+        assert_eq!(events.len(), 2, "{name}");
+        for e in &events {
+            assert_eq!(e.stream(), name);
+            assert_eq!(e.payload().as_str(), format!("{{\"i\":{i}}}"));
+        }
+    }
+    assert_eq!(store.stream_info("never-appended")?, None);
+    Ok(())
+}
+
+/// A stream appends to a chunk it owns and shares it with readers on demand (`tail.rs`): events
+/// read while appends go on, kept or dropped in every pattern (read every event, every few, one
+/// of them through `read`, `read_all` or `read_by_type`), stay as read, and the stream reads back
+/// whole.
+#[test]
+fn reads_between_appends_see_stable_events_in_every_pattern() -> Result<(), StoreError> {
+    let store = InMemoryStore::new();
+    let mut kept: Vec<livenstore::RecordedEvent> = Vec::new();
+    for n in 1..=700u64 {
+        store.append_one(
+            "s-1",
+            ExpectedVersion::Exact(n - 1),
+            event("Tick", &format!("{{\"n\":{n}}}")),
+        )?;
+        // Interleave appends to another stream, so positions and versions differ.
+        if n % 3 == 0 {
+            store.append_one("s-2", ExpectedVersion::Any, event("Tock", "{}"))?;
+        }
+        match n % 7 {
+            0 => kept.extend(store.read_stream("s-1", n.saturating_sub(5), usize::MAX)?),
+            1 => drop(store.read_stream("s-1", n, 1)?),
+            2 => kept.push(store.read(store.read_stream("s-1", n, 1)?[0].id())?),
+            3 => kept.extend(store.read_all(store.last_position()?.saturating_sub(2), 10)?),
+            4 => kept.extend(
+                store
+                    .read_by_type("Tick", 1, usize::MAX)?
+                    .into_iter()
+                    .last(),
+            ),
+            _ => {}
+        }
+    }
+    for e in &kept {
+        if e.stream() == "s-1" {
+            assert_eq!(e.payload().as_str(), format!("{{\"n\":{}}}", e.version()));
+        } else {
+            assert_eq!(e.event_type(), "Tock");
+        }
+    }
+    let all = store.read_stream("s-1", 1, usize::MAX)?;
+    assert_eq!(all.len(), 700);
+    for (e, n) in all.iter().zip(1..) {
+        assert_eq!(
+            (e.version(), e.payload().as_str()),
+            (n, format!("{{\"n\":{n}}}").as_str())
+        );
+    }
+    let positions: Vec<u64> = store
+        .read_all(1, usize::MAX)?
+        .iter()
+        .map(|e| e.position())
+        .collect();
+    assert_eq!(positions, (1..=933).collect::<Vec<_>>());
     Ok(())
 }

@@ -3,9 +3,10 @@
 //!
 //! Invariants:
 //! - `entries[i]` is the stream's entry at version `first_version + i`.
-//! - A chunk is changed only while the store holds the only reference to it (`Arc::get_mut`), and
-//!   then only by pushing an entry. Once a reader holds a handle to it, it never changes again:
-//!   the store starts a new chunk for the next entry. So a handle cannot see, nor cause, a change.
+//! - A chunk is changed only while its stream owns it (an open tail, `tail.rs`: not in an `Arc`,
+//!   or taken back out of one with no other reference left), and then only by pushing an entry.
+//!   Once a reader holds a handle to it, it does not change while the handle lives. So a handle
+//!   cannot see, nor cause, a change.
 //! - Chunks never form a reference cycle: a link entry references another chunk, but a chunk only
 //!   gains entries while nothing references it, so no chunk it references can reach it. Dropping
 //!   the store therefore frees every chunk that no reader holds.
@@ -14,7 +15,7 @@
 //! - A [`StoredEvent`] names an entry of its chunk that is an event ([`Entry::Event`]), not a link.
 //! - `types` names every `event_type` number of the chunk's records.
 //! - `metadata` holds, in slot order, the metadata of the events that have some (most have none,
-//!   and a record stays one 64-byte cache line).
+//!   and records stay small).
 
 use std::sync::Arc;
 
@@ -24,14 +25,14 @@ use crate::{EventId, Metadata, Payload, RecordedEvent, Timestamp};
 /// Entries per chunk, at most.
 pub(crate) const MAX_ENTRIES: usize = 256;
 
-/// One stored event, without what its chunk knows (stream, version).
+/// One stored event, without what its chunk knows (stream, version): 48 bytes.
 #[derive(Debug)]
 pub(crate) struct Record {
     /// The id's high and low halves (two `u64`s keep the record 8-byte aligned, and small).
     id: [u64; 2],
     pub(crate) recorded_at: Timestamp,
     pub(crate) payload: Payload,
-    /// The position, less its chunk's `base_position` (set when the chunk takes the record).
+    /// The position, less its chunk's `base_position`.
     position_offset: u32,
     event_type: u32,
 }
@@ -40,12 +41,14 @@ pub(crate) struct Record {
 static NO_METADATA: Metadata = Metadata::new();
 
 impl Record {
+    /// A record at `position_offset` past its chunk's base position.
     #[inline]
     pub(crate) fn new(
         id: EventId,
         recorded_at: Timestamp,
         event_type: u32,
         payload: Payload,
+        position_offset: u32,
     ) -> Self {
         let id = id.to_u128();
         Record {
@@ -53,9 +56,14 @@ impl Record {
             id: [(id >> 64) as u64, id as u64],
             recorded_at,
             payload,
-            position_offset: 0,
+            position_offset,
             event_type,
         }
+    }
+
+    /// Sets the position offset (of a record made before its chunk was known).
+    pub(crate) fn set_position_offset(&mut self, offset: u32) {
+        self.position_offset = offset;
     }
 
     #[inline]
@@ -72,41 +80,35 @@ pub(crate) enum Entry {
     Link(Box<RecordedEvent>),
 }
 
-/// An entry on its way into a chunk, with its event's metadata (`None` when empty), which the
-/// chunk keeps beside its entries: most events have none, and a record stays 64 bytes.
+/// An entry on its way into a new chunk, with its event's metadata (`None` when empty), which
+/// the chunk keeps beside its entries: most events have none, and records stay small.
 #[derive(Debug)]
 pub(crate) struct NewEntry {
     pub(crate) entry: Entry,
     pub(crate) metadata: Option<Box<Metadata>>,
 }
 
-impl Entry {
-    /// The entry, an event's position offset set to `offset` (in place: no move of the entry).
-    #[inline]
-    fn at_offset(mut self, offset: u32) -> Self {
-        if let Entry::Event(record) = &mut self {
-            record.position_offset = offset;
-        }
-        self
-    }
-}
-
 /// A run of a stream's entries; see the module documentation.
+///
+/// `repr(C)`, hot fields first: an append reads `entries` and `base_position`, which then share a
+/// cache line.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Chunk {
-    stream: Arc<str>,
-    first_version: u64,
+    entries: Vec<Entry>,
     /// No event of the chunk has a smaller position, nor one larger by 2^32 or more.
     base_position: u64,
-    types: Arc<EventTypes>,
-    entries: Vec<Entry>,
+    first_version: u64,
     /// `(slot, metadata)` of the entries with metadata, in increasing slot order.
     metadata: Vec<(u32, Box<Metadata>)>,
+    stream: Arc<str>,
+    types: Arc<EventTypes>,
 }
 
 impl Chunk {
-    /// A chunk whose first entry is `entry`, at `first_version`: an event at `position`, or a
-    /// link made when `position` was the store's next position. Room for `capacity` entries.
+    /// A chunk whose first entry is `new`, at `first_version`: an event at `position` (its
+    /// record made with position offset 0), or a link made when `position` was the store's next
+    /// position. Room for `capacity` entries.
     pub(crate) fn starting_with(
         stream: Arc<str>,
         first_version: u64,
@@ -116,35 +118,64 @@ impl Chunk {
         new: NewEntry,
     ) -> Self {
         let mut entries = Vec::with_capacity(capacity.max(1));
-        entries.push(new.entry.at_offset(0));
+        entries.push(new.entry);
         Chunk {
-            stream,
-            first_version,
-            base_position: position,
-            types,
             entries,
+            base_position: position,
+            first_version,
             metadata: new.metadata.map(|m| (0, m)).into_iter().collect(),
+            stream,
+            types,
         }
     }
 
-    /// Adds the next entry (an event at `position`, or a link made when `position` was the next
-    /// position) if the chunk has room and the position is within 2^32 of its base; else gives
-    /// the entry back.
+    /// The offset from the chunk's base of `position` (of the next entry) when the chunk has
+    /// room for that entry and the position is within 2^32 of its base.
     #[inline]
-    pub(crate) fn push(&mut self, new: NewEntry, position: u64) -> Result<(), NewEntry> {
-        let offset = position
-            .checked_sub(self.base_position)
-            .and_then(|offset| u32::try_from(offset).ok());
-        match offset {
-            Some(offset) if self.entries.len() < MAX_ENTRIES => {
-                if let Some(metadata) = new.metadata {
-                    // Below `MAX_ENTRIES`.
-                    self.metadata.push((self.entries.len() as u32, metadata));
-                }
-                self.entries.push(new.entry.at_offset(offset));
-                Ok(())
-            }
-            _ => Err(new),
+    pub(crate) fn room_at(&self, position: u64) -> Option<u32> {
+        if self.entries.len() >= MAX_ENTRIES {
+            return None;
+        }
+        u32::try_from(position.checked_sub(self.base_position)?).ok()
+    }
+
+    /// Adds the next entry, for which [`room_at`](Self::room_at) said there is room (an event's
+    /// record made with the offset it gave).
+    #[inline]
+    pub(crate) fn push(&mut self, entry: Entry, metadata: Option<Box<Metadata>>) {
+        // Below `MAX_ENTRIES`.
+        let slot = self.entries.len() as u32;
+        // The entry first: it goes from registers to its slot, not through the stack.
+        self.entries.push(entry);
+        if let Some(metadata) = metadata {
+            self.metadata.push((slot, metadata));
+        }
+    }
+
+    /// Adds the next event, for which [`room_at`](Self::room_at) gave `offset`: its record's
+    /// fields, and its metadata.
+    #[inline(always)]
+    pub(crate) fn push_event(
+        &mut self,
+        id: EventId,
+        recorded_at: Timestamp,
+        event_type: u32,
+        payload: Payload,
+        offset: u32,
+        metadata: Option<Box<Metadata>>,
+    ) {
+        // Below `MAX_ENTRIES`.
+        let slot = self.entries.len() as u32;
+        push_record(
+            &mut self.entries,
+            id,
+            recorded_at,
+            payload,
+            offset,
+            event_type,
+        );
+        if let Some(metadata) = metadata {
+            self.metadata.push((slot, metadata));
         }
     }
 
@@ -169,6 +200,35 @@ impl Chunk {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
+}
+
+/// Pushes an event's record to `entries`, built in its slot from the arguments: when there is
+/// room, with a `Vec::push` that cannot grow the vector. (A push that may grow makes the record
+/// on the stack first, to drop it if growing unwinds, then copies it with wider loads than the
+/// stores that made it, which stalls store-to-load forwarding.) Out of line: inlined into the
+/// large append path, `Vec::push` itself is not inlined and takes the record through the stack.
+#[inline(never)]
+fn push_record(
+    entries: &mut Vec<Entry>,
+    id: EventId,
+    recorded_at: Timestamp,
+    payload: Payload,
+    offset: u32,
+    event_type: u32,
+) {
+    let record = move || Entry::Event(Record::new(id, recorded_at, event_type, payload, offset));
+    if entries.len() < entries.capacity() {
+        entries.push(record());
+    } else {
+        grow_and_push(entries, record());
+    }
+}
+
+/// `entries.push(entry)` when `entries` is full.
+#[cold]
+#[inline(never)]
+fn grow_and_push(entries: &mut Vec<Entry>, entry: Entry) {
+    entries.push(entry);
 }
 
 /// An event stored in a chunk, as handed out inside a [`RecordedEvent`]: the shared chunk and the
@@ -234,6 +294,10 @@ mod tests {
 
     #[test]
     fn entries_stay_small() {
-        assert_eq!(std::mem::size_of::<Entry>(), 64, "one cache line");
+        assert_eq!(
+            std::mem::size_of::<Entry>(),
+            48,
+            "a record, with the link variant in its niche"
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use super::hash::FastMap;
+use super::position_list::PositionList;
 use crate::store::StoreError;
 
 /// Names on page 0; page `p` has `FIRST_PAGE << p`.
@@ -83,7 +84,7 @@ pub(crate) struct TypeIndex {
     table: Arc<EventTypes>,
     by_name: FastMap<Arc<str>, u32>,
     recent: Vec<((usize, usize), u32)>,
-    positions: Vec<Vec<u64>>,
+    positions: Vec<PositionList>,
 }
 
 impl TypeIndex {
@@ -149,37 +150,41 @@ impl TypeIndex {
             return Err(too_many());
         }
         self.by_name.insert(name, number);
-        self.positions.push(Vec::new());
+        self.positions.push(PositionList::default());
         Ok(number)
     }
 
     /// Records that the event at `position` has type `number`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_position(&mut self, number: u32, position: u64) {
         if let Some(positions) = self.positions.get_mut(number as usize) {
             positions.push(position);
         }
     }
 
-    /// The held positions of type `name`, in increasing order.
-    pub(crate) fn positions(&self, name: &str) -> &[u64] {
+    /// The held positions of type `name` from `from_position` on, in increasing order.
+    pub(crate) fn positions(
+        &self,
+        name: &str,
+        from_position: u64,
+    ) -> impl Iterator<Item = u64> + '_ {
         self.by_name
             .get(name)
             .and_then(|&n| self.positions.get(n as usize))
-            .map_or(&[], Vec::as_slice)
+            .into_iter()
+            .flat_map(move |list| list.starting_at(from_position))
     }
 
     /// Forgets the positions before `position`.
     pub(crate) fn remove_before(&mut self, position: u64) {
         for positions in &mut self.positions {
-            let gone = positions.partition_point(|&p| p < position);
-            positions.drain(..gone);
+            positions.remove_before(position);
         }
     }
 
     /// Bytes held by the position lists, estimated.
     pub(crate) fn memory_bytes(&self) -> u64 {
-        self.positions.iter().map(|p| p.capacity() as u64 * 8).sum()
+        self.positions.iter().map(PositionList::memory_bytes).sum()
     }
 }
 

@@ -1,10 +1,11 @@
 //! [`IdIndex`]: event id → global position, nearly free for the ids the store makes itself.
 //!
 //! Invariants:
-//! - `runs` index generated ids: a run is a span of consecutive positions whose ids are
-//!   consecutive numbers (`first_id + i` is at `first_position + i`, `i < len`). Runs are in
-//!   increasing order of ids and of positions. The store generates ids that grow by one inside a
-//!   millisecond, so a busy store makes one run per millisecond: no memory per event.
+//! - `runs` then `open` (when its `len` is not 0) index generated ids: a run is a span of
+//!   consecutive positions whose ids are consecutive numbers (`first_id + i` is at
+//!   `first_position + i`, `i < len`). Runs are in increasing order of ids and of positions; only
+//!   `open`, the last, grows. The store generates ids that grow by one inside a millisecond, so a
+//!   busy store makes one run per millisecond: no memory per event.
 //! - Other ids (given by callers, or a generated id that is not larger than the last run's) that
 //!   are larger than every such id before are in `ordered` (`ordered_ids[i]` is at
 //!   `ordered_positions[i]`, both increasing); the rest are in `unordered`.
@@ -16,7 +17,7 @@ use std::collections::VecDeque;
 use super::hash::FastMap;
 use crate::EventId;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Run {
     first_id: u128,
     first_position: u64,
@@ -24,6 +25,12 @@ struct Run {
 }
 
 impl Run {
+    /// The id after the run's last.
+    #[inline]
+    fn end_id(&self) -> u128 {
+        self.first_id + u128::from(self.len)
+    }
+
     /// The position of `id` if it is in this run.
     fn position_of(&self, id: u128) -> Option<u64> {
         let offset = id.checked_sub(self.first_id)?;
@@ -34,6 +41,7 @@ impl Run {
 #[derive(Debug, Default)]
 pub(crate) struct IdIndex {
     runs: VecDeque<Run>,
+    open: Run,
     ordered_ids: VecDeque<u128>,
     ordered_positions: VecDeque<u64>,
     unordered: FastMap<EventId, u64>,
@@ -45,31 +53,39 @@ impl IdIndex {
     }
 
     /// Records `id` at `position` (the next position); `generated` when the store made the id.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, id: EventId, position: u64, generated: bool) {
         let key = id.to_u128();
-        if generated {
-            match self.runs.back_mut() {
-                // The next id at the next position: the run grows.
-                Some(run)
-                    if key == run.first_id + u128::from(run.len)
-                        && position == run.first_position + run.len =>
-                {
-                    run.len += 1;
-                    return;
-                }
-                // Not larger than the last run's ids (rare: the fallback generator): indexed
-                // like a caller's id below.
-                Some(run) if key < run.first_id + u128::from(run.len) => {}
-                _ => {
-                    self.runs.push_back(Run {
-                        first_id: key,
-                        first_position: position,
-                        len: 1,
-                    });
-                    return;
-                }
+        let open = &mut self.open;
+        if generated && open.len != 0 && position == open.first_position + open.len {
+            // The next id at the next position: the run grows.
+            if key == open.end_id() {
+                open.len += 1;
+                return;
             }
+        }
+        self.push_other(id, position, generated);
+    }
+
+    /// [`push`](Self::push) of an id that does not extend the open run.
+    #[cold]
+    fn push_other(&mut self, id: EventId, position: u64, generated: bool) {
+        let key = id.to_u128();
+        // A generated id larger than every run's starts a run; one that is not (rare: the
+        // fallback generator) is indexed like a caller's id below.
+        if generated && (self.open.len == 0 || key >= self.open.end_id()) {
+            let closed = std::mem::replace(
+                &mut self.open,
+                Run {
+                    first_id: key,
+                    first_position: position,
+                    len: 1,
+                },
+            );
+            if closed.len != 0 {
+                self.runs.push_back(closed);
+            }
+            return;
         }
         if self.ordered_ids.back().is_none_or(|&last| key > last) {
             self.ordered_ids.push_back(key);
@@ -82,6 +98,9 @@ impl IdIndex {
     /// The position `id` may be at (the caller confirms it holds `id`).
     pub(crate) fn find(&self, id: EventId) -> Option<u64> {
         let key = id.to_u128();
+        if let Some(position) = self.open.position_of(key) {
+            return Some(position);
+        }
         let run = self.runs.partition_point(|r| r.first_id <= key);
         if let Some(position) = run
             .checked_sub(1)
@@ -106,6 +125,9 @@ impl IdIndex {
             .is_some_and(|r| r.first_position + r.len <= position)
         {
             self.runs.pop_front();
+        }
+        if self.open.first_position + self.open.len <= position {
+            self.open.len = 0;
         }
         let gone = self.ordered_positions.partition_point(|&p| p < position);
         self.ordered_ids.drain(..gone);
@@ -156,7 +178,7 @@ mod tests {
         index.push(id(7), 12, false);
         index.push(id(50), 13, true);
         index.push(id(110), 14, true);
-        assert_eq!(index.runs.len(), 3, "a gap in positions starts a run");
+        assert_eq!(index.runs.len() + 1, 3, "a gap in positions starts a run");
         for (n, p) in (100..104).zip(1..) {
             assert_eq!(index.find(id(n)), Some(p));
         }
@@ -171,7 +193,7 @@ mod tests {
         assert_eq!(index.find(id(99)), None);
 
         index.remove_before(7, [100, 101, 102, 103, 5_000, 104].into_iter().map(id));
-        assert_eq!(index.runs.len(), 2, "the first run is gone");
+        assert_eq!(index.runs.len() + 1, 2, "the first run is gone");
         assert_eq!(index.find(id(5_000)), None);
         assert_eq!(index.find(id(105)), Some(7));
         assert_eq!(index.find(id(7)), Some(12));

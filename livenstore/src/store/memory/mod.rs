@@ -4,10 +4,13 @@
 //! - each stream holds its events inline, in chunks of up to 256 entries (`chunk.rs`,
 //!   `stream.rs`); an event read from the store is a handle to its chunk and slot, so reading a
 //!   stream clones one `Arc` per event and replaying it walks memory in order;
-//! - a global log (`log.rs`) names each position's stream and version;
-//! - streams are found by name through a `HashMap` with an in-crate fast hasher (`hash.rs`);
+//! - a global log (`log.rs`) names each position's stream and version in 8 bytes;
+//! - streams are found by name through an open-addressing table of 8-byte slots
+//!   (`stream_table.rs`) hashed from a two-word key of the name (`name_key.rs`), which a stream
+//!   keeps beside its hot fields, so a short name is compared without reading its allocation;
 //!   event types are numbered once per store (`event_types.rs`), so an event keeps a 4-byte
-//!   number, and names already seen are not validated again;
+//!   number, names already seen are not validated again, and each type lists its positions in 4
+//!   bytes each (`position_list.rs`);
 //! - an id index (`id_index.rs`) indexes the store's own monotonic ids with one `Vec::push`, and
 //!   caller ids that arrive out of order in a small map.
 //!
@@ -44,11 +47,16 @@ pub(crate) mod chunk;
 mod config;
 mod event_types;
 mod hash;
+mod id_generator;
 mod id_index;
 mod log;
+mod name_key;
+mod position_list;
 mod state;
 mod stats;
 mod stream;
+mod stream_table;
+mod tail;
 
 pub use config::Config;
 pub use stats::Stats;
@@ -58,7 +66,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
-use self::state::State;
+use self::state::{NewRecord, State};
 use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
@@ -233,9 +241,25 @@ impl EventStore for InMemoryStore {
         expected: ExpectedVersion,
         event: NewEvent,
     ) -> Result<AppendResult, StoreError> {
-        self.inner
-            .state_mut()
-            .append_one(stream, expected, event, &self.inner.config)
+        // Taken apart before the lock, into what is stored: moved whole, the event was copied
+        // through the stack with wider loads than the caller's stores (a forwarding stall).
+        match event.into_parts_without_id() {
+            Ok((event_type, payload, payload_len, metadata)) => {
+                self.inner.state_mut().append_new_event(
+                    stream,
+                    expected,
+                    &event_type,
+                    NewRecord {
+                        payload,
+                        payload_len,
+                        metadata: metadata.into_boxed(),
+                    },
+                    &self.inner.config,
+                )
+            }
+            // A caller's id: the idempotency rule of `append` decides.
+            Err(event) => self.append(stream, expected, vec![event]),
+        }
     }
 
     fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {

@@ -10,27 +10,31 @@
 //!   `max(coarse now, clock)`, so times never decrease along positions nor along a stream's
 //!   entries, and retention always removes a prefix of the log and of each stream.
 //! - Ids the store generates are larger than every id it generated before (ULID monotonic rule
-//!   over `clock`), so the id index keeps them as runs, without memory per event (`id_index.rs`).
+//!   over `clock`, `id_generator.rs`), so the id index keeps them as runs, without memory per
+//!   event (`id_index.rs`).
 //! - An append checks everything (validity, idempotency, version, limits) before changing
 //!   anything, so a failed call stores nothing. A stream name or type name found in the maps was
 //!   validated when it was added, so only new names are validated again.
 
+use std::borrow::Cow;
 use std::cmp::max;
 use std::sync::Arc;
 
-use super::chunk::{Entry, NewEntry, Record};
+use super::chunk::Entry;
 use super::event_types::TypeIndex;
-use super::hash::FastMap;
+use super::id_generator::IdGenerator;
 use super::id_index::IdIndex;
 use super::log::Log;
+use super::name_key::NameKey;
 use super::stream::StreamState;
+use super::stream_table::StreamTable;
 use super::Config;
 use crate::clock::CoarseClock;
 use crate::store::{
     check_idempotent, check_no_repeated_id, validate_event_type, validate_stream_name,
     AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
 };
-use crate::{EventId, LinkInfo, Metadata, NewEvent, RecordedEvent, Timestamp};
+use crate::{EventId, LinkInfo, Metadata, NewEvent, Payload, RecordedEvent, Timestamp};
 
 /// Fixed bytes per held event beyond its payload and metadata: its chunk slot. (The log, id and
 /// type index entries are counted by those structures' capacities.)
@@ -41,34 +45,29 @@ const LINK_OVERHEAD: u64 = EVENT_OVERHEAD + 32 + std::mem::size_of::<LinkInfo>()
 /// Fixed bytes per stream: its state, name header and map entry.
 const STREAM_OVERHEAD: u64 = std::mem::size_of::<StreamState>() as u64 + 16 + 24;
 
-/// A new id, larger than every id generated before (`last` is the last one generated, 0 for
-/// none): the ULID monotonic rule, the random part incremented inside one millisecond.
-#[inline]
-fn next_id(last: &mut u128, at: Timestamp) -> EventId {
-    let ms = u128::from(at.as_unix_nanos() / 1_000_000);
-    let last_ms = *last >> 80;
-    let next = last.wrapping_add(1);
-    let id = if *last == 0 || ms > last_ms {
-        ulid::Ulid::from_datetime(at.to_system_time()).0
-    } else if next >> 80 == last_ms {
-        next
-    } else {
-        // 2^80 ids in one millisecond: fall back to the process-wide generator.
-        EventId::new().to_u128()
-    };
-    *last = id;
-    EventId::from_u128(id)
+/// Bytes a held event's metadata counts for in the memory estimate.
+fn metadata_bytes(metadata: &Metadata) -> usize {
+    metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
 }
 
 /// Bytes one held event counts for in the memory estimate.
 #[inline]
 fn event_bytes(payload_len: usize, metadata: &Metadata) -> u64 {
-    let metadata: usize = if metadata.is_empty() {
+    let metadata = if metadata.is_empty() {
         0
     } else {
-        metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
+        metadata_bytes(metadata)
     };
     EVENT_OVERHEAD + (payload_len + metadata) as u64
+}
+
+/// What an event without an id brings to the store, besides its type.
+pub(crate) struct NewRecord {
+    pub(crate) payload: Payload,
+    /// `payload.len()`.
+    pub(crate) payload_len: usize,
+    /// `None` for none.
+    pub(crate) metadata: Option<Box<Metadata>>,
 }
 
 /// Checks the limits for adding `count` entries to a stream holding `held` entries (`None`: a
@@ -101,27 +100,20 @@ fn check_limits(
 enum Checked {
     /// Nothing to store: the call is answered.
     Done(AppendResult),
-    /// Store the events in the stream numbered `stream` (made by the checks when new); the first
-    /// event's type has the number `first_type`.
-    Store { stream: usize, first_type: u32 },
+    /// Store the events in the stream numbered `stream` (made by the checks when new).
+    Store { stream: usize },
 }
 
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) closed: bool,
     streams: Vec<StreamState>,
-    stream_numbers: FastMap<Arc<str>, u32>,
-    /// The number of the stream the last append went to (or `usize::MAX`), and whether the
-    /// append before went there too: during a run of appends to one stream, a name is first
-    /// compared with that stream's, without hashing; appends that move from stream to stream
-    /// skip the comparison.
-    last_stream: usize,
-    same_stream_again: bool,
+    stream_numbers: StreamTable,
     log: Log,
     next_position: u64,
     clock: Timestamp,
     coarse_clock: CoarseClock,
-    last_generated: u128,
+    generated: IdGenerator,
     ids: IdIndex,
     types: TypeIndex,
     pub(crate) appended: u64,
@@ -135,14 +127,12 @@ impl State {
         State {
             closed: false,
             streams: Vec::new(),
-            stream_numbers: FastMap::default(),
-            last_stream: usize::MAX,
-            same_stream_again: false,
+            stream_numbers: StreamTable::default(),
             log: Log::new(),
             next_position: 1,
             clock: Timestamp::UNIX_EPOCH,
             coarse_clock: CoarseClock::default(),
-            last_generated: 0,
+            generated: IdGenerator::default(),
             ids: IdIndex::new(),
             types: TypeIndex::new(),
             appended: 0,
@@ -170,15 +160,12 @@ impl State {
     /// The number of stream `name`; an invalid name is an error, an unknown valid one `None`.
     #[inline]
     fn stream_number(&self, name: &str) -> Result<Option<usize>, StoreError> {
-        if self.same_stream_again {
-            if let Some(last) = self.streams.get(self.last_stream) {
-                if *last.name == *name {
-                    return Ok(Some(self.last_stream));
-                }
-            }
-        }
-        match self.stream_numbers.get(name) {
-            Some(&n) => Ok(Some(n as usize)),
+        let key = NameKey::new(name);
+        let found = self.stream_numbers.find(key.hash(name), |n| {
+            self.streams.get(n).is_some_and(|s| s.is_named(name, &key))
+        });
+        match found {
+            Some(n) => Ok(Some(n)),
             None => validate_stream_name(name).map(|()| None),
         }
     }
@@ -189,22 +176,33 @@ impl State {
 
     /// The stream named so, made when new.
     fn stream_or_new(&mut self, name: &str) -> usize {
-        if let Some(&n) = self.stream_numbers.get(name) {
-            return n as usize;
+        let key = NameKey::new(name);
+        let hash = key.hash(name);
+        let streams = &self.streams;
+        if let Some(n) = self.stream_numbers.find(hash, |n| {
+            streams.get(n).is_some_and(|s| s.is_named(name, &key))
+        }) {
+            return n;
         }
         let name: Arc<str> = Arc::from(name);
         self.memory += STREAM_OVERHEAD + name.len() as u64;
-        self.streams.push(StreamState::new(Arc::clone(&name)));
-        // Streams fit a u32: each holds over 100 bytes, so 2^32 of them do not fit in memory.
-        self.stream_numbers
-            .insert(name, (self.streams.len() - 1) as u32);
-        self.streams.len() - 1
+        let number = self.streams.len();
+        self.streams.push(StreamState::new(name));
+        // Streams fit a u32 (below `u32::MAX`): each holds over 100 bytes, so 2^32 of them do not
+        // fit in memory.
+        let streams = &self.streams;
+        self.stream_numbers.insert(hash, number as u32, |n| {
+            streams
+                .get(n)
+                .map_or(0, |s| NameKey::new(&s.name).hash(&s.name))
+        });
+        number
     }
 
     /// The stream's own event (not a link) at `position`.
-    fn record_at(&self, position: u64) -> Option<&Record> {
+    fn recorded_at(&self, position: u64) -> Option<Timestamp> {
         let (stream, version) = self.log.get(position)?;
-        self.streams.get(stream as usize)?.record(version)
+        self.streams.get(stream as usize)?.recorded_at(version)
     }
 
     fn event_at(&self, position: u64) -> Option<RecordedEvent> {
@@ -232,23 +230,16 @@ impl State {
         if events.len() > 1 {
             check_no_repeated_id(events)?;
         }
-        let mut first_type = 0;
-        for (i, event) in events.iter().enumerate() {
+        for event in events {
             // A type gets its number here, before anything is stored; a number given to the type
             // of a call that then fails is harmless (no event has it).
-            let type_number = match self.types.find(event.event_type_cow()) {
-                Some(type_number) => type_number,
-                None => {
-                    validate_event_type(event.event_type())?;
-                    self.types.number(event.event_type_cow())?
-                }
-            };
-            if i == 0 {
-                first_type = type_number;
+            if self.types.find(event.event_type_cow()).is_none() {
+                validate_event_type(event.event_type())?;
+                self.types.number(event.event_type_cow())?;
             }
-            if event.payload().len() > config.max_payload_bytes {
+            if event.payload_len() > config.max_payload_bytes {
                 return Err(StoreError::PayloadTooLarge {
-                    size: event.payload().len(),
+                    size: event.payload_len(),
                     limit: config.max_payload_bytes,
                 });
             }
@@ -279,9 +270,7 @@ impl State {
             Some(n) => n,
             None => self.stream_or_new(stream),
         };
-        self.same_stream_again = stream == self.last_stream;
-        self.last_stream = stream;
-        Ok(Checked::Store { stream, first_type })
+        Ok(Checked::Store { stream })
     }
 
     /// Stores one event of a call that [`check_append`](Self::check_append) passed, in stream
@@ -294,24 +283,29 @@ impl State {
         type_number: u32,
         recorded_at: Timestamp,
     ) {
+        let payload_len = event.payload_len();
         let (id, _, payload, metadata) = event.into_parts();
         let (id, generated) = match id {
             Some(id) => (id, false),
-            None => (next_id(&mut self.last_generated, recorded_at), true),
+            None => (self.generated.next(recorded_at), true),
         };
         let position = self.next_position;
         self.next_position += 1;
         self.types.push_position(type_number, position);
-        self.memory += event_bytes(payload.len(), &metadata);
+        self.memory += event_bytes(payload_len, &metadata);
         self.ids.push(id, position, generated);
         let Some(stream) = self.streams.get_mut(number) else {
             unreachable!("check_append returns existing stream numbers");
         };
-        let entry = NewEntry {
-            entry: Entry::Event(Record::new(id, recorded_at, type_number, payload)),
-            metadata: metadata.into_boxed(),
-        };
-        stream.push(entry, position, recorded_at, self.types.table());
+        stream.push_event(
+            id,
+            recorded_at,
+            type_number,
+            payload,
+            metadata.into_boxed(),
+            position,
+            self.types.table(),
+        );
         // See `stream_or_new` for why stream numbers fit a u32.
         self.log.push(number as u32, stream.version);
     }
@@ -336,7 +330,7 @@ impl State {
     ) -> Result<AppendResult, StoreError> {
         let stream = match self.check_append(stream, expected, &events, config)? {
             Checked::Done(result) => return Ok(result),
-            Checked::Store { stream, .. } => stream,
+            Checked::Store { stream } => stream,
         };
         let recorded_at = self.tick();
         let first_position = self.next_position;
@@ -349,24 +343,74 @@ impl State {
         Ok(self.stored(stream, first_position))
     }
 
-    /// Appends one event, as `append` does a call of one.
+    /// Appends one event without an id (of type `event_type`), as `append` does a call of one:
+    /// the same checks in the same order (an id's idempotency aside), then the event is stored.
+    // The `Cow` itself is needed: only a borrowed (`'static`) type name is cached by address.
+    #[allow(clippy::ptr_arg)]
     #[inline]
-    pub(crate) fn append_one(
+    pub(crate) fn append_new_event(
         &mut self,
         stream: &str,
         expected: ExpectedVersion,
-        event: NewEvent,
+        event_type: &Cow<'static, str>,
+        record: NewRecord,
         config: &Config,
     ) -> Result<AppendResult, StoreError> {
-        let (stream, first_type) =
-            match self.check_append(stream, expected, std::slice::from_ref(&event), config)? {
-                Checked::Done(result) => return Ok(result),
-                Checked::Store { stream, first_type } => (stream, first_type),
-            };
+        let number = self.stream_number(stream)?;
+        let type_number = match self.types.find(event_type) {
+            Some(type_number) => type_number,
+            None => {
+                validate_event_type(event_type)?;
+                self.types.number(event_type)?
+            }
+        };
+        if record.payload_len > config.max_payload_bytes {
+            return Err(StoreError::PayloadTooLarge {
+                size: record.payload_len,
+                limit: config.max_payload_bytes,
+            });
+        }
+        self.check_open()?;
+        let state = number.and_then(|n| self.streams.get(n));
+        expected.check(stream, state.map_or(0, |s| s.version))?;
+        check_limits(
+            state.map(StreamState::len),
+            self.streams.len() as u64,
+            1,
+            config,
+        )?;
+        let number = match number {
+            Some(n) => n,
+            None => self.stream_or_new(stream),
+        };
         let recorded_at = self.tick();
-        let first_position = self.next_position;
-        self.store_event(stream, event, first_type, recorded_at);
-        Ok(self.stored(stream, first_position))
+        let id = self.generated.next(recorded_at);
+        let position = self.next_position;
+        self.next_position += 1;
+        self.appended += 1;
+        self.types.push_position(type_number, position);
+        let metadata_len = record.metadata.as_deref().map_or(0, metadata_bytes);
+        self.memory += EVENT_OVERHEAD + (record.payload_len + metadata_len) as u64;
+        self.ids.push(id, position, true);
+        let Some(state) = self.streams.get_mut(number) else {
+            unreachable!("stream numbers given above are of existing streams");
+        };
+        state.push_event(
+            id,
+            recorded_at,
+            type_number,
+            record.payload,
+            record.metadata,
+            position,
+            self.types.table(),
+        );
+        // See `stream_or_new` for why stream numbers fit a u32.
+        self.log.push(number as u32, state.version);
+        Ok(AppendResult {
+            stream_version: state.version,
+            first_position: position,
+            last_position: position,
+        })
     }
 
     pub(crate) fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
@@ -405,12 +449,11 @@ impl State {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let positions = self.types.positions(event_type);
-        let start = positions.partition_point(|&p| p < from_position);
-        Ok(positions[start..]
-            .iter()
+        Ok(self
+            .types
+            .positions(event_type, from_position)
             .take(max_count)
-            .filter_map(|&p| self.event_at(p))
+            .filter_map(|p| self.event_at(p))
             .collect())
     }
 
@@ -420,7 +463,7 @@ impl State {
         to: Timestamp,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.check_open()?;
-        let before = |time| move |p| self.record_at(p).is_some_and(|r| r.recorded_at < time);
+        let before = |time| move |p| self.recorded_at(p).is_some_and(|t| t < time);
         let start = self.log.partition_point(before(from));
         let end = self.log.partition_point(before(to)).max(start);
         Ok((start..end).filter_map(|p| self.event_at(p)).collect())
@@ -473,11 +516,7 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        let entry = NewEntry {
-            entry: Entry::Link(Box::new(entry)),
-            metadata: None,
-        };
-        state.push(entry, self.next_position, linked_at, &table);
+        state.push_link(entry, self.next_position, linked_at, &table);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)
@@ -496,7 +535,7 @@ impl State {
         let first = self.log.first_position();
         let end = self
             .log
-            .partition_point(|p| self.record_at(p).is_some_and(|r| r.recorded_at < cutoff));
+            .partition_point(|p| self.recorded_at(p).is_some_and(|t| t < cutoff));
         let count = end - first;
         if count > 0 {
             let mut freed = 0;
@@ -539,6 +578,7 @@ impl State {
             self.log.len() as u64,
             self.streams.len() as u64,
             self.memory
+                + self.stream_numbers.memory_bytes()
                 + self.ids.memory_bytes()
                 + self.log.memory_bytes()
                 + self.types.memory_bytes(),

@@ -1,18 +1,26 @@
 //! [`StreamState`]: one stream of the in-memory store, its entries held inline in chunks.
 //!
 //! Invariants:
-//! - `chunks` hold consecutive versions: `starts[i]` is the first version of `chunks[i]`, and each
-//!   chunk starts where the one before ends. Versions `first_version..=version` are held; earlier
-//!   ones were removed by retention, and a chunk is dropped once none of its versions is held.
-//! - Only the last chunk ever grows, and only while no reader shares it (see `chunk.rs`); a new
-//!   chunk starts when it is full or shared. A chunk after a full one has room for
-//!   `MAX_ENTRIES`; a stream's first chunk, or one after a chunk cut short by a reader, starts
-//!   small and doubles as it grows, so a stream of `n` entries holds `O(n)` memory.
+//! - The stream's chunks are `chunks` (shared with readers) then `tail` (the one it appends to,
+//!   `tail.rs`; `Empty` only while there is none), and hold consecutive versions: `starts[i]` is
+//!   the first version of the `i`-th of them, and each chunk starts where the one before ends.
+//!   Versions `first_version..=version` are held; earlier ones were removed by retention, and a
+//!   chunk is dropped once none of its versions is held.
+//! - Only the tail ever grows, and only while it is open (owned by the stream); a shared tail is
+//!   taken back when no reader holds it, else a new tail starts, as it does when the tail is full.
+//!   A chunk after a full one has room for `MAX_ENTRIES`; a stream's first chunk, or one after a
+//!   chunk cut short by a reader, starts small and doubles as it grows, so a stream of `n`
+//!   entries holds `O(n)` memory.
 //! - `version` is the version of the last entry ever added (it stays when retention empties the
 //!   stream, so versions are never reused).
 //! - Entry times (`recorded_at` of events, `linked_at` of links) never decrease along versions, so
 //!   retention removes a prefix.
 //! - `linked` holds the ids linked into this stream that are still held.
+//! - `name_words` are the words of the name's [`NameKey`].
+//! - The fields an append reads come first, on the struct's first two cache lines
+//!   (`repr(C, align(64))`): `version`, `name`, `name_words`, `last_time`, `first_version`, then
+//!   the open tail's entries and base position. Over many streams, an append to one of them
+//!   misses the cache there, not once per field or allocation.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,8 +28,10 @@ use std::sync::Arc;
 use super::chunk::{Chunk, Entry, NewEntry, Record, StoredEvent, MAX_ENTRIES};
 use super::event_types::EventTypes;
 use super::hash::FastSet;
+use super::name_key::NameKey;
+use super::tail::{LockedTail, Tail};
 use crate::store::StreamInfo;
-use crate::{EventId, RecordedEvent, Timestamp};
+use crate::{EventId, Metadata, Payload, RecordedEvent, Timestamp};
 
 /// Room in a stream's first chunk.
 const FIRST_CHUNK_ENTRIES: usize = 4;
@@ -29,13 +39,16 @@ const FIRST_CHUNK_ENTRIES: usize = 4;
 const AFTER_CUT_ENTRIES: usize = 1;
 
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct StreamState {
+    pub(crate) version: u64,
     pub(crate) name: Arc<str>,
+    name_words: [u64; 2],
+    last_time: Timestamp,
+    first_version: u64,
+    tail: LockedTail,
     chunks: VecDeque<Arc<Chunk>>,
     starts: VecDeque<u64>,
-    first_version: u64,
-    pub(crate) version: u64,
-    last_time: Timestamp,
     pub(crate) linked: FastSet<EventId>,
 }
 
@@ -50,14 +63,27 @@ fn entry_time(entry: &Entry) -> Timestamp {
 impl StreamState {
     pub(crate) fn new(name: Arc<str>) -> Self {
         StreamState {
+            version: 0,
+            name_words: NameKey::new(&name).words,
             name,
+            last_time: Timestamp::UNIX_EPOCH,
+            first_version: 1,
+            tail: LockedTail::default(),
             chunks: VecDeque::new(),
             starts: VecDeque::new(),
-            first_version: 1,
-            version: 0,
-            last_time: Timestamp::UNIX_EPOCH,
             linked: FastSet::default(),
         }
+    }
+
+    /// Whether the stream is named `name`, whose key is `key`.
+    #[inline]
+    pub(crate) fn is_named(&self, name: &str, key: &NameKey) -> bool {
+        self.name.len() == key.len
+            && if key.is_short() {
+                self.name_words == key.words
+            } else {
+                *self.name == *name
+            }
     }
 
     /// Entries held now (events and links).
@@ -65,46 +91,119 @@ impl StreamState {
         usize::try_from(self.version + 1 - self.first_version).unwrap_or(usize::MAX)
     }
 
-    /// Adds the next entry (at version `version + 1`), recorded or linked at `time`: an event at
-    /// `position`, or a link made when `position` was the store's next position. `types` is the
-    /// store's type table, for a new chunk.
-    #[inline]
-    pub(crate) fn push(
+    /// Adds the next event (at version `version + 1`): its record's fields and metadata. It is at
+    /// `position`, recorded at `recorded_at`. `types` is the store's type table, for a new chunk.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_event(
         &mut self,
-        entry: NewEntry,
+        id: EventId,
+        recorded_at: Timestamp,
+        event_type: u32,
+        payload: Payload,
+        metadata: Option<Box<Metadata>>,
         position: u64,
-        time: Timestamp,
         types: &Arc<EventTypes>,
     ) {
-        let refused = match self.chunks.back_mut().and_then(Arc::get_mut) {
-            Some(chunk) => chunk.push(entry, position).err(),
-            None => Some(entry),
-        };
-        if let Some(entry) = refused {
-            self.start_chunk(entry, position, types);
-        }
         self.version += 1;
-        self.last_time = time;
+        self.last_time = recorded_at;
+        if let Tail::Open(chunk) = self.tail.get_mut() {
+            if let Some(offset) = chunk.room_at(position) {
+                chunk.push_event(id, recorded_at, event_type, payload, offset, metadata);
+                return;
+            }
+        }
+        let entry = Entry::Event(Record::new(id, recorded_at, event_type, payload, 0));
+        self.push_past_open_tail(NewEntry { entry, metadata }, position, types);
     }
 
-    /// Starts a chunk with `entry` (the last chunk is full, shared by a reader, or too far in
-    /// positions).
-    fn start_chunk(&mut self, entry: NewEntry, position: u64, types: &Arc<EventTypes>) {
-        let room = match self.chunks.back() {
+    /// Adds a link (at version `version + 1`) made at `linked_at`, when `position` was the store's
+    /// next position.
+    pub(crate) fn push_link(
+        &mut self,
+        link: RecordedEvent,
+        position: u64,
+        linked_at: Timestamp,
+        types: &Arc<EventTypes>,
+    ) {
+        self.version += 1;
+        self.last_time = linked_at;
+        let entry = NewEntry {
+            entry: Entry::Link(Box::new(link)),
+            metadata: None,
+        };
+        if let Tail::Open(chunk) = self.tail.get_mut() {
+            if chunk.room_at(position).is_some() {
+                chunk.push(entry.entry, None);
+                return;
+            }
+        }
+        self.push_past_open_tail(entry, position, types);
+    }
+
+    /// Adds the entry at version `version` (already counted) when the tail is not open with room:
+    /// to the tail taken back from readers, or to a new tail. An event's record has offset 0.
+    #[cold]
+    #[inline(never)]
+    fn push_past_open_tail(&mut self, new: NewEntry, position: u64, types: &Arc<EventTypes>) {
+        let tail = self.tail.get_mut();
+        tail.reopen();
+        if let Tail::Open(chunk) = tail {
+            if let Some(offset) = chunk.room_at(position) {
+                let mut entry = new.entry;
+                if let Entry::Event(record) = &mut entry {
+                    record.set_position_offset(offset);
+                }
+                chunk.push(entry, new.metadata);
+                return;
+            }
+        }
+        let room = match tail.chunk() {
             None => FIRST_CHUNK_ENTRIES,
             Some(last) if last.len() >= MAX_ENTRIES => MAX_ENTRIES,
             Some(_) => AFTER_CUT_ENTRIES,
         };
-        let version = self.version + 1;
-        self.chunks.push_back(Arc::new(Chunk::starting_with(
+        if let Some(full) = tail.take_shared() {
+            self.chunks.push_back(full);
+        }
+        *tail = Tail::Open(Chunk::starting_with(
             Arc::clone(&self.name),
-            version,
+            self.version,
             position,
             room,
             Arc::clone(types),
-            entry,
-        )));
-        self.starts.push_back(version);
+            new,
+        ));
+        self.starts.push_back(self.version);
+    }
+
+    /// Runs `f` on the `index`-th chunk, as shared with readers (the tail shared first).
+    fn with_shared_chunk<R>(&self, index: usize, f: impl FnOnce(&Arc<Chunk>) -> R) -> Option<R> {
+        match self.chunks.get(index) {
+            Some(chunk) => Some(f(chunk)),
+            None if index == self.chunks.len() => self.tail.lock().share().map(f),
+            None => None,
+        }
+    }
+
+    /// Runs `f` on the entry at a held `version`, for a reader (the tail is not shared for it).
+    fn with_entry<R>(&self, version: u64, f: impl FnOnce(&Entry) -> R) -> Option<R> {
+        let (index, slot) = self.locate(version)?;
+        match self.chunks.get(index) {
+            Some(chunk) => chunk.entry(slot).map(f),
+            None if index == self.chunks.len() => self.tail.lock().chunk()?.entry(slot).map(f),
+            None => None,
+        }
+    }
+
+    /// The entry at a held `version`, for the store holding its write lock.
+    fn entry_mut(&mut self, version: u64) -> Option<&Entry> {
+        let (index, slot) = self.locate(version)?;
+        match self.chunks.get(index) {
+            Some(chunk) => chunk.entry(slot),
+            None if index == self.chunks.len() => self.tail.get_mut().chunk()?.entry(slot),
+            None => None,
+        }
     }
 
     /// The chunk index and slot of a held `version`.
@@ -124,18 +223,12 @@ impl StreamState {
         Some((index, (version - self.starts[index]) as usize))
     }
 
-    fn entry(&self, version: u64) -> Option<&Entry> {
-        let (index, slot) = self.locate(version)?;
-        self.chunks.get(index)?.entry(slot)
-    }
-
-    /// The stream's own event at `version` (not a link).
-    #[inline]
-    pub(crate) fn record(&self, version: u64) -> Option<&Record> {
-        match self.entry(version)? {
-            Entry::Event(record) => Some(record),
+    /// When the stream's own event at `version` (not a link) was recorded.
+    pub(crate) fn recorded_at(&self, version: u64) -> Option<Timestamp> {
+        self.with_entry(version, |entry| match entry {
+            Entry::Event(record) => Some(record.recorded_at),
             Entry::Link(_) => None,
-        }
+        })?
     }
 
     /// The stream's own event at `version`, as handed out. `version` must be one the log names
@@ -144,8 +237,9 @@ impl StreamState {
     #[inline]
     pub(crate) fn logged_event(&self, version: u64) -> Option<RecordedEvent> {
         let (index, slot) = self.locate(version)?;
-        let chunk = self.chunks.get(index)?;
-        (slot < chunk.len()).then(|| RecordedEvent::from_stored(StoredEvent::new(chunk, slot)))
+        self.with_shared_chunk(index, |chunk| {
+            (slot < chunk.len()).then(|| RecordedEvent::from_stored(StoredEvent::new(chunk, slot)))
+        })?
     }
 
     /// Up to `max_count` entries from `from_version` on, as envelopes (links with `LinkInfo`).
@@ -160,18 +254,20 @@ impl StreamState {
         let mut events = Vec::with_capacity(count);
         // Chunk by chunk, each one's entries in order.
         while events.len() < count {
-            let Some(chunk) = self.chunks.get(index) else {
-                break;
-            };
-            let end = chunk.len().min(slot + (count - events.len()));
-            for slot in slot..end {
-                match chunk.entry(slot) {
-                    Some(Entry::Event(_)) => {
-                        events.push(RecordedEvent::from_stored(StoredEvent::new(chunk, slot)));
+            let copied = self.with_shared_chunk(index, |chunk| {
+                let end = chunk.len().min(slot + (count - events.len()));
+                for slot in slot..end {
+                    match chunk.entry(slot) {
+                        Some(Entry::Event(_)) => {
+                            events.push(RecordedEvent::from_stored(StoredEvent::new(chunk, slot)));
+                        }
+                        Some(Entry::Link(link)) => events.push(RecordedEvent::clone(link)),
+                        None => {}
                     }
-                    Some(Entry::Link(link)) => events.push(RecordedEvent::clone(link)),
-                    None => {}
                 }
+            });
+            if copied.is_none() {
+                break;
             }
             index += 1;
             slot = 0;
@@ -186,7 +282,10 @@ impl StreamState {
         let (mut low, mut high) = (self.first_version, self.version + 1);
         while low < high {
             let middle = low + (high - low) / 2;
-            if self.entry(middle).is_some_and(|e| entry_time(e) < cutoff) {
+            if self
+                .entry_mut(middle)
+                .is_some_and(|e| entry_time(e) < cutoff)
+            {
                 low = middle + 1;
             } else {
                 high = middle;
@@ -194,26 +293,33 @@ impl StreamState {
         }
         let mut links = 0;
         for version in self.first_version..low {
-            if let Some(Entry::Link(link)) = self.entry(version) {
-                self.linked.remove(&link.id());
+            if let Some(Entry::Link(link)) = self.entry_mut(version) {
+                let id = link.id();
+                self.linked.remove(&id);
                 links += 1;
             }
         }
         self.first_version = low;
         // Drop the chunks that end before `first_version`.
-        while let (Some(chunk), Some(&start)) = (self.chunks.front(), self.starts.front()) {
-            if start + chunk.len() as u64 > self.first_version {
+        while let Some(&start) = self.starts.front() {
+            let len = match self.chunks.front() {
+                Some(chunk) => chunk.len(),
+                None => self.tail.get_mut().chunk().map_or(0, Chunk::len),
+            };
+            if start + len as u64 > self.first_version {
                 break;
             }
-            self.chunks.pop_front();
+            if self.chunks.pop_front().is_none() {
+                *self.tail.get_mut() = Tail::Empty;
+            }
             self.starts.pop_front();
         }
         links
     }
     pub(crate) fn info(&self) -> StreamInfo {
         let first_time = self
-            .entry(self.first_version)
-            .map_or(self.last_time, entry_time);
+            .with_entry(self.first_version, entry_time)
+            .unwrap_or(self.last_time);
         StreamInfo {
             stream: self.name.to_string(),
             event_count: self.version + 1 - self.first_version,
