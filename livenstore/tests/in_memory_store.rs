@@ -138,6 +138,11 @@ fn purge_expired_removes_old_events_and_keeps_numbering() -> Result<(), StoreErr
     store.append("old-1", ExpectedVersion::Any, ticks(3))?;
     store.append("mixed-1", ExpectedVersion::Any, ticks(2))?;
     let old_id = store.read_all(1, 1)?[0].id();
+    let old_times = store.stream_info("old-1")?.expect("appended");
+    assert_eq!(
+        old_times.last_recorded_at,
+        store.read_stream("old-1", 3, 1)?[0].recorded_at()
+    );
     std::thread::sleep(Duration::from_millis(60));
     store.append("mixed-1", ExpectedVersion::Exact(2), ticks(2))?;
     store.link_to_stream(old_id, "links-1")?;
@@ -162,6 +167,14 @@ fn purge_expired_removes_old_events_and_keeps_numbering() -> Result<(), StoreErr
         (info.event_count, info.first_version, info.last_version),
         (0, 4, 3)
     );
+    // An emptied stream keeps the time of its last event.
+    assert_eq!(
+        (info.first_recorded_at, info.last_recorded_at),
+        (old_times.last_recorded_at, old_times.last_recorded_at)
+    );
+    let mixed_info = store.stream_info("mixed-1")?.expect("appended");
+    assert_eq!(mixed_info.first_recorded_at, mixed[0].recorded_at());
+    assert_eq!(mixed_info.last_recorded_at, mixed[1].recorded_at());
     // The fresh link keeps its event visible in the linking stream.
     assert_eq!(store.read_stream("links-1", 1, usize::MAX)?.len(), 1);
     assert!(store

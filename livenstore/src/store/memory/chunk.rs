@@ -133,7 +133,8 @@ impl Chunk {
     /// room for that entry and the position is within 2^32 of its base.
     #[inline]
     pub(crate) fn room_at(&self, position: u64) -> Option<u32> {
-        if self.entries.len() >= MAX_ENTRIES {
+        // The room it was made with: a chunk never grows its vector (no copy of its entries).
+        if self.entries.len() >= self.room() {
             return None;
         }
         u32::try_from(position.checked_sub(self.base_position)?).ok()
@@ -194,6 +195,21 @@ impl Chunk {
     #[inline]
     pub(crate) fn entry(&self, slot: usize) -> Option<&Entry> {
         self.entries.get(slot)
+    }
+
+    /// The addresses of the fields an append reads and writes (for a layout test).
+    #[cfg(test)]
+    pub(crate) fn hot_field_addresses(&self) -> [usize; 2] {
+        [
+            std::ptr::from_ref(&self.entries) as usize,
+            std::ptr::from_ref(&self.base_position) as usize,
+        ]
+    }
+
+    /// Entries the chunk has room for, at most [`MAX_ENTRIES`].
+    #[inline]
+    pub(crate) fn room(&self) -> usize {
+        self.entries.capacity().min(MAX_ENTRIES)
     }
 
     /// Entries held.

@@ -1,25 +1,30 @@
-//! [`NameKey`]: a stream name's length and bytes folded into two words, which the in-memory
-//! store hashes to find the stream and, for names of up to [`SHORT`] bytes, compares instead of
-//! the bytes, with the copy of the words a stream keeps beside its hot fields (no read of the
-//! name's own allocation, a likely cache miss over many streams).
+//! [`NameKey`]: a stream name folded into two words, which the in-memory store hashes to find the
+//! stream and, for names of up to [`SHORT`] bytes, compares instead of the bytes, with the copy
+//! of the words a stream keeps on its hot cache line (no read of the name's own allocation, nor
+//! of another line of the stream: each a likely cache miss over many streams).
 //!
 //! Invariants:
-//! - Two names of the same length of at most [`SHORT`] bytes are equal exactly when their words
-//!   are: the words hold every byte (the first and last 8 bytes, overlapping; the first and last
-//!   4; or the first, middle and last byte).
-//! - Longer names keep their first and last 8 bytes only: equal keys do not mean equal names, and
-//!   the bytes are compared.
-//! - The hash only places names in the stream table; correctness never depends on it. Like
-//!   `hash.rs`, it does not resist chosen-name flooding, which costs time, never correctness.
+//! - A name of at most [`SHORT`] bytes has canonical words: its bytes in order from the low byte
+//!   of the first word, zeros after them, and its length in the top byte of the second word. Two
+//!   such names are equal exactly when their words are.
+//! - A longer name has its first 8 bytes, then its last 8 with the top byte set to `0xff`: never
+//!   the words of a short name (whose top byte is at most 15). Equal words do not mean equal long
+//!   names: their bytes are compared.
+//! - The hash covers every byte and the length. It only places names in the stream table;
+//!   correctness never depends on it. Like `hash.rs`, it does not resist chosen-name flooding,
+//!   which costs time, never correctness.
 
 /// The longest name whose key holds all of its bytes.
-pub(crate) const SHORT: usize = 16;
+pub(crate) const SHORT: usize = 15;
+
+/// The top byte of a long name's second word.
+const LONG_MARK: u64 = 0xff << 56;
 
 const K0: u64 = 0x2d35_8dcc_aa6c_78a5;
 const K1: u64 = 0x8bb8_4b93_962e_acc9;
 const K2: u64 = 0x4b33_a62e_d433_d4a3;
 
-/// A name's length and two words of its bytes; see the module documentation.
+/// A name's words and length; see the module documentation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NameKey {
     pub(crate) words: [u64; 2],
@@ -57,15 +62,23 @@ impl NameKey {
     pub(crate) fn new(name: &str) -> Self {
         let bytes = name.as_bytes();
         let len = bytes.len();
-        let words = if len >= 8 {
-            [word(bytes, 0), word(bytes, len - 8)]
+        let words = if len > SHORT {
+            [word(bytes, 0), word(bytes, len - 8) | LONG_MARK]
+        } else if len >= 8 {
+            // The bytes past the first 8, moved down to the low end (none for 8 bytes).
+            let rest = word(bytes, len - 8)
+                .checked_shr(8 * (16 - len) as u32)
+                .unwrap_or(0);
+            [word(bytes, 0), rest | (len as u64) << 56]
         } else if len >= 4 {
-            [half_word(bytes, 0), half_word(bytes, len - 4)]
+            // Two overlapping halves: the overlap's bytes land on themselves.
+            let low = half_word(bytes, 0) | half_word(bytes, len - 4) << (8 * (len - 4));
+            [low, (len as u64) << 56]
         } else if len > 0 {
-            let spread = u64::from(bytes[0]) << 16
-                | u64::from(bytes[len / 2]) << 8
-                | u64::from(bytes[len - 1]);
-            [spread, 0]
+            let low = u64::from(bytes[0])
+                | u64::from(bytes[len / 2]) << (8 * (len / 2))
+                | u64::from(bytes[len - 1]) << (8 * (len - 1));
+            [low, (len as u64) << 56]
         } else {
             [0, 0]
         };
@@ -83,13 +96,15 @@ impl NameKey {
     pub(crate) fn hash(&self, name: &str) -> u64 {
         let mut seed = K2 ^ self.len as u64;
         if !self.is_short() {
-            // The bytes between the first and last 8, in 8-byte words (the last one overlapping).
+            // Every byte past the first 8, in 8-byte words (the last one overlapping): the
+            // words leave out the top byte of the last 8.
             let bytes = name.as_bytes();
             let mut at = 8;
             while at + 8 < self.len {
                 seed = fold(seed ^ word(bytes, at), K1);
                 at += 8;
             }
+            seed = fold(seed ^ word(bytes, self.len - 8), K1);
         }
         // Two rounds: one fold leaves structured names (a shared prefix, a few changing
         // digits) crowded in the high bits.
@@ -102,21 +117,22 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn same(a: &str, b: &str) -> bool {
-        let (x, y) = (NameKey::new(a), NameKey::new(b));
-        x.len == y.len && x.words == y.words
+    fn same_words(a: &str, b: &str) -> bool {
+        NameKey::new(a).words == NameKey::new(b).words
     }
 
     #[test]
-    fn short_names_are_equal_exactly_when_their_keys_are() {
-        let names = [
+    fn short_names_are_equal_exactly_when_their_words_are() {
+        let short = [
             "",
             "a",
             "b",
+            "aa",
             "ab",
             "ba",
             "abc",
             "acc",
+            "aab",
             "abcd",
             "abce",
             "abcde",
@@ -126,18 +142,27 @@ mod tests {
             "abcdefgx",
             "xbcdefgh",
             "abcdefghi",
-            "abcdefghijklmnop",
-            "abcdefghijklmnoq",
-            "abcdefghXjklmnop",
+            "abcdefghabcdefg",
+            "abcdefghabcdefh",
             "Account-1",
             "Account-10",
             "Account-2",
         ];
-        for a in names {
-            for b in names {
-                assert_eq!(same(a, b), a == b, "{a:?} vs {b:?}");
+        let long = ["abcdefghijklmnop", "abcdefghabcdefgh", "abcdefghXjklmnop"];
+        for a in short {
+            for b in short {
+                assert_eq!(same_words(a, b), a == b, "{a:?} vs {b:?}");
+            }
+            for b in long {
+                assert!(!same_words(a, b), "{a:?} vs {b:?}");
             }
         }
+        // The canonical form: bytes from the low end, the length on top.
+        let key = NameKey::new("Account-12");
+        assert_eq!(key.words[0], u64::from_le_bytes(*b"Account-"));
+        assert_eq!(key.words[1], u64::from_le_bytes(*b"12\0\0\0\0\0\x0a"));
+        assert_eq!(NameKey::new("abc").words, [0x0063_6261, 3 << 56]);
+        assert_eq!(NameKey::new("abcdefgh").words[1], 8 << 56);
     }
 
     #[test]

@@ -70,28 +70,29 @@ pub(crate) struct NewRecord {
     pub(crate) metadata: Option<Box<Metadata>>,
 }
 
-/// Checks the limits for adding `count` entries to a stream holding `held` entries (`None`: a
-/// new stream) in a store of `stream_count` streams.
+/// Checks the limits for adding `count` entries to `stream` (`None`: a new stream) in a store of
+/// `stream_count` streams. The stream's length is read only when a limit needs it.
+#[inline]
 fn check_limits(
-    held: Option<usize>,
+    stream: Option<&StreamState>,
     stream_count: u64,
     count: usize,
     config: &Config,
 ) -> Result<(), StoreError> {
-    if held.is_none() && config.max_streams != 0 && stream_count >= config.max_streams {
+    if stream.is_none() && config.max_streams != 0 && stream_count >= config.max_streams {
         return Err(StoreError::LimitExceeded {
             kind: LimitKind::Streams,
             max: config.max_streams,
         });
     }
-    let held = held.unwrap_or(0) as u64;
-    if config.max_events_per_stream != 0
-        && held.saturating_add(count as u64) > config.max_events_per_stream
-    {
-        return Err(StoreError::LimitExceeded {
-            kind: LimitKind::EventsPerStream,
-            max: config.max_events_per_stream,
-        });
+    if config.max_events_per_stream != 0 {
+        let held = stream.map_or(0, StreamState::len) as u64;
+        if held.saturating_add(count as u64) > config.max_events_per_stream {
+            return Err(StoreError::LimitExceeded {
+                kind: LimitKind::EventsPerStream,
+                max: config.max_events_per_stream,
+            });
+        }
     }
     Ok(())
 }
@@ -260,12 +261,7 @@ impl State {
                 last_position: 0,
             }));
         }
-        check_limits(
-            state.map(StreamState::len),
-            self.streams.len() as u64,
-            events.len(),
-            config,
-        )?;
+        check_limits(state, self.streams.len() as u64, events.len(), config)?;
         let stream = match number {
             Some(n) => n,
             None => self.stream_or_new(stream),
@@ -373,12 +369,7 @@ impl State {
         self.check_open()?;
         let state = number.and_then(|n| self.streams.get(n));
         expected.check(stream, state.map_or(0, |s| s.version))?;
-        check_limits(
-            state.map(StreamState::len),
-            self.streams.len() as u64,
-            1,
-            config,
-        )?;
+        check_limits(state, self.streams.len() as u64, 1, config)?;
         let number = match number {
             Some(n) => n,
             None => self.stream_or_new(stream),
@@ -497,12 +488,7 @@ impl State {
                 "event {id} is already in stream `{stream}`"
             )));
         }
-        check_limits(
-            existing.map(StreamState::len),
-            self.streams.len() as u64,
-            1,
-            config,
-        )?;
+        check_limits(existing, self.streams.len() as u64, 1, config)?;
         let linked_at = self.tick();
         let number = self.stream_or_new(stream);
         let table = Arc::clone(self.types.table());
@@ -516,7 +502,7 @@ impl State {
             linked_at,
         });
         state.linked.insert(id);
-        state.push_link(entry, self.next_position, linked_at, &table);
+        state.push_link(entry, self.next_position, &table);
         self.memory += LINK_OVERHEAD + stream.len() as u64;
         self.linked += 1;
         Ok(version)

@@ -6,21 +6,26 @@
 //!   the first version of the `i`-th of them, and each chunk starts where the one before ends.
 //!   Versions `first_version..=version` are held; earlier ones were removed by retention, and a
 //!   chunk is dropped once none of its versions is held.
-//! - Only the tail ever grows, and only while it is open (owned by the stream); a shared tail is
+//! - Only the tail ever grows, and only while it is open (owned by the stream) and within the
+//!   room it was made with (its entries are never copied to a larger vector); a shared tail is
 //!   taken back when no reader holds it, else a new tail starts, as it does when the tail is full.
-//!   A chunk after a full one has room for `MAX_ENTRIES`; a stream's first chunk, or one after a
-//!   chunk cut short by a reader, starts small and doubles as it grows, so a stream of `n`
-//!   entries holds `O(n)` memory.
+//!   A stream's first chunk has room for `FIRST_CHUNK_ENTRIES`, one after a chunk cut short by a
+//!   reader for `AFTER_CUT_ENTRIES`, one after a full chunk for twice that chunk's room (up to
+//!   `MAX_ENTRIES`), so a stream of `n` entries holds `O(n)` memory.
 //! - `version` is the version of the last entry ever added (it stays when retention empties the
 //!   stream, so versions are never reused).
 //! - Entry times (`recorded_at` of events, `linked_at` of links) never decrease along versions, so
 //!   retention removes a prefix.
 //! - `linked` holds the ids linked into this stream that are still held.
 //! - `name_words` are the words of the name's [`NameKey`].
-//! - The fields an append reads come first, on the struct's first two cache lines
-//!   (`repr(C, align(64))`): `version`, `name`, `name_words`, `last_time`, `first_version`, then
-//!   the open tail's entries and base position. Over many streams, an append to one of them
-//!   misses the cache there, not once per field or allocation.
+//! - `last_time` is when the last removed entry was recorded or linked (the epoch before any);
+//!   while the stream holds entries its last one tells the time instead, so appends do not write
+//!   it.
+//! - What an append to a stream with a short name reads and writes is on the struct's first cache
+//!   line (`repr(C, align(64))`): `version`, `name_words`, the tail's lock word and the open
+//!   tail's entries and base position (`Mutex` keeps its data after its lock and poison flag, and
+//!   `Chunk` starts with those two fields). Over many streams, an append to one of them misses
+//!   the cache there once, not once per field or allocation.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -42,11 +47,11 @@ const AFTER_CUT_ENTRIES: usize = 1;
 #[repr(C, align(64))]
 pub(crate) struct StreamState {
     pub(crate) version: u64,
-    pub(crate) name: Arc<str>,
     name_words: [u64; 2],
-    last_time: Timestamp,
-    first_version: u64,
     tail: LockedTail,
+    pub(crate) name: Arc<str>,
+    first_version: u64,
+    last_time: Timestamp,
     chunks: VecDeque<Arc<Chunk>>,
     starts: VecDeque<u64>,
     pub(crate) linked: FastSet<EventId>,
@@ -65,10 +70,10 @@ impl StreamState {
         StreamState {
             version: 0,
             name_words: NameKey::new(&name).words,
-            name,
-            last_time: Timestamp::UNIX_EPOCH,
-            first_version: 1,
             tail: LockedTail::default(),
+            name,
+            first_version: 1,
+            last_time: Timestamp::UNIX_EPOCH,
             chunks: VecDeque::new(),
             starts: VecDeque::new(),
             linked: FastSet::default(),
@@ -78,12 +83,7 @@ impl StreamState {
     /// Whether the stream is named `name`, whose key is `key`.
     #[inline]
     pub(crate) fn is_named(&self, name: &str, key: &NameKey) -> bool {
-        self.name.len() == key.len
-            && if key.is_short() {
-                self.name_words == key.words
-            } else {
-                *self.name == *name
-            }
+        self.name_words == key.words && (key.is_short() || *self.name == *name)
     }
 
     /// Entries held now (events and links).
@@ -106,7 +106,6 @@ impl StreamState {
         types: &Arc<EventTypes>,
     ) {
         self.version += 1;
-        self.last_time = recorded_at;
         if let Tail::Open(chunk) = self.tail.get_mut() {
             if let Some(offset) = chunk.room_at(position) {
                 chunk.push_event(id, recorded_at, event_type, payload, offset, metadata);
@@ -117,17 +116,15 @@ impl StreamState {
         self.push_past_open_tail(NewEntry { entry, metadata }, position, types);
     }
 
-    /// Adds a link (at version `version + 1`) made at `linked_at`, when `position` was the store's
-    /// next position.
+    /// Adds a link (at version `version + 1`), made when `position` was the store's next
+    /// position.
     pub(crate) fn push_link(
         &mut self,
         link: RecordedEvent,
         position: u64,
-        linked_at: Timestamp,
         types: &Arc<EventTypes>,
     ) {
         self.version += 1;
-        self.last_time = linked_at;
         let entry = NewEntry {
             entry: Entry::Link(Box::new(link)),
             metadata: None,
@@ -160,7 +157,7 @@ impl StreamState {
         }
         let room = match tail.chunk() {
             None => FIRST_CHUNK_ENTRIES,
-            Some(last) if last.len() >= MAX_ENTRIES => MAX_ENTRIES,
+            Some(last) if last.len() >= last.room() => (2 * last.room()).min(MAX_ENTRIES),
             Some(_) => AFTER_CUT_ENTRIES,
         };
         if let Some(full) = tail.take_shared() {
@@ -299,6 +296,11 @@ impl StreamState {
                 links += 1;
             }
         }
+        if low > self.first_version {
+            if let Some(time) = self.entry_mut(low - 1).map(entry_time) {
+                self.last_time = time;
+            }
+        }
         self.first_version = low;
         // Drop the chunks that end before `first_version`.
         while let Some(&start) = self.starts.front() {
@@ -316,9 +318,13 @@ impl StreamState {
         }
         links
     }
+
     pub(crate) fn info(&self) -> StreamInfo {
         let first_time = self
             .with_entry(self.first_version, entry_time)
+            .unwrap_or(self.last_time);
+        let last_time = self
+            .with_entry(self.version, entry_time)
             .unwrap_or(self.last_time);
         StreamInfo {
             stream: self.name.to_string(),
@@ -326,7 +332,35 @@ impl StreamState {
             first_version: self.first_version,
             last_version: self.version,
             first_recorded_at: first_time,
-            last_recorded_at: self.last_time,
+            last_recorded_at: last_time,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Payload;
+
+    #[test]
+    fn an_append_to_a_short_named_stream_stays_on_its_first_cache_line() {
+        let types = Arc::new(EventTypes::new());
+        let mut stream = StreamState::new(Arc::from("Account-1"));
+        for position in 1..=3 {
+            let payload = Payload::from_json("{}").unwrap();
+            let now = Timestamp::now();
+            stream.push_event(EventId::new(), now, 0, payload, None, position, &types);
+        }
+        let start = std::ptr::from_ref(&stream) as usize;
+        assert_eq!(start % 64, 0);
+        let words = std::ptr::from_ref(&stream.name_words) as usize;
+        let Tail::Open(chunk) = stream.tail.get_mut() else {
+            panic!("the tail is open");
+        };
+        let [entries, base_position] = chunk.hot_field_addresses();
+        assert!(entries - start + std::mem::size_of::<Vec<Entry>>() <= 64);
+        assert!(base_position - start + 8 <= 64);
+        assert!(words - start + 16 <= 64);
+        assert_eq!(stream.version, 3);
     }
 }
