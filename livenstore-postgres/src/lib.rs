@@ -60,10 +60,12 @@
 //! are back in the queue by then. A transaction is four round trips whatever the group's size:
 //! `BEGIN` and the lock; one statement reading the head, the server's clock, the group's stream
 //! versions and the stored events of the ids its callers gave; one statement writing all events,
-//! stream versions, the head and the notification; `COMMIT`. On the same machine, 16 threads
-//! of one process appending single events then reach about the rate of the 16 bare-`INSERT`
-//! pgbench clients (roughly 4.5k appends/s each, on a noisy shared machine; one thread alone
-//! does about 0.85k/s). Processes still take turns, so run the writers of a busy store in few
+//! stream versions, the head and the notification; `COMMIT`. Measured by `cargo bench --bench
+//! postgres_store` on a 2-core machine (figures in the repository's `BENCHMARKS.md`): 16 threads
+//! of one process appending single events reach 1.3-1.5x the rate of 16 clients doing bare
+//! autocommit `INSERT`s, and batches of 100 reach 0.75-1.0x bare 100-row `INSERT` transactions;
+//! one thread alone, appending single events, is round-trip bound at about 0.3-0.4x. Processes
+//! still take turns, so run the writers of a busy store in few
 //! processes with many threads rather than the reverse.
 //!
 //! ## Times
