@@ -129,7 +129,9 @@ impl Payload {
     #[inline]
     pub fn typed_any(&self) -> Option<&(dyn Any + Send + Sync)> {
         let value = &self.0.value;
-        (!value.is::<NoValue>()).then_some(value)
+        // Only the zero-sized `NoValue` marks a payload without a value: a value with a size is
+        // returned without the (virtual) type check.
+        (std::mem::size_of_val(value) != 0 || !value.is::<NoValue>()).then_some(value)
     }
 
     /// The same payload without its typed value (stores that must not hold values in memory use
@@ -192,6 +194,18 @@ mod tests {
     #[derive(Debug, PartialEq, Serialize)]
     struct Deposited {
         amount: u64,
+    }
+
+    #[derive(Debug, PartialEq, Serialize)]
+    struct Closed;
+
+    #[test]
+    fn a_zero_sized_value_is_kept_too() {
+        let payload = Payload::from_typed(Closed).unwrap();
+        assert_eq!(payload.as_str(), "null");
+        assert!(payload.typed_any().is_some());
+        assert_eq!(payload.typed::<Closed>(), Some(&Closed));
+        assert!(Payload::from_json("null").unwrap().typed_any().is_none());
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! [`InMemoryStore`]: an [`EventStore`] that holds everything in memory.
 //!
 //! Layout (one `RwLock` over one `State`):
-//! - each stream holds its events inline, in chunks of up to 256 entries (`chunk.rs`,
+//! - each stream holds its events inline, in chunks of up to 256 entries of 48 bytes (`chunk.rs`,
 //!   `stream.rs`); an event read from the store is a handle to its chunk and slot, so reading a
-//!   stream clones one `Arc` per event and replaying it walks memory in order;
+//!   stream clones one `Arc` per event and replaying it walks memory in order; the chunk a stream
+//!   appends to is its own, not yet in an `Arc`, until a reader asks for one of its events
+//!   (`tail.rs`), so an append takes no atomic operation but the lock's;
 //! - a global log (`log.rs`) names each position's stream and version in 8 bytes;
 //! - streams are found by name through an open-addressing table of 8-byte slots
 //!   (`stream_table.rs`) hashed from a two-word key of the name (`name_key.rs`), which a stream
-//!   keeps beside its hot fields, so a short name is compared without reading its allocation;
+//!   keeps on the cache line an append reads and writes, so a short name is compared without
+//!   reading its allocation;
 //!   event types are numbered once per store (`event_types.rs`), so an event keeps a 4-byte
 //!   number, names already seen are not validated again, and each type lists its positions in 4
 //!   bytes each (`position_list.rs`);
