@@ -231,8 +231,14 @@ impl EventStore for InMemoryStore {
         &self,
         stream: &str,
         expected: ExpectedVersion,
-        events: Vec<NewEvent>,
+        mut events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
+        // One event without an id: the same checks and storing as `append_one`'s.
+        if events.len() == 1 && events.first().is_some_and(|e| e.id().is_none()) {
+            if let Some(event) = events.pop() {
+                return self.append_one(stream, expected, event);
+            }
+        }
         self.inner
             .state_mut()
             .append(stream, expected, events, &self.inner.config)
