@@ -377,12 +377,9 @@ impl State {
         let recorded_at = self.tick();
         let id = self.generated.next(recorded_at);
         let position = self.next_position;
-        self.next_position += 1;
-        self.appended += 1;
-        self.types.push_position(type_number, position);
         let metadata_len = record.metadata.as_deref().map_or(0, metadata_bytes);
-        self.memory += EVENT_OVERHEAD + (record.payload_len + metadata_len) as u64;
-        self.ids.push(id, position, true);
+        // The record first: over many streams its cache line is likely a miss, which then
+        // overlaps the index updates below instead of holding up the lock's release.
         let Some(state) = self.streams.get_mut(number) else {
             unreachable!("stream numbers given above are of existing streams");
         };
@@ -395,10 +392,16 @@ impl State {
             position,
             self.types.table(),
         );
+        let version = state.version;
+        self.next_position += 1;
+        self.appended += 1;
+        self.types.push_position(type_number, position);
+        self.memory += EVENT_OVERHEAD + (record.payload_len + metadata_len) as u64;
+        self.ids.push(id, position, true);
         // See `stream_or_new` for why stream numbers fit a u32.
-        self.log.push(number as u32, state.version);
+        self.log.push(number as u32, version);
         Ok(AppendResult {
-            stream_version: state.version,
+            stream_version: version,
             first_position: position,
             last_position: position,
         })
