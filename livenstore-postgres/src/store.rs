@@ -49,8 +49,6 @@ pub(crate) struct Inner {
     pub(crate) channel: String,
     /// How to open a connection outside the pool (a dedicated `LISTEN` connection); `None` for
     /// a store made [`with_pool`](PostgresStore::with_pool).
-    // Read by the LISTEN side of subscriptions (built on another branch).
-    #[allow(dead_code)]
     pub(crate) pg_config: Option<postgres::Config>,
     /// The statements, for this schema.
     pub(crate) sql: Sql,
