@@ -1,16 +1,23 @@
-//! The transaction of a group of appends.
+//! The transactions of a group of appends.
 //!
-//! Four round trips, however many appends the group holds:
+//! A group runs *locked*, in four round trips however many appends it holds:
 //! 1. `BEGIN` and the `log_head` row lock (one simple-protocol message);
-//! 2. one statement reading, after the lock, the head (last position and time), the server's
-//!    clock, the current versions of the group's streams and the stored events of the ids its
-//!    callers gave;
+//! 2. one statement reading, after the lock, the head (last position, last write id and time),
+//!    the server's clock, the current versions of the group's streams and the stored events of
+//!    the ids its callers gave;
 //! 3. one statement writing every event, every stream version and the head, and notifying the
 //!    new last position (a group over 64 MiB of payloads writes its events in several
 //!    statements, the last one doing the rest);
 //! 4. `COMMIT`.
 //!
 //! Between 2 and 3 every append is decided in memory (`plan`).
+//!
+//! Or, while another group of this store runs, *pipelined* (`pipeline`), in five: `BEGIN`; the
+//! same read without the lock; the events; `finalize_group`, which takes the lock and writes
+//! the head and stream versions only if the head is still the one the group before it wrote;
+//! `COMMIT`. Only the last two happen under the lock. A group whose callers gave event ids
+//! runs locked (its idempotency checks read stored events), and so does one whose check fails,
+//! again, from the start.
 //!
 //! Invariants:
 //! - Positions come from `log_head.last_position`, read and written only under its row lock, in
@@ -26,15 +33,15 @@
 //!   the foreign row, committed), and a violation of a lone append becomes
 //!   [`StoreError::Conflict`] or [`StoreError::DuplicateEventId`].
 
-use std::collections::HashMap;
-
 use livenstore::{AppendResult, EventId, StoreError};
 
-use crate::codec::{bigint, metadata_json, EventDecoder, JsonText, PgCount, PgId, PgTime};
-use crate::connection::{self, locked_transaction, prepared, Conn, DbFailure, End, Failure};
-use crate::error::{self, MISSING_HEAD};
+use crate::codec::{bigint, metadata_json, JsonText, PgCount, PgId, PgTime};
+use crate::connection::{self, prepared, write_transaction, Conn, DbFailure, End, Failure, Stage};
+use crate::error;
 use crate::group_commit::Group;
+use crate::pipeline::{write_id, Turn};
 use crate::plan::{plan, AppendRequest, GroupState, Plan, Row};
+use crate::state;
 use crate::store::Inner;
 
 /// The operation named in errors.
@@ -161,138 +168,309 @@ fn id_in_detail(detail: &str) -> Option<EventId> {
     u128::from_str_radix(&hex, 16).ok().map(EventId::from_u128)
 }
 
-/// One transaction for `source`'s requests, asked for once the lock is held (run again on a
-/// fresh connection when the connection was lost before the write was sent).
+/// One transaction for `source`'s requests, pipelined when it can be, else (or when its check
+/// failed) locked (run again on a fresh connection when the connection was lost before the
+/// write was sent).
 fn attempt(inner: &Inner, source: &mut impl Requests) -> Result<Vec<Outcome>, Failure> {
     connection::run(inner, |conn| {
-        locked_transaction(conn, &inner.sql.lock, |conn| {
-            let requests = source.requests();
-            let Some(state) = read_state(conn, inner, requests)? else {
-                let outcomes = requests
-                    .iter()
-                    .map(|_| Err(error::invalid_stored(OPERATION, MISSING_HEAD)))
-                    .collect();
-                return Ok((outcomes, End::Rollback));
-            };
-            let plan = plan(requests, &state);
-            if plan.rows.is_empty() {
-                return Ok((plan.outcomes, End::Rollback));
+        let mut first = Some(inner.pipeline.enter(true));
+        if let Some(turn) = first.take_if(|turn| turn.pipelined()) {
+            match pipelined(conn, inner, source, turn) {
+                Ok(Some(outcomes)) => return Ok(outcomes),
+                // The check failed, or the group could not run pipelined.
+                Ok(None) => {}
+                // Rolled back before COMMIT with the connection alive (a deadlock with a writer
+                // of another process, a unique violation on a row a mistaken prediction wrote):
+                // nothing is stored, and the locked transaction decides afresh.
+                Err(failure)
+                    if failure.stage != Stage::CommitSent
+                        && !error::is_connection_lost(&failure.error) => {}
+                Err(failure) => return Err(failure),
             }
-            write(conn, inner, &plan, state.recorded_at)?;
-            Ok((plan.outcomes, End::Commit))
-        })
+        }
+        let mut tries = DEADLOCK_TRIES;
+        loop {
+            let turn = first.take().unwrap_or_else(|| inner.pipeline.enter(false));
+            match locked(conn, inner, source, turn) {
+                // Another process's pipelined group and this one each waited for the other,
+                // and the server rolled this one back: nothing is stored.
+                Err(failure) if tries > 1 && error::is_deadlock(&failure.error) => tries -= 1,
+                outcome => return outcome,
+            }
+        }
     })
 }
 
-/// Step 2: what the group's decisions depend on, or `None` when the head row is missing.
-fn read_state(
-    conn: &mut Conn,
-    inner: &Inner,
-    requests: &[AppendRequest],
-) -> Result<Option<GroupState>, DbFailure> {
-    let mut streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
-    streams.sort_unstable();
-    streams.dedup();
-    let ids: Vec<PgId> = requests
+/// How many times a locked group runs when the server keeps rolling it back to break
+/// deadlocks.
+const DEADLOCK_TRIES: u32 = 3;
+
+/// Every request of the group fails with `reason` (stored data the store cannot use).
+fn all_invalid(requests: &[AppendRequest], reason: &str) -> Vec<Outcome> {
+    requests
         .iter()
-        .flat_map(|r| r.events.iter().filter_map(|e| e.id()))
-        .map(PgId)
-        .collect();
-    let statement = prepared(conn, &inner.sql.group_state).map_err(DbFailure::before_write)?;
-    let rows = conn
-        .query(&statement, &[&streams, &ids])
-        .map_err(DbFailure::before_write)?;
-    let mut state = GroupState {
-        versions: HashMap::with_capacity(streams.len()),
-        ..GroupState::default()
-    };
-    let mut head = false;
-    let mut decoder = EventDecoder::default();
-    for row in &rows {
-        let kind: i32 = row.try_get(0).map_err(DbFailure::before_write)?;
-        match kind {
-            1 => {
-                let position: PgCount = row.try_get(1).map_err(DbFailure::before_write)?;
-                let last: PgTime = row.try_get(6).map_err(DbFailure::before_write)?;
-                let now: PgTime = row.try_get(9).map_err(DbFailure::before_write)?;
-                state.last_position = position.0;
-                state.recorded_at = now.max(last);
-                head = true;
-            }
-            2 => {
-                let stream: String = row.try_get(3).map_err(DbFailure::before_write)?;
-                let version: PgCount = row.try_get(4).map_err(DbFailure::before_write)?;
-                state.versions.insert(stream, version.0);
-            }
-            _ => {
-                let event = decoder.decode(row, 1).map_err(DbFailure::before_write)?;
-                state.stored.insert(event.id(), event);
-            }
-        }
-    }
-    Ok(head.then_some(state))
+        .map(|_| Err(error::invalid_stored(OPERATION, reason)))
+        .collect()
 }
 
-/// Step 3: writes the plan's events, stream versions and head, and notifies.
+/// The locked transaction: lock, read, decide, write, commit.
+fn locked(
+    conn: &mut Conn,
+    inner: &Inner,
+    source: &mut impl Requests,
+    mut turn: Turn<'_>,
+) -> Result<Vec<Outcome>, DbFailure> {
+    turn.wait_to_plan();
+    turn.wait_to_lock();
+    let outcomes = write_transaction(
+        conn,
+        |conn| open(conn, &inner.sql.lock),
+        |conn, ()| {
+            turn.mark_locked();
+            // Taken once the lock is held: appends queued meanwhile join this group.
+            let requests = source.requests();
+            if requests.is_empty() {
+                // Other leaders took every queued request.
+                return Ok((Vec::new(), End::Rollback));
+            }
+            let state = match state::read(conn, inner, requests)? {
+                Ok(state) => state,
+                Err(reason) => return Ok((all_invalid(requests, &reason), End::Rollback)),
+            };
+            let plan = plan(requests, &state);
+            let id = write_id();
+            turn.planned_locked(&state, &plan, id);
+            if plan.rows.is_empty() {
+                return Ok((plan.outcomes, End::Rollback));
+            }
+            write(conn, inner, &plan, state.recorded_at, id)?;
+            Ok((plan.outcomes, End::Commit))
+        },
+    )?;
+    turn.done();
+    Ok(outcomes)
+}
+
+/// The pipelined transaction: read, decide against the chain, write the events, then lock and
+/// check. `None` when the group must run locked instead (nothing of it is stored).
+fn pipelined(
+    conn: &mut Conn,
+    inner: &Inner,
+    source: &mut impl Requests,
+    mut turn: Turn<'_>,
+) -> Result<Option<Vec<Outcome>>, DbFailure> {
+    write_transaction(
+        conn,
+        |conn| open(conn, &inner.sql.begin),
+        |conn, ()| {
+            let requests = source.requests();
+            if requests.is_empty() {
+                // Other leaders took every queued request.
+                return Ok((Some(Vec::new()), End::Rollback));
+            }
+            if state::has_event_ids(requests) {
+                return Ok((None, End::Rollback));
+            }
+            let Ok(read) = state::read(conn, inner, requests)? else {
+                return Ok((None, End::Rollback));
+            };
+            turn.wait_to_plan();
+            let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+            let Some(state) = turn.predecessor(&read, &streams) else {
+                return Ok((None, End::Rollback));
+            };
+            let plan = plan(requests, &state);
+            let id = write_id();
+            turn.planned_pipelined(&plan, state.recorded_at, id);
+            for chunk in Chunks::new(&plan.rows) {
+                insert_events(conn, inner, chunk, state.recorded_at)?;
+            }
+            turn.wait_to_lock();
+            let as_planned = finalize(conn, inner, &plan, &state, id)?;
+            turn.mark_locked();
+            if !as_planned {
+                return Ok((None, End::Rollback));
+            }
+            Ok((Some(plan.outcomes), End::Commit))
+        },
+    )
+    .inspect(|outcomes| {
+        if outcomes.is_some() {
+            turn.done();
+        }
+    })
+}
+
+/// Opens a write transaction with `text` (`Sql::lock` or `Sql::begin`).
+fn open(conn: &mut Conn, text: &str) -> Result<(), DbFailure> {
+    conn.batch_execute(text).map_err(DbFailure::before_write)
+}
+
+/// Step 3 of a locked group: writes the plan's events, stream versions and head (last write
+/// `id`), and notifies.
 fn write(
     conn: &mut Conn,
     inner: &Inner,
     plan: &Plan<'_>,
     recorded_at: PgTime,
+    id: i64,
 ) -> Result<(), DbFailure> {
     let statement = prepared(conn, &inner.sql.write_group).map_err(DbFailure::before_write)?;
     let last_position = bigint(plan.last_position);
-    let mut rest: &[Row<'_>] = &plan.rows;
-    while !rest.is_empty() {
-        let (chunk, after) = rest.split_at(chunk_len(rest));
-        rest = after;
-        let last_chunk = rest.is_empty();
-        let metadata: Vec<Option<String>> = chunk
-            .iter()
-            .map(|r| metadata_json(r.event.metadata()))
-            .collect();
-        let (stream_names, stream_versions): (Vec<&str>, Vec<i64>) = if last_chunk {
-            plan.stream_versions
-                .iter()
-                .map(|&(stream, version)| (stream, bigint(version)))
-                .unzip()
+    let mut chunks = Chunks::new(&plan.rows).peekable();
+    while let Some(chunk) = chunks.next() {
+        let last_chunk = chunks.peek().is_none();
+        let (stream_names, stream_versions) = if last_chunk {
+            stream_columns(plan)
         } else {
             (Vec::new(), Vec::new())
         };
-        let params: [&(dyn postgres::types::ToSql + Sync); 13] = [
-            &chunk
-                .iter()
-                .map(|r| bigint(r.position))
-                .collect::<Vec<i64>>(),
-            &chunk.iter().map(|r| PgId(r.id)).collect::<Vec<PgId>>(),
-            &chunk.iter().map(|r| r.stream).collect::<Vec<&str>>(),
-            &chunk
-                .iter()
-                .map(|r| bigint(r.version))
-                .collect::<Vec<i64>>(),
-            &chunk
-                .iter()
-                .map(|r| r.event.event_type())
-                .collect::<Vec<&str>>(),
-            &metadata
-                .iter()
-                .map(|m| m.as_deref().map(JsonText))
-                .collect::<Vec<_>>(),
-            &chunk
-                .iter()
-                .map(|r| JsonText(r.event.payload().as_str()))
-                .collect::<Vec<_>>(),
+        let columns = EventColumns::new(chunk);
+        let params: [&(dyn postgres::types::ToSql + Sync); 14] = [
+            &columns.positions,
+            &columns.ids,
+            &columns.streams,
+            &columns.versions,
+            &columns.types,
+            &columns.metadata(),
+            &columns.payloads,
             &recorded_at,
             &stream_names,
             &stream_versions,
             &last_position,
             &inner.channel,
             &last_chunk,
+            &id,
         ];
         conn.execute(&statement, &params)
             .map_err(DbFailure::write_sent)?;
     }
     Ok(())
+}
+
+/// The events of a pipelined group (some of them, when it has more than one statement's
+/// worth), before its lock.
+fn insert_events(
+    conn: &mut Conn,
+    inner: &Inner,
+    rows: &[Row<'_>],
+    recorded_at: PgTime,
+) -> Result<(), DbFailure> {
+    let statement = prepared(conn, &inner.sql.insert_events).map_err(DbFailure::before_write)?;
+    let columns = EventColumns::new(rows);
+    let params: [&(dyn postgres::types::ToSql + Sync); 8] = [
+        &columns.positions,
+        &columns.ids,
+        &columns.streams,
+        &columns.versions,
+        &columns.types,
+        &columns.metadata(),
+        &columns.payloads,
+        &recorded_at,
+    ];
+    conn.execute(&statement, &params)
+        .map_err(DbFailure::write_sent)?;
+    Ok(())
+}
+
+/// The end of a pipelined group: takes the lock and, if the head is what `state` (the chain's)
+/// says, writes the head (last write `id`) and the stream versions, and notifies. Returns
+/// whether it did.
+fn finalize(
+    conn: &mut Conn,
+    inner: &Inner,
+    plan: &Plan<'_>,
+    state: &GroupState,
+    id: i64,
+) -> Result<bool, DbFailure> {
+    let statement = prepared(conn, &inner.sql.finalize_group).map_err(DbFailure::before_write)?;
+    let (stream_names, stream_versions) = stream_columns(plan);
+    let notify = !plan.rows.is_empty();
+    let params: [&(dyn postgres::types::ToSql + Sync); 9] = [
+        &bigint(plan.last_position),
+        &state.recorded_at,
+        &id,
+        &state.last_write,
+        &bigint(state.last_position),
+        &stream_names,
+        &stream_versions,
+        &inner.channel,
+        &notify,
+    ];
+    let row = conn
+        .query_one(&statement, &params)
+        .map_err(DbFailure::write_sent)?;
+    row.try_get(0).map_err(DbFailure::write_sent)
+}
+
+/// The new stream versions of a plan, as two columns.
+fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
+    plan.stream_versions
+        .iter()
+        .map(|&(stream, version)| (stream, bigint(version)))
+        .unzip()
+}
+
+/// Rows as the column arrays of the event statements.
+struct EventColumns<'a> {
+    positions: Vec<i64>,
+    ids: Vec<PgId>,
+    streams: Vec<&'a str>,
+    versions: Vec<i64>,
+    types: Vec<&'a str>,
+    metadata: Vec<Option<String>>,
+    payloads: Vec<JsonText<'a>>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn new(rows: &[Row<'a>]) -> Self {
+        EventColumns {
+            positions: rows.iter().map(|r| bigint(r.position)).collect(),
+            ids: rows.iter().map(|r| PgId(r.id)).collect(),
+            streams: rows.iter().map(|r| r.stream).collect(),
+            versions: rows.iter().map(|r| bigint(r.version)).collect(),
+            types: rows.iter().map(|r| r.event.event_type()).collect(),
+            metadata: rows
+                .iter()
+                .map(|r| metadata_json(r.event.metadata()))
+                .collect(),
+            payloads: rows
+                .iter()
+                .map(|r| JsonText(r.event.payload().as_str()))
+                .collect(),
+        }
+    }
+
+    fn metadata(&self) -> Vec<Option<JsonText<'_>>> {
+        self.metadata
+            .iter()
+            .map(|m| m.as_deref().map(JsonText))
+            .collect()
+    }
+}
+
+/// Rows split into statements of at least one row, then up to [`STATEMENT_BYTES`] of payload.
+struct Chunks<'r, 'a> {
+    rest: &'r [Row<'a>],
+}
+
+impl<'r, 'a> Chunks<'r, 'a> {
+    fn new(rows: &'r [Row<'a>]) -> Self {
+        Chunks { rest: rows }
+    }
+}
+
+impl<'r, 'a> Iterator for Chunks<'r, 'a> {
+    type Item = &'r [Row<'a>];
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (chunk, rest) = self.rest.split_at(chunk_len(self.rest));
+        self.rest = rest;
+        Some(chunk)
+    }
 }
 
 /// How many of `rows` go into one statement: at least one, then up to [`STATEMENT_BYTES`].

@@ -200,27 +200,26 @@ pub(crate) enum End {
     Rollback,
 }
 
-/// Runs `body` in a write transaction holding the `log_head` lock (`lock` is the `Sql::lock`
-/// text), and ends it as the body says. Every way out but a successful COMMIT rolls back,
-/// unwinding from a panic included: a connection never goes back to the pool holding the lock.
-pub(crate) fn locked_transaction<T>(
+/// Runs a write transaction: `open` begins it (sending `Sql::lock`, which also takes the
+/// `log_head` lock, or `Sql::begin`, maybe with a read in the same message), `body` does the
+/// work with what `open` returned and says how it ends. Every way out but a successful COMMIT
+/// rolls back, unwinding from a panic included: a connection never goes back to the pool
+/// holding the lock.
+pub(crate) fn write_transaction<O, T>(
     conn: &mut Conn,
-    lock: &str,
-    body: impl FnOnce(&mut Conn) -> Result<(T, End), DbFailure>,
+    open: impl FnOnce(&mut Conn) -> Result<O, DbFailure>,
+    body: impl FnOnce(&mut Conn, O) -> Result<(T, End), DbFailure>,
 ) -> Result<T, DbFailure> {
-    let mut open = OpenTransaction {
+    let mut transaction = OpenTransaction {
         conn,
         committed: false,
     };
-    let result = open
-        .conn
-        .batch_execute(lock)
-        .map_err(DbFailure::before_write)
-        .and_then(|()| body(&mut *open.conn));
+    let result =
+        open(&mut *transaction.conn).and_then(|opened| body(&mut *transaction.conn, opened));
     match result {
-        Ok((value, End::Commit)) => match open.conn.batch_execute(sql::COMMIT) {
+        Ok((value, End::Commit)) => match transaction.conn.batch_execute(sql::COMMIT) {
             Ok(()) => {
-                open.committed = true;
+                transaction.committed = true;
                 Ok(value)
             }
             Err(error) => Err(DbFailure {

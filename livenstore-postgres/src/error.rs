@@ -182,6 +182,12 @@ pub(crate) fn is_connection_lost(error: &postgres::Error) -> bool {
     }
 }
 
+/// Whether the server rolled the transaction back to break a deadlock: nothing of it is
+/// stored, and running it again can succeed.
+pub(crate) fn is_deadlock(error: &postgres::Error) -> bool {
+    error.code().is_some_and(|code| code.code() == "40P01")
+}
+
 /// A unique violation (SQLSTATE 23505): the constraint's name.
 pub(crate) fn unique_violation(error: &postgres::Error) -> Option<&str> {
     let db = error.as_db_error()?;

@@ -2,15 +2,20 @@
 //!
 //! Every append transaction holds the one `log_head` row lock to its COMMIT, so a schema's
 //! appends commit one after another, and each transaction costs a commit (a WAL flush) that no
-//! other writer overlaps. Writers in one process therefore queue their appends here; one thread
-//! at a time, the leader, takes every pending append (up to [`Limits`]), runs them in one
-//! transaction and hands each caller its own result. The others wait.
+//! other writer overlaps. Writers in one process therefore queue their appends here; a leader
+//! takes every pending append (up to [`Limits`]), runs them in one transaction and hands each
+//! caller its own result. The others wait. Up to `max_leaders` leaders run at once, each with
+//! its own group: the second one writes its group's events while the first holds the lock and
+//! commits (`pipeline`).
 //!
 //! Invariants:
 //! - Requests are taken in arrival order (first in, first out), and their outputs are handed
 //!   back by ticket, each to the caller that submitted it.
-//! - At most one leader runs at a time (`leading`); it runs outside the mutex, so callers queue
-//!   while it works.
+//! - At most `max_leaders` leaders run at a time (`leaders`); they run outside the mutex, so
+//!   callers queue while they work. A caller becomes a leader only while its own request is
+//!   still queued, and joins running leaders only when the queue holds at least
+//!   `min_events_to_join` events: a small group gains nothing from running beside another one,
+//!   and costs a commit of its own, so small appends wait to share the next group instead.
 //! - A leader takes its group off the queue when it asks for it ([`Group::requests`]): as late
 //!   as it can, once it holds its database lock, so the callers the previous group answered
 //!   (who queue their next appends right away) join this group instead of waiting a whole
@@ -19,7 +24,9 @@
 //!   (the queue was longer than the limits) leads again.
 //! - A leader that panics still hands every request of its group an output (`abandoned`) and
 //!   gives up leadership, so no caller waits forever.
-//! - A group holds at least one request, so a request larger than the limits still runs.
+//! - A group holds at least one request, so a request larger than the limits still runs; the
+//!   one exception is a leader that asks after other leaders took every queued request, whose
+//!   group is empty.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -56,7 +63,9 @@ struct Queue<R, O> {
     pending: VecDeque<(u64, R)>,
     done: HashMap<u64, O>,
     next_ticket: u64,
-    leading: bool,
+    leaders: usize,
+    /// Events in `pending`.
+    pending_events: usize,
 }
 
 /// A queue of requests run in groups by one leader at a time.
@@ -64,20 +73,27 @@ pub(crate) struct GroupCommit<R, O> {
     queue: Mutex<Queue<R, O>>,
     wake: Condvar,
     limits: Limits,
+    max_leaders: usize,
+    min_events_to_join: usize,
 }
 
 impl<R: Weight, O> GroupCommit<R, O> {
-    /// An empty queue whose groups stay within `limits`.
-    pub(crate) fn new(limits: Limits) -> Self {
+    /// An empty queue whose groups stay within `limits`, run by up to `max_leaders` leaders at
+    /// once (at least one); a leader joins running ones when at least `min_events_to_join`
+    /// events are queued.
+    pub(crate) fn new(limits: Limits, max_leaders: usize, min_events_to_join: usize) -> Self {
         GroupCommit {
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
                 done: HashMap::new(),
                 next_ticket: 0,
-                leading: false,
+                leaders: 0,
+                pending_events: 0,
             }),
             wake: Condvar::new(),
             limits,
+            max_leaders: max_leaders.max(1),
+            min_events_to_join,
         }
     }
 
@@ -100,19 +116,29 @@ impl<R: Weight, O> GroupCommit<R, O> {
         let mut queue = self.lock();
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
+        queue.pending_events += request.events();
         queue.pending.push_back((ticket, request));
         loop {
             if let Some(output) = queue.done.remove(&ticket) {
                 return output;
             }
-            if queue.leading {
+            // Requests leave the queue in ticket order: this one is still queued exactly when
+            // the first queued ticket is not after it.
+            let queued = queue
+                .pending
+                .front()
+                .is_some_and(|&(first, _)| first <= ticket);
+            let may_lead = queue.leaders == 0
+                || (queue.leaders < self.max_leaders
+                    && queue.pending_events >= self.min_events_to_join);
+            if !queued || !may_lead {
                 queue = self
                     .wake
                     .wait(queue)
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            queue.leading = true;
+            queue.leaders += 1;
             drop(queue);
             let mut leader = Leader {
                 group: Group {
@@ -148,6 +174,7 @@ impl<R: Weight, O> GroupCommit<R, O> {
             let Some((ticket, request)) = queue.pending.pop_front() else {
                 break;
             };
+            queue.pending_events -= request.events();
             tickets.push(ticket);
             group.push(request);
         }
@@ -199,7 +226,7 @@ impl<R: Weight, O, A: Fn() -> O> Drop for Leader<'_, R, O, A> {
             let output = outputs.next().unwrap_or_else(self.abandoned);
             queue.done.insert(ticket, output);
         }
-        queue.leading = false;
+        queue.leaders -= 1;
         drop(queue);
         self.group.owner.wake.notify_all();
     }
@@ -228,7 +255,7 @@ mod tests {
 
     #[test]
     fn every_caller_gets_its_own_output_and_groups_form() {
-        let group: Arc<GroupCommit<Req, usize>> = Arc::new(GroupCommit::new(Limits::DEFAULT));
+        let group: Arc<GroupCommit<Req, usize>> = Arc::new(GroupCommit::new(Limits::DEFAULT, 1, 0));
         let runs = Arc::new(AtomicUsize::new(0));
         let largest = Arc::new(AtomicUsize::new(0));
         std::thread::scope(|s| {
@@ -260,17 +287,54 @@ mod tests {
     }
 
     #[test]
+    fn two_leaders_run_groups_at_once_and_every_caller_gets_its_own_output() {
+        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT, 2, 1);
+        let running = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (group, running, most) = (&group, &running, &most);
+                s.spawn(move || {
+                    for n in 0..100 {
+                        let value = t * 1000 + n;
+                        let out = group.submit(
+                            Req { value, events: 1 },
+                            |group| {
+                                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now, Ordering::SeqCst);
+                                let outputs =
+                                    group.requests().iter().map(|r| r.value * 2).collect();
+                                std::thread::sleep(std::time::Duration::from_micros(300));
+                                running.fetch_sub(1, Ordering::SeqCst);
+                                outputs
+                            },
+                            || usize::MAX,
+                        );
+                        assert_eq!(out, value * 2);
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "never more than two, and two at times"
+        );
+    }
+
+    #[test]
     fn groups_respect_the_limits_but_hold_at_least_one() {
         let limits = Limits {
             requests: 3,
             events: 5,
             bytes: 1000,
         };
-        let group: GroupCommit<Req, usize> = GroupCommit::new(limits);
+        let group: GroupCommit<Req, usize> = GroupCommit::new(limits, 1, 0);
         let mut queue = group.lock();
         for (value, events) in [(1, 9), (2, 1), (3, 1), (4, 1), (5, 1), (6, 3), (7, 1)] {
             let ticket = queue.next_ticket;
             queue.next_ticket += 1;
+            queue.pending_events += events;
             queue.pending.push_back((ticket, Req { value, events }));
         }
         let values = |g: Vec<Req>| g.iter().map(|r| r.value).collect::<Vec<_>>();
@@ -285,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_panicking_leader_abandons_its_group_and_steps_down() {
-        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT);
+        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT, 1, 0);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             group.submit(
                 Req {

@@ -68,11 +68,24 @@
 //! still take turns, so run the writers of a busy store in few
 //! processes with many threads rather than the reverse.
 //!
+//! With the lock held from the events' write to the commit, a schema's event writes still run
+//! one after another, on one server core, while bare writers spread theirs over all cores. So
+//! when a group is running and at least 64 more events are queued, a **second group runs
+//! pipelined** beside it: it decides its appends against the state the first one will leave,
+//! writes its events without the lock (on another server core, and while the first group
+//! commits), and only then takes the lock, in one statement that moves the head and writes the
+//! stream versions only if the head is still the one its predecessor wrote. Every write sets
+//! the head's `last_write` to a fresh random id, so any other write in between (another
+//! process, a link, a predecessor that failed) makes the check fail: the group rolls back and
+//! runs again, locked. The positions rules above are untouched (positions are still handed out
+//! and committed under the lock, in order); a wrong prediction costs time, never correctness.
+//!
 //! ## Times
 //!
-//! `recorded_at` is the database server's clock, read under the lock: it never decreases along
-//! positions, across processes too (when the server's clock goes back, events keep the last
-//! time). All events of one transaction share it. PostgreSQL's `timestamptz` holds
+//! `recorded_at` is the database server's clock, read in the append's transaction (under the
+//! lock, or for a pipelined group just before, raised to its predecessor's time and checked
+//! under the lock): it never decreases along positions, across processes too (when the
+//! server's clock goes back, events keep the last time). All events of one transaction share it. PostgreSQL's `timestamptz` holds
 //! microseconds, so times are whole microseconds (a [`Timestamp`](livenstore::Timestamp)'s
 //! nanoseconds end in `000`). The bounds of
 //! [`read_time_range`](livenstore::EventStore::read_time_range) are rounded up to the next
@@ -163,10 +176,12 @@ mod error;
 mod event_store;
 mod group_commit;
 mod link;
+mod pipeline;
 mod plan;
 mod read;
 pub mod schema;
 mod sql;
+mod state;
 mod store;
 mod subscriptions;
 

@@ -6,6 +6,8 @@
 //!   stay contiguous.
 //! - A link adds no position and sends no notification; it bumps the target stream's version
 //!   and last time in `streams`.
+//! - A link sets `log_head.last_write` to a fresh id, like every write: a pipelined append
+//!   group planned before it fails its check and runs again (`pipeline`).
 //! - `linked_at` is the server's clock under the lock, raised to `log_head.last_recorded_at`
 //!   and stored back, so it is never before the linked event's `recorded_at`.
 //! - Linking an event into its own stream, or into a stream it is already linked into, is
@@ -15,8 +17,9 @@ use livenstore::store::validate_stream_name;
 use livenstore::{EventId, StoreError};
 
 use crate::codec::{bigint, PgCount, PgId, PgTime};
-use crate::connection::{self, locked_transaction, prepared, DbFailure, End};
+use crate::connection::{self, prepared, write_transaction, Conn, DbFailure, End};
 use crate::error::{self, MISSING_HEAD};
+use crate::pipeline::write_id;
 use crate::store::Inner;
 
 const OPERATION: &str = "link_to_stream";
@@ -25,7 +28,11 @@ const OPERATION: &str = "link_to_stream";
 pub(crate) fn link(inner: &Inner, id: EventId, stream: &str) -> Result<u64, StoreError> {
     validate_stream_name(stream)?;
     let outcome = connection::run(inner, |conn| {
-        locked_transaction(conn, &inner.sql.lock, |conn| {
+        let lock = |conn: &mut Conn| {
+            conn.batch_execute(&inner.sql.lock)
+                .map_err(DbFailure::before_write)
+        };
+        write_transaction(conn, lock, |conn, ()| {
             let statement =
                 prepared(conn, &inner.sql.link_state).map_err(DbFailure::before_write)?;
             let Some(row) = conn
@@ -54,7 +61,13 @@ pub(crate) fn link(inner: &Inner, id: EventId, stream: &str) -> Result<u64, Stor
             let write = prepared(conn, &inner.sql.write_link).map_err(DbFailure::before_write)?;
             conn.execute(
                 &write,
-                &[&bigint(position.0), &stream, &bigint(version), &linked_at],
+                &[
+                    &bigint(position.0),
+                    &stream,
+                    &bigint(version),
+                    &linked_at,
+                    &write_id(),
+                ],
             )
             .map_err(DbFailure::write_sent)?;
             Ok((Ok(version), End::Commit))

@@ -45,6 +45,8 @@ impl Weight for AppendRequest {
 pub(crate) struct GroupState {
     /// The last position stored.
     pub(crate) last_position: u64,
+    /// The head's last write id (`log_head.last_write`).
+    pub(crate) last_write: i64,
     /// The time the group's events are recorded at.
     pub(crate) recorded_at: PgTime,
     /// The current versions of the group's streams that exist.
@@ -211,6 +213,7 @@ mod tests {
     #[test]
     fn appends_see_the_versions_earlier_ones_leave() {
         let state = GroupState {
+            last_write: 0,
             last_position: 10,
             versions: HashMap::from([("a".to_owned(), 3)]),
             ..GroupState::default()
@@ -287,6 +290,7 @@ mod tests {
             payload: event.payload().clone(),
         });
         let state = GroupState {
+            last_write: 0,
             last_position: 7,
             versions: HashMap::from([("a".to_owned(), 2)]),
             stored: HashMap::from([(id, stored)]),

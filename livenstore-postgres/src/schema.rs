@@ -26,11 +26,18 @@ pub struct Migration {
 }
 
 /// Every migration, in version order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../sql/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../sql/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "last_write",
+        sql: include_str!("../sql/0002_last_write.sql"),
+    },
+];
 
 /// The schema version this crate creates and understands.
 pub fn current_version() -> i32 {

@@ -39,15 +39,28 @@ pub(crate) struct Sql {
     /// `BEGIN` (READ COMMITTED), the planner settings of write transactions and the `log_head`
     /// row lock, as one simple-protocol message.
     pub(crate) lock: String,
-    /// After the lock, one row per kind (column 0): `1` the head (last_position in column 1,
-    /// last_recorded_at in column 6, `clock_timestamp()` in column 9); `2` a stream of `$1`
+    /// [`lock`](Self::lock) without the lock: the transaction of a pipelined group, which
+    /// writes its events first and takes the lock in [`finalize_group`](Self::finalize_group).
+    pub(crate) begin: String,
+    /// One row per kind (column 0): `1` the head (last_position in column 1, last_write in
+    /// column 4, last_recorded_at in column 6, `clock_timestamp()` in column 9); `2` a stream of
+    /// `$1`
     /// (name in column 3, version in column 4); `3` a stored event whose id is in `$2` (event
     /// columns 1 to 8).
     pub(crate) group_state: String,
     /// Writes a group: events (`$1`..`$7` arrays, recorded at `$8`), stream versions (`$9`,
-    /// `$10`), the head (`$11` last position, recorded at `$8`), and a notification on channel
-    /// `$12` carrying the last position when `$13`.
+    /// `$10`), the head (`$11` last position, recorded at `$8`, last write `$14`), and a
+    /// notification on channel `$12` carrying the last position when `$13`.
     pub(crate) write_group: String,
+    /// The events of a pipelined group, before its lock: `$1`..`$8` as in
+    /// [`write_group`](Self::write_group).
+    pub(crate) insert_events: String,
+    /// Ends a pipelined group: takes the `log_head` lock and, only if the head is still what
+    /// the group was planned against (last write `$4`, last position `$5`), moves it (last
+    /// position `$1`, recorded at `$2`, last write `$3`), writes the stream versions (`$6`,
+    /// `$7`) and notifies channel `$8` with the last position when `$9`. One row: whether the
+    /// head was as planned.
+    pub(crate) finalize_group: String,
     /// The current version of stream `$1` as the events and links tables say (after a unique
     /// violation, when `streams` disagreed with them).
     pub(crate) stored_version: String,
@@ -56,7 +69,8 @@ pub(crate) struct Sql {
     /// (NULL when new), whether the event is linked there already, `last_recorded_at` and
     /// `clock_timestamp()`.
     pub(crate) link_state: String,
-    /// Writes a link: position `$1` into stream `$2` at version `$3`, linked at `$4`.
+    /// Writes a link: position `$1` into stream `$2` at version `$3`, linked at `$4`, last
+    /// write `$5`.
     pub(crate) write_link: String,
     /// The event with id `$1`.
     pub(crate) read_by_id: String,
@@ -87,8 +101,12 @@ impl Sql {
                  SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; \
                  SELECT 1 FROM {s}.log_head WHERE id = 1 FOR UPDATE"
             ),
+            begin: "BEGIN ISOLATION LEVEL READ COMMITTED; \
+                    SET LOCAL enable_seqscan = off; \
+                    SET LOCAL plan_cache_mode = force_generic_plan"
+                .to_owned(),
             group_state: format!(
-                "SELECT 1, h.last_position, NULL::uuid, NULL::text, NULL::bigint, NULL::text, \
+                "SELECT 1, h.last_position, NULL::uuid, NULL::text, h.last_write, NULL::text, \
                         h.last_recorded_at, NULL::json, NULL::json, clock_timestamp() \
                  FROM {s}.log_head h WHERE h.id = 1 \
                  UNION ALL \
@@ -113,10 +131,50 @@ impl Sql {
                          SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
                  ), new_head AS ( \
                      UPDATE {s}.log_head \
-                     SET last_position = $11::bigint, last_recorded_at = $8::timestamptz \
+                     SET last_position = $11::bigint, last_recorded_at = $8::timestamptz, \
+                         last_write = $14::bigint \
                      WHERE id = 1 \
                  ) \
                  SELECT pg_notify($12::text, ($11::bigint)::text) WHERE $13::boolean"
+            ),
+            insert_events: format!(
+                "INSERT INTO {s}.events \
+                     (position, id, stream, version, event_type, recorded_at, metadata, payload) \
+                 SELECT p, i, st, v, t, $8::timestamptz, m, d \
+                 FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+                             $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d)"
+            ),
+            // The head UPDATE runs first (the stream versions wait for it through EXISTS), so
+            // the lock is taken before any stream row, in the order every writer takes them.
+            // Its WHERE names only the row: waiting for the lock, READ COMMITTED evaluates the
+            // SET expressions on the newest row version (a WHERE that compared the columns would
+            // be evaluated on the version in the statement's snapshot first, and skip the row
+            // without waiting). A head that is not as planned is written back unchanged (the
+            // group then rolls back), and `last_write = $3` tells which happened: `$3` is fresh.
+            finalize_group: format!(
+                "WITH head AS ( \
+                     UPDATE {s}.log_head \
+                     SET last_position = CASE WHEN {as_planned} THEN $1::bigint \
+                                              ELSE last_position END, \
+                         last_recorded_at = CASE WHEN {as_planned} THEN $2::timestamptz \
+                                                 ELSE last_recorded_at END, \
+                         last_write = CASE WHEN {as_planned} THEN $3::bigint ELSE last_write END \
+                     WHERE id = 1 \
+                     RETURNING last_write = $3::bigint AS ok \
+                 ), new_versions AS ( \
+                     INSERT INTO {s}.streams AS old \
+                         (stream, version, first_recorded_at, last_recorded_at) \
+                     SELECT st, v, $2::timestamptz, $2::timestamptz \
+                     FROM unnest($6::text[], $7::bigint[]) AS u(st, v) \
+                     WHERE EXISTS (SELECT 1 FROM head WHERE ok) \
+                     ON CONFLICT (stream) DO UPDATE \
+                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
+                 ) \
+                 SELECT h.ok FROM head AS h \
+                 LEFT JOIN LATERAL ( \
+                     SELECT pg_notify($8::text, ($1::bigint)::text) WHERE h.ok AND $9::boolean \
+                 ) AS n ON true",
+                as_planned = "last_write = $4::bigint AND last_position = $5::bigint"
             ),
             stored_version: format!(
                 "SELECT greatest( \
@@ -143,7 +201,8 @@ impl Sql {
                      ON CONFLICT (stream) DO UPDATE \
                          SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
                  ) \
-                 UPDATE {s}.log_head SET last_recorded_at = $4::timestamptz WHERE id = 1"
+                 UPDATE {s}.log_head SET last_recorded_at = $4::timestamptz, last_write = $5::bigint \
+                 WHERE id = 1"
             ),
             read_by_id: format!("SELECT {EVENT_COLUMNS} FROM {s}.events e WHERE e.id = $1::uuid"),
             // Each branch is an index scan in version order ((stream, version) is unique in

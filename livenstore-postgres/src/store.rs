@@ -8,9 +8,17 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use crate::config::PostgresConfig;
 use crate::group_commit::{GroupCommit, Limits};
+use crate::pipeline::Pipeline;
 use crate::plan::AppendRequest;
 use crate::sql::Sql;
 use crate::{error, schema};
+
+/// The smallest pool whose store runs two append groups at once.
+const MIN_POOL_TO_PIPELINE: u32 = 4;
+
+/// The events that must be queued for a second group to run beside a running one: writing
+/// fewer takes less time than the round trips and the commit a group of its own costs.
+const MIN_EVENTS_TO_PIPELINE: usize = 64;
 
 /// The connection pool a [`PostgresStore`] works through.
 pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
@@ -54,6 +62,8 @@ pub(crate) struct Inner {
     pub(crate) sql: Sql,
     /// Appends waiting for, or in, a group transaction.
     pub(crate) group: GroupCommit<AppendRequest, Result<AppendResult, StoreError>>,
+    /// The order of the running groups and the chain a pipelined group decides against.
+    pub(crate) pipeline: Pipeline,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -153,6 +163,13 @@ impl PostgresStore {
     ) -> Self {
         let channel = config.notification_channel();
         let sql = Sql::new(config.schema_name());
+        // Two leaders pipeline their groups (one writes its events while the other commits),
+        // each holding a connection; a small pool keeps one, leaving the rest for reads.
+        let leaders = if pool.max_size() >= MIN_POOL_TO_PIPELINE {
+            2
+        } else {
+            1
+        };
         PostgresStore {
             inner: Arc::new(Inner {
                 pool,
@@ -161,7 +178,8 @@ impl PostgresStore {
                 channel,
                 pg_config,
                 sql,
-                group: GroupCommit::new(Limits::DEFAULT),
+                group: GroupCommit::new(Limits::DEFAULT, leaders, MIN_EVENTS_TO_PIPELINE),
+                pipeline: Pipeline::default(),
             }),
         }
     }

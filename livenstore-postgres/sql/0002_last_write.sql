@@ -1,0 +1,14 @@
+-- livenstore-postgres schema, version 2: the id of the last write.
+--
+-- Applied once per schema by the migration runner (src/schema.rs), inside one transaction whose
+-- search_path is the store's schema.
+--
+-- Invariants:
+-- - Every write transaction (an append group or a link) sets `log_head.last_write` to a fresh
+--   random 63-bit id of its own, in the same UPDATE that moves the head, under the row lock.
+-- - A pipelined append group (src/pipeline.rs) planned against the state its predecessor
+--   leaves commits only if `last_write` is still the id its predecessor wrote: any other write
+--   in between (another process, a link, a predecessor that failed or was run again) changes
+--   the id, and the group is rolled back and run again, locked, instead of storing decisions
+--   made against a state that no longer holds.
+ALTER TABLE log_head ADD COLUMN last_write bigint NOT NULL DEFAULT 0;
