@@ -5,8 +5,8 @@
 //! other writer overlaps. Writers in one process therefore queue their appends here; a leader
 //! takes every pending append (up to [`Limits`]), runs them in one transaction and hands each
 //! caller its own result. The others wait. Up to `max_leaders` leaders run at once, each with
-//! its own group: the second one writes its group's events while the first holds the lock and
-//! commits (`pipeline`).
+//! its own group: the later ones write their groups' events while the first holds the lock
+//! and commits (`pipeline`).
 //!
 //! Invariants:
 //! - Requests are taken in arrival order (first in, first out), and their outputs are handed

@@ -163,10 +163,12 @@ impl PostgresStore {
     ) -> Self {
         let channel = config.notification_channel();
         let sql = Sql::new(config.schema_name());
-        // Two leaders pipeline their groups (one writes its events while the other commits),
-        // each holding a connection; a small pool keeps one, leaving the rest for reads.
+        // Up to three leaders pipeline their groups (the later ones write their events while
+        // the first commits), each holding a connection; a small pool keeps one, leaving the
+        // rest for reads. Three beat two at 4 writers of 100-event batches (0.74-0.81x the bare
+        // rate against 0.66-0.71x, `postgres_store` bench) and cost nothing at 16.
         let leaders = if pool.max_size() >= MIN_POOL_TO_PIPELINE {
-            2
+            3
         } else {
             1
         };
