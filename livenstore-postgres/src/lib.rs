@@ -70,7 +70,7 @@
 //!
 //! With the lock held from the events' write to the commit, a schema's event writes still run
 //! one after another, on one server core, while bare writers spread theirs over all cores. So
-//! when a group is running and at least 64 more events are queued, **another group runs
+//! when a group is running and at least 150 more events are queued, **another group runs
 //! pipelined** beside it (up to three at once): it decides its appends against the state the first one will leave,
 //! writes its events without the lock (on another server core, and while the first group
 //! commits), and only then takes the lock, in one statement that moves the head and writes the
