@@ -56,11 +56,18 @@ type Outcome = Result<AppendResult, StoreError>;
 /// held) or one request run alone.
 trait Requests {
     fn requests(&mut self) -> &[AppendRequest];
+    /// Whether the requests are taken already or would make a group of at least `events`
+    /// events if taken now.
+    fn taken_or_at_least(&self, events: usize) -> bool;
 }
 
 impl Requests for Group<'_, AppendRequest, Outcome> {
     fn requests(&mut self) -> &[AppendRequest] {
         Group::requests(self)
+    }
+
+    fn taken_or_at_least(&self, events: usize) -> bool {
+        Group::taken_or_at_least(self, events)
     }
 }
 
@@ -68,7 +75,17 @@ impl Requests for &AppendRequest {
     fn requests(&mut self) -> &[AppendRequest] {
         std::slice::from_ref(*self)
     }
+
+    fn taken_or_at_least(&self, _: usize) -> bool {
+        true
+    }
 }
+
+/// The events a locked group must hold for its requests to be taken before the lock (its read
+/// then goes with the lock, one round trip fewer). A smaller group takes its requests once it
+/// holds the lock instead, so that appends queued meanwhile join it: for small appends a bigger
+/// group saves more than the round trip.
+const READ_WITH_LOCK_EVENTS: usize = 64;
 
 /// Runs a group: one outcome per request, in order.
 pub(crate) fn run_group(
@@ -213,7 +230,8 @@ fn all_invalid(requests: &[AppendRequest], reason: &str) -> Vec<Outcome> {
         .collect()
 }
 
-/// The locked transaction: lock, read, decide, write, commit.
+/// The locked transaction: lock and read (one round trip when no caller gave an event id),
+/// decide, write, commit.
 fn locked(
     conn: &mut Conn,
     inner: &Inner,
@@ -222,78 +240,112 @@ fn locked(
 ) -> Result<Vec<Outcome>, DbFailure> {
     turn.wait_to_plan();
     turn.wait_to_lock();
-    let outcomes = write_transaction(
-        conn,
-        |conn| open(conn, &inner.sql.lock),
-        |conn, ()| {
-            turn.mark_locked();
-            // Taken once the lock is held: appends queued meanwhile join this group.
-            let requests = source.requests();
-            if requests.is_empty() {
-                // Other leaders took every queued request.
-                return Ok((Vec::new(), End::Rollback));
-            }
-            let state = match state::read(conn, inner, requests)? {
-                Ok(state) => state,
-                Err(reason) => return Ok((all_invalid(requests, &reason), End::Rollback)),
-            };
-            let plan = plan(requests, &state);
-            let id = write_id();
-            turn.planned_locked(&state, &plan, id);
-            if plan.rows.is_empty() {
-                return Ok((plan.outcomes, End::Rollback));
-            }
-            write(conn, inner, &plan, state.recorded_at, id)?;
-            Ok((plan.outcomes, End::Commit))
-        },
-    )?;
+    if !source.taken_or_at_least(READ_WITH_LOCK_EVENTS) {
+        return locked_then_read(conn, inner, source, turn);
+    }
+    let requests = source.requests();
+    if requests.is_empty() {
+        // Other leaders took every queued request.
+        return Ok(Vec::new());
+    }
+    let open = |conn: &mut Conn| open_and_read(conn, inner, &inner.sql.lock, requests);
+    let outcomes = write_transaction(conn, open, |conn, read| {
+        turn.mark_locked();
+        decide_and_write(conn, inner, requests, read, &mut turn)
+    })?;
     turn.done();
     Ok(outcomes)
 }
 
-/// The pipelined transaction: read, decide against the chain, write the events, then lock and
-/// check. `None` when the group must run locked instead (nothing of it is stored).
+/// The locked transaction of a small group: lock, then take the requests (appends queued
+/// while the lock was asked for join), read, decide, write, commit.
+fn locked_then_read(
+    conn: &mut Conn,
+    inner: &Inner,
+    source: &mut impl Requests,
+    mut turn: Turn<'_>,
+) -> Result<Vec<Outcome>, DbFailure> {
+    let lock = |conn: &mut Conn| {
+        conn.batch_execute(&inner.sql.lock)
+            .map_err(DbFailure::before_write)
+    };
+    let outcomes = write_transaction(conn, lock, |conn, ()| {
+        turn.mark_locked();
+        let requests = source.requests();
+        if requests.is_empty() {
+            // Other leaders took every queued request.
+            return Ok((Vec::new(), End::Rollback));
+        }
+        let read = state::read(conn, inner, requests)?;
+        decide_and_write(conn, inner, requests, read, &mut turn)
+    })?;
+    turn.done();
+    Ok(outcomes)
+}
+
+/// A locked group, after its read: decides, writes, and says how the transaction ends.
+fn decide_and_write(
+    conn: &mut Conn,
+    inner: &Inner,
+    requests: &[AppendRequest],
+    read: state::Read,
+    turn: &mut Turn<'_>,
+) -> Result<(Vec<Outcome>, End), DbFailure> {
+    let state = match read {
+        Ok(state) => state,
+        Err(reason) => return Ok((all_invalid(requests, &reason), End::Rollback)),
+    };
+    let plan = plan(requests, &state);
+    let id = write_id();
+    turn.planned_locked(&state, &plan, id);
+    if plan.rows.is_empty() {
+        return Ok((plan.outcomes, End::Rollback));
+    }
+    write(conn, inner, &plan, state.recorded_at, id)?;
+    Ok((plan.outcomes, End::Commit))
+}
+
+/// The pipelined transaction: open and read (one round trip), decide against the chain, write
+/// the events, then lock and check. `None` when the group must run locked instead (nothing of
+/// it is stored).
 fn pipelined(
     conn: &mut Conn,
     inner: &Inner,
     source: &mut impl Requests,
     mut turn: Turn<'_>,
 ) -> Result<Option<Vec<Outcome>>, DbFailure> {
-    write_transaction(
-        conn,
-        |conn| open(conn, &inner.sql.begin),
-        |conn, ()| {
-            let requests = source.requests();
-            if requests.is_empty() {
-                // Other leaders took every queued request.
-                return Ok((Some(Vec::new()), End::Rollback));
-            }
-            if state::has_event_ids(requests) {
-                return Ok((None, End::Rollback));
-            }
-            let Ok(read) = state::read(conn, inner, requests)? else {
-                return Ok((None, End::Rollback));
-            };
-            turn.wait_to_plan();
-            let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
-            let Some(state) = turn.predecessor(&read, &streams) else {
-                return Ok((None, End::Rollback));
-            };
-            let plan = plan(requests, &state);
-            let id = write_id();
-            turn.planned_pipelined(&plan, state.recorded_at, id);
-            for chunk in Chunks::new(&plan.rows) {
-                insert_events(conn, inner, chunk, state.recorded_at)?;
-            }
-            turn.wait_to_lock();
-            let as_planned = finalize(conn, inner, &plan, &state, id)?;
-            turn.mark_locked();
-            if !as_planned {
-                return Ok((None, End::Rollback));
-            }
-            Ok((Some(plan.outcomes), End::Commit))
-        },
-    )
+    let requests = source.requests();
+    if requests.is_empty() {
+        // Other leaders took every queued request.
+        return Ok(Some(Vec::new()));
+    }
+    if state::has_event_ids(requests) {
+        return Ok(None);
+    }
+    let open = |conn: &mut Conn| state::open_and_read(conn, inner, &inner.sql.begin, requests);
+    write_transaction(conn, open, |conn, read| {
+        let Ok(read) = read else {
+            return Ok((None, End::Rollback));
+        };
+        turn.wait_to_plan();
+        let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        let Some(state) = turn.predecessor(&read, &streams) else {
+            return Ok((None, End::Rollback));
+        };
+        let plan = plan(requests, &state);
+        let id = write_id();
+        turn.planned_pipelined(&plan, state.recorded_at, id);
+        for chunk in Chunks::new(&plan.rows) {
+            insert_events(conn, inner, chunk, state.recorded_at)?;
+        }
+        turn.wait_to_lock();
+        let as_planned = finalize(conn, inner, &plan, &state, id)?;
+        turn.mark_locked();
+        if !as_planned {
+            return Ok((None, End::Rollback));
+        }
+        Ok((Some(plan.outcomes), End::Commit))
+    })
     .inspect(|outcomes| {
         if outcomes.is_some() {
             turn.done();
@@ -301,9 +353,20 @@ fn pipelined(
     })
 }
 
-/// Opens a write transaction with `text` (`Sql::lock` or `Sql::begin`).
-fn open(conn: &mut Conn, text: &str) -> Result<(), DbFailure> {
-    conn.batch_execute(text).map_err(DbFailure::before_write)
+/// Opens the transaction with `open` (`Sql::lock` or `Sql::begin`) and reads the group's
+/// state: in the same message when no caller gave an event id.
+fn open_and_read(
+    conn: &mut Conn,
+    inner: &Inner,
+    open: &str,
+    requests: &[AppendRequest],
+) -> Result<state::Read, DbFailure> {
+    if state::has_event_ids(requests) {
+        conn.batch_execute(open).map_err(DbFailure::before_write)?;
+        state::read(conn, inner, requests)
+    } else {
+        state::open_and_read(conn, inner, open, requests)
+    }
 }
 
 /// Step 3 of a locked group: writes the plan's events, stream versions and head (last write

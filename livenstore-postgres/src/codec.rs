@@ -107,6 +107,13 @@ impl PgTime {
         PgTime((micros as i64).min(MAX_UNIX_MICROS))
     }
 
+    /// `micros` microseconds after the Unix epoch, if a [`Timestamp`] can hold it.
+    pub(crate) fn from_unix_micros(micros: i64) -> Option<Self> {
+        (0..=MAX_UNIX_MICROS)
+            .contains(&micros)
+            .then_some(PgTime(micros))
+    }
+
     /// The instant, in nanoseconds (exact: the range is checked on construction).
     pub(crate) fn timestamp(self) -> Timestamp {
         Timestamp::from_unix_nanos(self.0 as u64 * 1000)

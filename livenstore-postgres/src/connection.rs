@@ -14,7 +14,7 @@
 //! - A failure is reported with the stage it happened in: only a connection lost while COMMIT
 //!   was in flight leaves an append's outcome unknown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use livenstore::StoreError;
 use postgres::{NoTls, Statement};
@@ -127,6 +127,33 @@ pub(crate) fn prepared(conn: &mut Conn, text: &str) -> Result<Statement, postgre
         cache.0.insert(text.to_owned(), statement.clone());
     }
     Ok(statement)
+}
+
+/// The names of the SQL-level prepared statements (`PREPARE`) made on one connection.
+#[derive(Default)]
+struct SqlPrepared(HashSet<String>);
+
+/// Runs `prepare` (a `PREPARE name ...` text) on `conn` unless this connection ran it before.
+pub(crate) fn sql_prepared(
+    conn: &mut Conn,
+    name: &str,
+    prepare: &str,
+) -> Result<(), postgres::Error> {
+    if PooledConnection::extensions(conn)
+        .get::<SqlPrepared>()
+        .is_some_and(|done| done.0.contains(name))
+    {
+        return Ok(());
+    }
+    conn.batch_execute(prepare)?;
+    let extensions = PooledConnection::extensions_mut(conn);
+    if extensions.get::<SqlPrepared>().is_none() {
+        extensions.insert(SqlPrepared::default());
+    }
+    if let Some(done) = extensions.get_mut::<SqlPrepared>() {
+        done.0.insert(name.to_owned());
+    }
+    Ok(())
 }
 
 /// Runs `work` on a pooled connection, and once more on a checked connection when the first

@@ -206,6 +206,14 @@ impl<R: Weight, O> Group<'_, R, O> {
     }
 }
 
+impl<R: Weight, O> Group<'_, R, O> {
+    /// Whether the group's requests are taken already, or the queue holds at least `events`
+    /// events now (what [`requests`](Self::requests) would take, limits aside).
+    pub(crate) fn taken_or_at_least(&self, events: usize) -> bool {
+        self.requests.is_some() || self.owner.lock().pending_events >= events
+    }
+}
+
 /// Hands a group's outputs out when dropped, even while unwinding from a panic of `run`.
 struct Leader<'a, R: Weight, O, A: Fn() -> O> {
     group: Group<'a, R, O>,

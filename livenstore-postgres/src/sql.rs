@@ -48,6 +48,14 @@ pub(crate) struct Sql {
     /// (name in column 3, version in column 4); `3` a stored event whose id is in `$2` (event
     /// columns 1 to 8).
     pub(crate) group_state: String,
+    /// The name of the SQL-level prepared statement [`prepare_state`](Self::prepare_state)
+    /// makes on a connection (one per schema: `livenstore_state_` and a hash of the schema).
+    pub(crate) state_name: String,
+    /// `PREPARE`s the head and stream rows of [`group_state`](Self::group_state) for `EXECUTE`
+    /// in a simple-protocol message (text results): kind `1` (last position, last write, last
+    /// recorded at and `clock_timestamp()` as microseconds since the Unix epoch), kind `2`
+    /// (version in column 1, name in column 5), for the streams in `$1`.
+    pub(crate) prepare_state: String,
     /// Writes a group: events (`$1`..`$7` arrays, recorded at `$8`), stream versions (`$9`,
     /// `$10`), the head (`$11` last position, recorded at `$8`, last write `$14`), and a
     /// notification on channel `$12` carrying the last position when `$13`.
@@ -136,6 +144,18 @@ impl Sql {
                      WHERE id = 1 \
                  ) \
                  SELECT pg_notify($12::text, ($11::bigint)::text) WHERE $13::boolean"
+            ),
+            state_name: state_name(schema),
+            prepare_state: format!(
+                "PREPARE {name} (text[]) AS \
+                 SELECT 1, h.last_position, h.last_write, \
+                        (extract(epoch FROM h.last_recorded_at) * 1000000)::bigint, \
+                        (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, NULL::text \
+                 FROM {s}.log_head h WHERE h.id = 1 \
+                 UNION ALL \
+                 SELECT 2, st.version, NULL, NULL, NULL, st.stream \
+                 FROM {s}.streams st WHERE st.stream = ANY($1)",
+                name = state_name(schema)
             ),
             insert_events: format!(
                 "INSERT INTO {s}.events \
@@ -246,4 +266,16 @@ impl Sql {
             last_position: format!("SELECT last_position FROM {s}.log_head WHERE id = 1"),
         }
     }
+}
+
+/// The name of a schema's state statement: `livenstore_state_` and the 64-bit FNV-1a hash of
+/// the schema's name, in hex (an identifier well under PostgreSQL's 63 bytes, whatever the
+/// schema's length).
+fn state_name(schema: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in schema.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("livenstore_state_{hash:016x}")
 }
