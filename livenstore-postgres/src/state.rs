@@ -210,4 +210,34 @@ mod tests {
         literal(&mut text, r"it's a \ path");
         assert_eq!(text, r"E'it\'s a \\ path'");
     }
+
+    /// Against the test server: a group read with its lock in one message finds the versions
+    /// of streams whose names need quoting.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_read_sent_with_the_lock_finds_quoted_stream_names() {
+        use livenstore::{EventStore, ExpectedVersion, NewEvent, StoreError};
+        let Some((store, _schema)) = crate::testing::store() else {
+            return;
+        };
+        let stream = r#"it's "quoted" -- ; ' OR 1=1"#;
+        // 64 events: enough for the read to go with the lock.
+        let batch = || {
+            (0..64)
+                .map(|n| NewEvent::from_json("Tick", format!(r#"{{"n":{n}}}"#)).unwrap())
+                .collect::<Vec<_>>()
+        };
+        store
+            .append(stream, ExpectedVersion::NoStream, batch())
+            .unwrap();
+        let second = store
+            .append(stream, ExpectedVersion::Exact(64), batch())
+            .unwrap();
+        assert_eq!(second.stream_version, 128);
+        match store.append(stream, ExpectedVersion::Exact(64), batch()) {
+            Err(StoreError::Conflict { actual, .. }) => assert_eq!(actual, 128),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(store.read_stream(stream, 1, usize::MAX).unwrap().len(), 128);
+    }
 }
