@@ -1,10 +1,12 @@
 //! The transactions of a group of appends.
 //!
-//! A group runs *locked*, in four round trips however many appends it holds:
-//! 1. `BEGIN` and the `log_head` row lock (one simple-protocol message);
-//! 2. one statement reading, after the lock, the head (last position, last write id and time),
-//!    the server's clock, the current versions of the group's streams and the stored events of
-//!    the ids its callers gave;
+//! A group runs *locked*, in three or four round trips however many appends it holds:
+//! 1. `BEGIN` and the `log_head` row lock (one simple-protocol message), with the read (2) in
+//!    the same message when the group holds at least [`READ_WITH_LOCK_EVENTS`] events and no
+//!    caller gave an event id (`state`);
+//! 2. the read, after the lock: the head (last position, last write id and time), the server's
+//!    clock, the current versions of the group's streams and the stored events of the ids its
+//!    callers gave;
 //! 3. one statement writing every event, every stream version and the head, and notifying the
 //!    new last position (a group over 64 MiB of payloads writes its events in several
 //!    statements, the last one doing the rest);
@@ -12,20 +14,21 @@
 //!
 //! Between 2 and 3 every append is decided in memory (`plan`).
 //!
-//! Or, while another group of this store runs, *pipelined* (`pipeline`), in five: `BEGIN`; the
-//! same read without the lock; the events; `finalize_group`, which takes the lock and writes
-//! the head and stream versions only if the head is still the one the group before it wrote;
-//! `COMMIT`. Only the last two happen under the lock. A group whose callers gave event ids
-//! runs locked (its idempotency checks read stored events), and so does one whose check fails,
-//! again, from the start.
+//! Or, while another group of this store runs, *pipelined* (`pipeline`), in four: `BEGIN` with
+//! the same read, without the lock; the events; `finalize_group`, which takes the lock and
+//! writes the head and stream versions only if the head is still the one the group before it
+//! wrote; `COMMIT`. Only the last two happen under the lock. A group whose callers gave event
+//! ids runs locked (its idempotency checks read stored events), and so does one whose check
+//! fails, again, from the start.
 //!
 //! Invariants:
 //! - Positions come from `log_head.last_position`, read and written only under its row lock, in
 //!   the same transaction as the events: they are gap-free, and position n is visible before
 //!   n + 1 exists.
-//! - `recorded_at` is the server's clock read under the lock, raised to `log_head.
-//!   last_recorded_at` when the clock went back, and stored back: it never decreases along
-//!   positions, across processes too.
+//! - `recorded_at` is the server's clock read in the transaction (under the lock, or for a
+//!   pipelined group before it, raised to its predecessor's time and checked under the lock
+//!   with the rest of the head), raised to `log_head.last_recorded_at` when the clock went
+//!   back, and stored back: it never decreases along positions, across processes too.
 //! - The notification (payload: the new last position in decimal) is sent only when positions
 //!   were added; PostgreSQL delivers it at COMMIT, after the events are visible.
 //! - A unique violation (a writer that does not take the lock) never panics and never fails the

@@ -56,14 +56,16 @@
 //! 256 appends, 10,000 events or 64 MiB of payloads, in one transaction, then hands each
 //! caller its own result (its conflict, its duplicate-id error, or its
 //! [`AppendResult`](livenstore::AppendResult)).
-//! The leader takes the queue only once it holds the lock, so the callers of the previous group
-//! are back in the queue by then. A transaction is four round trips whatever the group's size:
-//! `BEGIN` and the lock; one statement reading the head, the server's clock, the group's stream
-//! versions and the stored events of the ids its callers gave; one statement writing all events,
-//! stream versions, the head and the notification; `COMMIT`. Measured by `cargo bench --bench
-//! postgres_store` on a 2-core machine (figures in the repository's `BENCHMARKS.md`): 16 threads
-//! of one process appending single events reach 1.3-1.5x the rate of 16 clients doing bare
-//! autocommit `INSERT`s, and batches of 100 reach 0.75-1.0x bare 100-row `INSERT` transactions;
+//! A group of small appends is taken off the queue only once its leader holds the lock, so the
+//! callers of the previous group are back in the queue by then. A transaction is three or four
+//! round trips whatever the group's size: `BEGIN` and the lock, with the read of the head, the
+//! server's clock and the group's stream versions in the same message when the group holds at
+//! least 64 events and no caller gave an event id (else a second round trip, which also reads
+//! the stored events of those ids); one statement writing all events, stream versions, the head
+//! and the notification; `COMMIT`. Measured by `cargo bench --bench postgres_store` on a 2-core
+//! machine (figures in the repository's `BENCHMARKS.md`): 16 threads of one process appending
+//! single events reach 1.2-1.5x the rate of 16 clients doing bare autocommit `INSERT`s, and
+//! batches of 100 reach 0.75-1.04x bare 100-row `INSERT` transactions (1, 4 and 16 writers);
 //! one thread alone, appending single events, is round-trip bound at about 0.3-0.4x. Processes
 //! still take turns, so run the writers of a busy store in few
 //! processes with many threads rather than the reverse.
