@@ -392,22 +392,16 @@ fn write(
             (Vec::new(), Vec::new())
         };
         let columns = EventColumns::new(chunk);
-        let params: [&(dyn postgres::types::ToSql + Sync); 14] = [
-            &columns.positions,
-            &columns.ids,
-            &columns.streams,
-            &columns.versions,
-            &columns.types,
-            &columns.metadata(),
-            &columns.payloads,
-            &recorded_at,
-            &stream_names,
+        let metadata = columns.metadata();
+        let mut params = columns.params(&metadata, &recorded_at);
+        params.extend([
+            &stream_names as Param<'_>,
             &stream_versions,
             &last_position,
             &inner.channel,
             &last_chunk,
             &id,
-        ];
+        ]);
         conn.execute(&statement, &params)
             .map_err(DbFailure::write_sent)?;
     }
@@ -424,16 +418,8 @@ fn insert_events(
 ) -> Result<(), DbFailure> {
     let statement = prepared(conn, &inner.sql.insert_events).map_err(DbFailure::before_write)?;
     let columns = EventColumns::new(rows);
-    let params: [&(dyn postgres::types::ToSql + Sync); 8] = [
-        &columns.positions,
-        &columns.ids,
-        &columns.streams,
-        &columns.versions,
-        &columns.types,
-        &columns.metadata(),
-        &columns.payloads,
-        &recorded_at,
-    ];
+    let metadata = columns.metadata();
+    let params = columns.params(&metadata, &recorded_at);
     conn.execute(&statement, &params)
         .map_err(DbFailure::write_sent)?;
     Ok(())
@@ -477,6 +463,9 @@ fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
         .unzip()
 }
 
+/// A statement parameter.
+type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+
 /// Rows as the column arrays of the event statements.
 struct EventColumns<'a> {
     positions: Vec<i64>,
@@ -512,6 +501,20 @@ impl<'a> EventColumns<'a> {
             .iter()
             .map(|m| m.as_deref().map(JsonText))
             .collect()
+    }
+
+    /// `$1`..`$8` of the event statements (`metadata` from [`metadata`](Self::metadata)).
+    fn params<'s>(&'s self, metadata: Param<'s>, recorded_at: &'s PgTime) -> Vec<Param<'s>> {
+        vec![
+            &self.positions,
+            &self.ids,
+            &self.streams,
+            &self.versions,
+            &self.types,
+            metadata,
+            &self.payloads,
+            recorded_at,
+        ]
     }
 }
 
