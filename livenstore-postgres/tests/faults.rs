@@ -238,3 +238,60 @@ fn uuid_text(id: EventId) -> String {
         &hex[20..]
     )
 }
+
+/// Runs `sql` (with `{s}` for the quoted schema) through the store's pool.
+fn execute(store: &PostgresStore, sql: &str) {
+    let sql = sql.replace("{s}", &format!("\"{}\"", store.schema()));
+    store.pool().get().unwrap().batch_execute(&sql).unwrap();
+}
+
+/// The error's text with its sources.
+fn full_text(err: &StoreError) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[test]
+fn a_missing_or_broken_head_row_fails_writes_with_an_error_and_stores_nothing() {
+    let Some(test) = TestSchema::new() else {
+        return;
+    };
+    let store = test.connect();
+    let first = store
+        .append("s", ExpectedVersion::Any, vec![tick(0)])
+        .unwrap();
+    let id = store.read_all(first.first_position, 1).unwrap()[0].id();
+    // One event: read after the lock; 64: read in the lock's message. Both ways must refuse.
+    let small = || vec![tick(1)];
+    let large = || (0..64).map(tick).collect::<Vec<_>>();
+
+    execute(&store, "DELETE FROM {s}.log_head");
+    for events in [small(), large()] {
+        let err = store.append("s", ExpectedVersion::Any, events).unwrap_err();
+        assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+        assert!(full_text(&err).contains("log_head"), "{}", full_text(&err));
+    }
+    let err = store.link_to_stream(id, "other").unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+
+    // A head whose time no event can have.
+    execute(
+        &store,
+        "INSERT INTO {s}.log_head (id, last_position, last_recorded_at) VALUES (1, 1, 'infinity')",
+    );
+    for events in [small(), large()] {
+        let err = store.append("s", ExpectedVersion::Any, events).unwrap_err();
+        assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    }
+    assert_eq!(
+        store.read_all(1, usize::MAX).unwrap().len(),
+        1,
+        "nothing stored"
+    );
+}
