@@ -4,16 +4,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{BufReader, Read};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bin, ev, run, run_raw, Run, R};
-use livenstore::{EventStore, ExpectedVersion, JsonStore, Metadata};
+use common::{assert_same_events, bin, ev, fill_sample, read_lines, run, run_raw, Run, R};
+use livenstore::{EventStore, ExpectedVersion, JsonStore};
 use livenstore_postgres::testing::TestSchema;
-use livenstore_postgres::PostgresStore;
 use serde_json::Value;
 
 /// Nothing listens on port 1 of the loopback address: connecting is refused at once.
@@ -42,41 +40,6 @@ fn schema_exists(test: &TestSchema, name: &str) -> Result<bool, postgres::Error>
         &[&name],
     )?;
     Ok(row.get(0))
-}
-
-/// The sample store of `common::sample_store`, on the server: `user-1` (3 events, one with
-/// metadata), `user-2` (2 events and a link between them), `admins` (links only).
-fn sample(store: &PostgresStore) -> R {
-    let meta = Metadata::new().with_correlation_id("req-1");
-    store.append(
-        "user-1",
-        ExpectedVersion::NoStream,
-        vec![
-            ev("UserCreated", 1).with_metadata(meta),
-            ev("UserRenamed", 2),
-        ],
-    )?;
-    store.append(
-        "user-2",
-        ExpectedVersion::NoStream,
-        vec![ev("UserCreated", 3)],
-    )?;
-    let first = store.read_all(1, 1)?[0].id();
-    let third = store.read_all(3, 1)?[0].id();
-    store.link_to_stream(first, "admins")?;
-    store.link_to_stream(first, "user-2")?;
-    store.append(
-        "user-2",
-        ExpectedVersion::Exact(2),
-        vec![ev("UserRenamed", 4)],
-    )?;
-    store.append(
-        "user-1",
-        ExpectedVersion::Exact(2),
-        vec![ev("UserDeleted", 5)],
-    )?;
-    store.link_to_stream(third, "admins")?;
-    Ok(())
 }
 
 #[test]
@@ -210,19 +173,6 @@ fn append_then_every_read_command_on_postgres() -> R {
     Ok(())
 }
 
-/// Reads up to `count` lines from a running `tail` (fewer when it ends first).
-fn read_lines(reader: &mut impl BufRead, count: usize) -> Result<Vec<String>, std::io::Error> {
-    let mut lines = Vec::new();
-    for _ in 0..count {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            break;
-        }
-        lines.push(line.trim_end().to_owned());
-    }
-    Ok(lines)
-}
-
 #[test]
 fn tail_follows_what_another_process_appends() -> R {
     let Some(test) = TestSchema::new() else {
@@ -293,7 +243,7 @@ fn export_of_postgres_imports_into_a_directory_unchanged() -> R {
         return Ok(());
     };
     let store = test.connect();
-    sample(&store)?;
+    fill_sample(&store);
     let exported = pg(&test, &["export", "--format", "jsonl"]).ok();
     let lines = exported.json_lines();
     assert_eq!(lines.len(), 8, "5 events and 3 links");
@@ -319,7 +269,7 @@ fn export_of_postgres_imports_into_a_directory_unchanged() -> R {
         imported.contains("imported 5 event(s) and 3 link(s)"),
         "{imported}"
     );
-    assert_same_events(&store, &copy)?;
+    assert_same_events(&store, &JsonStore::open_read_only(&copy)?)?;
     // The directory exports to the same text: nothing was lost or changed on the way.
     assert_eq!(run(&copy, &["export"]).ok().stdout, exported.stdout);
     Ok(())
@@ -331,7 +281,7 @@ fn an_export_taken_while_others_write_imports_cleanly() -> R {
         return Ok(());
     };
     let store = test.connect();
-    sample(&store)?;
+    fill_sample(&store);
     // Streams read after `mixed` (by name), so that reading the links of every stream takes a
     // while after `mixed` was read: the writer appends meanwhile.
     for n in 0..200 {
@@ -388,7 +338,7 @@ fn stats_taken_while_others_append_are_of_one_moment() -> R {
         return Ok(());
     };
     let store = test.connect();
-    sample(&store)?;
+    fill_sample(&store);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| -> R {
         // Appends only (no links), to many streams, the whole time.
@@ -428,27 +378,6 @@ impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
-}
-
-/// The PostgreSQL store and the directory hold the same events, streams and links: ids, types,
-/// versions, positions, times, metadata, payloads.
-fn assert_same_events(store: &PostgresStore, dir: &Path) -> R {
-    let copy = JsonStore::open_read_only(dir)?;
-    let (a, b) = (
-        store.read_all(1, usize::MAX)?,
-        copy.read_all(1, usize::MAX)?,
-    );
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x, y, "position {}", x.position());
-    }
-    assert_eq!(store.streams()?, copy.streams()?);
-    for info in store.streams()? {
-        let x = store.read_stream(&info.stream, 1, usize::MAX)?;
-        let y = copy.read_stream(&info.stream, 1, usize::MAX)?;
-        assert_eq!(x, y, "stream {}", info.stream);
-    }
-    Ok(())
 }
 
 #[test]

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{bin, ev, fast, run, run_raw, sample_store, segments, Run, R};
+use common::{bin, ev, fast, read_lines, run, run_raw, sample_store, segments, Run, R};
 use livenstore::{EventStore, ExpectedVersion, JsonStore};
 
 #[test]
@@ -78,19 +78,6 @@ fn verify_reports_a_torn_tail() -> R {
         (Some(5), Some(60))
     );
     Ok(())
-}
-
-/// Reads up to `count` lines from a running `tail` (fewer when it ends first).
-fn read_lines(reader: &mut impl BufRead, count: usize) -> Result<Vec<String>, std::io::Error> {
-    let mut lines = Vec::new();
-    for _ in 0..count {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            break;
-        }
-        lines.push(line.trim_end().to_owned());
-    }
-    Ok(lines)
 }
 
 #[test]

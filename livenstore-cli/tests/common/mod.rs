@@ -106,6 +106,12 @@ pub fn ev(kind: &str, n: u64) -> NewEvent {
 pub fn sample_store(root: &Path) -> PathBuf {
     let dir = root.join("store");
     let store = JsonStore::open_with(&dir, fast()).expect("open");
+    fill_sample(&store);
+    dir
+}
+
+/// Writes the events and links of [`sample_store`] into `store`, which must be empty.
+pub fn fill_sample(store: &impl EventStore) {
     let meta = Metadata::new().with_correlation_id("req-1");
     store
         .append(
@@ -143,7 +149,41 @@ pub fn sample_store(root: &Path) -> PathBuf {
         )
         .expect("append");
     store.link_to_stream(third, "admins").expect("link");
-    dir
+}
+
+/// Both stores hold the same events, streams and links, compared event by event: ids, types,
+/// versions, positions, times, metadata, payloads.
+pub fn assert_same_events(a: &impl EventStore, b: &impl EventStore) -> R {
+    let (all_a, all_b) = (a.read_all(1, usize::MAX)?, b.read_all(1, usize::MAX)?);
+    assert_eq!(all_a.len(), all_b.len());
+    for (x, y) in all_a.iter().zip(&all_b) {
+        assert_eq!(x, y, "position {}", x.position());
+    }
+    assert_eq!(a.streams()?, b.streams()?);
+    for info in a.streams()? {
+        let (x, y) = (
+            a.read_stream(&info.stream, 1, usize::MAX)?,
+            b.read_stream(&info.stream, 1, usize::MAX)?,
+        );
+        assert_eq!(x, y, "stream {}", info.stream);
+    }
+    Ok(())
+}
+
+/// Reads up to `count` lines from a running `tail` (fewer when it ends first).
+pub fn read_lines(
+    reader: &mut impl std::io::BufRead,
+    count: usize,
+) -> Result<Vec<String>, std::io::Error> {
+    let mut lines = Vec::new();
+    for _ in 0..count {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        lines.push(line.trim_end().to_owned());
+    }
+    Ok(lines)
 }
 
 /// The segment files of `dir`, in order.
