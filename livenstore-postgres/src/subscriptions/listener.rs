@@ -76,7 +76,7 @@ impl ListenSource {
     pub(crate) fn connect(&self) -> Result<Listener, StoreError> {
         let channel = self.channel.clone();
         // The channel is `livenstore_<schema>` and schema names are validated: safe to quote.
-        let listen = format!("LISTEN \"{channel}\"; SELECT pg_backend_pid()");
+        let mut listen = format!("LISTEN \"{channel}\"; SELECT pg_backend_pid()");
         let endpoint = &self.endpoint;
         let mut connection = match &self.connector {
             Connector::Dedicated(config) => {
@@ -92,13 +92,14 @@ impl ListenSource {
                 Connection::Dedicated(client)
             }
             Connector::Pooled(pool) => {
-                let mut client = pool.get().map_err(|e| error::pool(endpoint, e))?;
-                client
-                    .batch_execute(&format!(
-                        "SET application_name = '{LISTENER_APPLICATION_NAME}'"
-                    ))
-                    .map_err(|e| error::backend("listen", e))?;
-                Connection::Pooled(client)
+                // The name goes in the LISTEN's message: the statements of one simple query
+                // share a transaction, so a failed LISTEN takes the SET back with it and the
+                // connection returns to the pool with its own name.
+                listen.insert_str(
+                    0,
+                    &format!("SET application_name = '{LISTENER_APPLICATION_NAME}'; "),
+                );
+                Connection::Pooled(pool.get().map_err(|e| error::pool(endpoint, e))?)
             }
         };
         let messages = connection
@@ -111,7 +112,7 @@ impl ListenSource {
                 SimpleQueryMessage::Row(row) => row.get(0).and_then(|pid| pid.parse().ok()),
                 _ => None,
             })
-            .unwrap_or(0);
+            .ok_or_else(|| error::invalid_stored("listen", "no backend process id"))?;
         Ok(Listener {
             connection,
             channel,
