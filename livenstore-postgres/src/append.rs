@@ -268,10 +268,7 @@ fn locked_then_read(
     source: &mut impl Requests,
     mut turn: Turn<'_>,
 ) -> Result<Vec<Outcome>, DbFailure> {
-    let lock = |conn: &mut Conn| {
-        conn.batch_execute(&inner.sql.lock)
-            .map_err(DbFailure::before_write)
-    };
+    let lock = |conn: &mut Conn| connection::send(conn, &inner.sql.lock);
     let outcomes = write_transaction(conn, lock, |conn, ()| {
         turn.mark_locked();
         let requests = source.requests();
@@ -365,7 +362,7 @@ fn open_and_read(
     requests: &[AppendRequest],
 ) -> Result<state::Read, DbFailure> {
     if state::has_event_ids(requests) {
-        conn.batch_execute(open).map_err(DbFailure::before_write)?;
+        connection::send(conn, open)?;
         state::read(conn, inner, requests)
     } else {
         state::open_and_read(conn, inner, open, requests)

@@ -18,8 +18,8 @@ use livenstore::StoreError;
 use postgres::types::ToSql;
 use postgres::Statement;
 
+use crate::codec::PgCount;
 use crate::connection::{self, prepared, Conn, DbFailure};
-use crate::error;
 use crate::store::{Inner, PostgresStore};
 
 /// Consumer checkpoints kept in the PostgreSQL database of a [`PostgresStore`] (its schema's
@@ -44,8 +44,6 @@ use crate::store::{Inner, PostgresStore};
 #[derive(Clone)]
 pub struct PostgresCheckpointStore {
     store: Arc<Inner>,
-    load_sql: Arc<str>,
-    save_sql: Arc<str>,
 }
 
 impl std::fmt::Debug for PostgresCheckpointStore {
@@ -59,17 +57,8 @@ impl std::fmt::Debug for PostgresCheckpointStore {
 
 impl PostgresCheckpointStore {
     pub(crate) fn new(store: &PostgresStore) -> Self {
-        let schema = store.inner.config.schema_name();
         PostgresCheckpointStore {
             store: Arc::clone(&store.inner),
-            load_sql: format!("SELECT position FROM \"{schema}\".checkpoints WHERE consumer = $1")
-                .into(),
-            save_sql: format!(
-                "INSERT INTO \"{schema}\".checkpoints (consumer, position) VALUES ($1, $2) \
-                 ON CONFLICT (consumer) DO UPDATE \
-                 SET position = EXCLUDED.position, updated_at = clock_timestamp()"
-            )
-            .into(),
         }
     }
 
@@ -96,26 +85,14 @@ impl PostgresCheckpointStore {
 impl CheckpointStore for PostgresCheckpointStore {
     fn load(&self, consumer: &str) -> Result<Option<u64>, CheckpointError> {
         validate_consumer_name(consumer)?;
-        let stored: Option<i64> = self.run("load checkpoint", &self.load_sql, |conn, load| {
+        let sql = &self.store.sql.load_checkpoint;
+        // `PgCount` refuses a negative position: a `Backend` error, as a lost connection is.
+        let stored: Option<PgCount> = self.run("load checkpoint", sql, |conn, load| {
             conn.query_opt(load, &[&consumer])?
                 .map(|row| row.try_get(0))
                 .transpose()
         })?;
-        stored
-            .map(|position| {
-                u64::try_from(position).map_err(|_| {
-                    CheckpointError::Backend(StoreError::Backend {
-                        backend: error::BACKEND,
-                        operation: "load checkpoint",
-                        outcome_unknown: false,
-                        source: format!(
-                            "the checkpoint of consumer `{consumer}` is negative ({position})"
-                        )
-                        .into(),
-                    })
-                })
-            })
-            .transpose()
+        Ok(stored.map(|position| position.0))
     }
 
     fn save(&self, consumer: &str, position: u64) -> Result<(), CheckpointError> {
@@ -126,9 +103,11 @@ impl CheckpointStore for PostgresCheckpointStore {
             )))
         })?;
         let params: [&(dyn ToSql + Sync); 2] = [&consumer, &position];
-        self.run("save checkpoint", &self.save_sql, |conn, save| {
-            conn.execute(save, &params).map(drop)
-        })
+        self.run(
+            "save checkpoint",
+            &self.store.sql.save_checkpoint,
+            |conn, save| conn.execute(save, &params).map(drop),
+        )
     }
 }
 

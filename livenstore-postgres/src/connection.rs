@@ -110,28 +110,35 @@ impl Failure {
 #[derive(Default)]
 struct Statements(HashMap<String, Statement>);
 
-/// The statement `text` prepared on `conn` (prepared now on first use).
-pub(crate) fn prepared(conn: &mut Conn, text: &str) -> Result<Statement, postgres::Error> {
-    if let Some(statement) = PooledConnection::extensions(conn)
-        .get::<Statements>()
-        .and_then(|cache| cache.0.get(text))
-    {
-        return Ok(statement.clone());
-    }
-    let statement = conn.prepare(text)?;
-    let extensions = PooledConnection::extensions_mut(conn);
-    if extensions.get::<Statements>().is_none() {
-        extensions.insert(Statements::default());
-    }
-    if let Some(cache) = extensions.get_mut::<Statements>() {
-        cache.0.insert(text.to_owned(), statement.clone());
-    }
-    Ok(statement)
-}
-
 /// The names of the SQL-level prepared statements (`PREPARE`) made on one connection.
 #[derive(Default)]
 struct SqlPrepared(HashSet<String>);
+
+/// Runs `f` on what `conn` keeps of type `T` (made now on first use) in the pooled
+/// connection's extensions. (`None` cannot happen: the value was just inserted.)
+fn with_kept<T: Default + Send + Sync + 'static, R>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut T) -> R,
+) -> Option<R> {
+    let extensions = PooledConnection::extensions_mut(conn);
+    if extensions.get::<T>().is_none() {
+        extensions.insert(T::default());
+    }
+    extensions.get_mut::<T>().map(f)
+}
+
+/// The statement `text` prepared on `conn` (prepared now on first use).
+pub(crate) fn prepared(conn: &mut Conn, text: &str) -> Result<Statement, postgres::Error> {
+    let cached = with_kept(conn, |kept: &mut Statements| kept.0.get(text).cloned());
+    if let Some(statement) = cached.flatten() {
+        return Ok(statement);
+    }
+    let statement = conn.prepare(text)?;
+    with_kept(conn, |kept: &mut Statements| {
+        kept.0.insert(text.to_owned(), statement.clone())
+    });
+    Ok(statement)
+}
 
 /// Runs `prepare` (a `PREPARE name ...` text) on `conn` unless this connection ran it before.
 pub(crate) fn sql_prepared(
@@ -139,20 +146,13 @@ pub(crate) fn sql_prepared(
     name: &str,
     prepare: &str,
 ) -> Result<(), postgres::Error> {
-    if PooledConnection::extensions(conn)
-        .get::<SqlPrepared>()
-        .is_some_and(|done| done.0.contains(name))
-    {
+    if with_kept(conn, |done: &mut SqlPrepared| done.0.contains(name)) == Some(true) {
         return Ok(());
     }
     conn.batch_execute(prepare)?;
-    let extensions = PooledConnection::extensions_mut(conn);
-    if extensions.get::<SqlPrepared>().is_none() {
-        extensions.insert(SqlPrepared::default());
-    }
-    if let Some(done) = extensions.get_mut::<SqlPrepared>() {
-        done.0.insert(name.to_owned());
-    }
+    with_kept(conn, |done: &mut SqlPrepared| {
+        done.0.insert(name.to_owned())
+    });
     Ok(())
 }
 
@@ -225,6 +225,12 @@ pub(crate) enum End {
     Commit,
     /// ROLLBACK: nothing was written (the body decided every call fails or is a no-op).
     Rollback,
+}
+
+/// Sends `text`, a simple-protocol opening (`Sql::lock` or `Sql::begin`): the `open` of a
+/// [`write_transaction`] that reads nothing with it.
+pub(crate) fn send(conn: &mut Conn, text: &str) -> Result<(), DbFailure> {
+    conn.batch_execute(text).map_err(DbFailure::before_write)
 }
 
 /// Runs a write transaction: `open` begins it (sending `Sql::lock`, which also takes the

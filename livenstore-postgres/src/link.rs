@@ -28,10 +28,7 @@ const OPERATION: &str = "link_to_stream";
 pub(crate) fn link(inner: &Inner, id: EventId, stream: &str) -> Result<u64, StoreError> {
     validate_stream_name(stream)?;
     let outcome = connection::run(inner, |conn| {
-        let lock = |conn: &mut Conn| {
-            conn.batch_execute(&inner.sql.lock)
-                .map_err(DbFailure::before_write)
-        };
+        let lock = |conn: &mut Conn| connection::send(conn, &inner.sql.lock);
         write_transaction(conn, lock, |conn, ()| {
             let statement =
                 prepared(conn, &inner.sql.link_state).map_err(DbFailure::before_write)?;

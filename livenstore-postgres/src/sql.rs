@@ -97,6 +97,10 @@ pub(crate) struct Sql {
     pub(crate) streams: String,
     /// The last position.
     pub(crate) last_position: String,
+    /// The checkpoint of consumer `$1`.
+    pub(crate) load_checkpoint: String,
+    /// Stores position `$2` as the checkpoint of consumer `$1`.
+    pub(crate) save_checkpoint: String,
 }
 
 impl Sql {
@@ -264,6 +268,12 @@ impl Sql {
                  FROM {s}.streams ORDER BY stream COLLATE \"C\""
             ),
             last_position: format!("SELECT last_position FROM {s}.log_head WHERE id = 1"),
+            load_checkpoint: format!("SELECT position FROM {s}.checkpoints WHERE consumer = $1"),
+            save_checkpoint: format!(
+                "INSERT INTO {s}.checkpoints (consumer, position) VALUES ($1, $2) \
+                 ON CONFLICT (consumer) DO UPDATE \
+                 SET position = EXCLUDED.position, updated_at = clock_timestamp()"
+            ),
         }
     }
 }

@@ -14,7 +14,9 @@
 //! - The listener is connected before `next` is first fixed (and before every read that follows
 //!   a reconnection), so an append committed after that read notifies the listener.
 //! - Nothing here blocks for longer than [`STOP_CHECK`] without looking at the stop flag, except
-//!   a store read and a publication into a full blocking queue (which `close` unblocks).
+//!   a store read, a publication into a full blocking queue (which `close` unblocks) and the
+//!   listener's own network calls: connecting (up to the pool's or the connection's timeout)
+//!   and the liveness round trip to a server that stopped answering (until TCP gives up).
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};

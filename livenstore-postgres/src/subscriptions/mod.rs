@@ -85,7 +85,8 @@ impl FollowerOptions {
 
     /// Whether to `LISTEN` for the notifications appends send (default `true`). Without, the
     /// follower only polls: for servers reached through a pooler that does not pass `LISTEN`
-    /// on (PgBouncer in transaction mode).
+    /// on. (The store itself keeps prepared statements per connection, so a pooler must keep a
+    /// client on one server connection: PgBouncer in session mode, not transaction mode.)
     pub fn listen(mut self, listen: bool) -> Self {
         self.listen = listen;
         self
@@ -262,7 +263,6 @@ impl PostgresSubscriptionManager {
         store: &PostgresStore,
         options: FollowerOptions,
     ) -> Result<Self, StoreError> {
-        options.validate()?;
         if options.listen && store.inner.pg_config.is_none() && store.inner.pool.max_size() < 2 {
             return Err(StoreError::InvalidArgument(
                 "the follower would hold the only connection of the store's pool: give the pool \
@@ -272,9 +272,7 @@ impl PostgresSubscriptionManager {
         }
         let source = options.listen.then(|| listen_source(store));
         let name = format!("postgres-follower-{}", store.schema());
-        let handle: Arc<dyn EventStore> = Arc::new(PostgresStore {
-            inner: Arc::clone(&store.inner),
-        });
+        let handle: Arc<dyn EventStore> = Arc::new(store.clone());
         Self::spawn(handle, source, options, name)
     }
 
