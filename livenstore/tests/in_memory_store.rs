@@ -40,6 +40,27 @@ fn ticks(n: usize) -> Vec<NewEvent> {
 }
 
 #[test]
+fn events_per_stream_limit_refuses_a_single_event() -> Result<(), StoreError> {
+    // One event takes `append_one`'s path, with its own copy of the checks.
+    let store = InMemoryStore::with_config(Config::default().max_events_per_stream(3));
+    store.append("s-1", ExpectedVersion::Any, ticks(3))?;
+    for refused in [
+        store.append_one("s-1", ExpectedVersion::Any, ticks(1).remove(0)),
+        store.append("s-1", ExpectedVersion::Any, ticks(1)),
+    ] {
+        assert!(matches!(
+            refused,
+            Err(StoreError::LimitExceeded {
+                kind: LimitKind::EventsPerStream,
+                max: 3
+            })
+        ));
+    }
+    assert_eq!(store.stream_version("s-1")?, 3, "nothing stored");
+    Ok(())
+}
+
+#[test]
 fn events_per_stream_limit_refuses_whole_batch() -> Result<(), StoreError> {
     let store = InMemoryStore::with_config(Config::default().max_events_per_stream(3));
     store.append("s-1", ExpectedVersion::Any, ticks(2))?;

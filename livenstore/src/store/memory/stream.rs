@@ -289,11 +289,14 @@ impl StreamState {
             }
         }
         let mut links = 0;
-        for version in self.first_version..low {
-            if let Some(Entry::Link(link)) = self.entry_mut(version) {
-                let id = link.id();
-                self.linked.remove(&id);
-                links += 1;
+        // `linked` holds every link of the stream: empty, there is none to look for.
+        if !self.linked.is_empty() {
+            for version in self.first_version..low {
+                if let Some(Entry::Link(link)) = self.entry_mut(version) {
+                    let id = link.id();
+                    self.linked.remove(&id);
+                    links += 1;
+                }
             }
         }
         if low > self.first_version {
