@@ -4,6 +4,8 @@
 //! criterion group then times a small `Never` append for regression tracking. All data lives in
 //! temporary directories.
 
+mod support;
+
 use std::fs::OpenOptions;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -12,21 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use livenstore::store::json::{Durability, JsonStoreOptions};
 use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
-
-fn payload(i: u64) -> String {
-    // About 200 bytes of JSON.
-    format!(
-        r#"{{"user_id":"user-{i:08}","username":"ada lovelace {i}","email":"ada{i}@example.org","plan":"premium","tags":["alpha","beta","gamma"],"counter":{i},"note":"the quick brown fox jumps"}}"#
-    )
-}
-
-fn event(i: u64) -> NewEvent {
-    NewEvent::from_json("UserCreated", payload(i)).expect("valid json")
-}
-
-fn rate(n: u64, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
-}
+use support::{event, payload, rate};
 
 fn append_never(dir: &std::path::Path, total: u64, streams: u64) -> Duration {
     let store = JsonStore::open_with(dir, JsonStoreOptions::new().durability(Durability::Never))

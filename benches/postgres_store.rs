@@ -47,7 +47,7 @@ use livenstore_postgres::testing::{TestSchema, URL_VAR};
 use livenstore_postgres::{PostgresConfig, PostgresStore};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
-use support::{compare, quick, Variant};
+use support::{compare, event, payload, quick, rate, Variant};
 
 type BoxError = Box<dyn Error + Sync + Send>;
 
@@ -94,21 +94,6 @@ const QUICK: Sizes = Sizes {
     rounds: 2,
     catch_up_rounds: 2,
 };
-
-fn payload(i: u64) -> String {
-    // About 200 bytes of JSON (the same as the json_store bench's).
-    format!(
-        r#"{{"user_id":"user-{i:08}","username":"ada lovelace {i}","email":"ada{i}@example.org","plan":"premium","tags":["alpha","beta","gamma"],"counter":{i},"note":"the quick brown fox jumps"}}"#
-    )
-}
-
-fn event(i: u64) -> NewEvent {
-    NewEvent::from_json(EVENT_TYPE, payload(i)).expect("valid json")
-}
-
-fn rate(items: usize, time: Duration) -> f64 {
-    items as f64 / time.as_secs_f64()
-}
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -402,8 +387,8 @@ impl Summary {
     ) -> Self {
         Summary {
             row,
-            store: rate(items, store),
-            bare: rate(items, bare),
+            store: rate(items as u64, store),
+            bare: rate(items as u64, bare),
             target,
         }
     }
@@ -557,7 +542,7 @@ fn fill(store: &PostgresStore, sizes: &Sizes, long: &str) {
     println!(
         "\nfilled {} events ({THREADS} writers, batches of {BATCH}) in {took:.2?}: {:.0} events/s",
         sizes.filled,
-        rate(sizes.filled, took)
+        rate(sizes.filled as u64, took)
     );
 }
 

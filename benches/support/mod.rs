@@ -4,6 +4,25 @@
 
 use std::time::{Duration, Instant};
 
+use livenstore::NewEvent;
+
+/// About 200 bytes of JSON, numbered `i` (the store benches' payload).
+pub fn payload(i: u64) -> String {
+    format!(
+        r#"{{"user_id":"user-{i:08}","username":"ada lovelace {i}","email":"ada{i}@example.org","plan":"premium","tags":["alpha","beta","gamma"],"counter":{i},"note":"the quick brown fox jumps"}}"#
+    )
+}
+
+/// A `UserCreated` event with [`payload`] `i`.
+pub fn event(i: u64) -> NewEvent {
+    NewEvent::from_json("UserCreated", payload(i)).expect("valid json")
+}
+
+/// `items` per second over `time`.
+pub fn rate(items: u64, time: Duration) -> f64 {
+    items as f64 / time.as_secs_f64()
+}
+
 /// One measured variant: a name and a function that processes `items` items per call.
 pub struct Variant<'a> {
     /// What is printed.
