@@ -400,12 +400,16 @@ pub fn validate_append(
             validate_event_type(event.event_type())?;
             checked_type = Some(event.event_type());
         }
-        if event.payload().len() > max_payload {
-            return Err(StoreError::PayloadTooLarge {
-                size: event.payload().len(),
-                limit: max_payload,
-            });
-        }
+        check_payload_size(event.payload().len(), max_payload)?;
+    }
+    Ok(())
+}
+
+/// Refuses a payload of `size` bytes over `limit` with [`StoreError::PayloadTooLarge`].
+#[inline]
+pub(crate) fn check_payload_size(size: usize, limit: usize) -> Result<(), StoreError> {
+    if size > limit {
+        return Err(StoreError::PayloadTooLarge { size, limit });
     }
     Ok(())
 }

@@ -37,7 +37,7 @@ use super::lock::DirLock;
 use super::recovery::{list_segments, segment_name};
 use super::write::create_segment;
 use super::{io_err, sync_dir, JsonStore, JsonStoreOptions};
-use crate::store::{validate_event_type, validate_stream_name};
+use crate::store::{check_payload_size, validate_event_type, validate_stream_name};
 use crate::{EventId, LinkInfo, RecordedEvent, StoreError};
 
 /// Writes exported records into an empty [`JsonStore`] directory, keeping everything: ids,
@@ -162,12 +162,7 @@ impl JsonImporter {
         validate_stream_name(event.stream())?;
         validate_event_type(event.event_type())?;
         let payload = event.payload().as_str();
-        if payload.len() > self.options.max_payload_bytes {
-            return Err(StoreError::PayloadTooLarge {
-                size: payload.len(),
-                limit: self.options.max_payload_bytes,
-            });
-        }
+        check_payload_size(payload.len(), self.options.max_payload_bytes)?;
         // The payload needs no parse: every `Payload` is valid JSON (see `payload.rs`).
         self.line.clear();
         let encode_error = |e: serde_json::Error| {

@@ -13,7 +13,8 @@
 //!   over `clock`, `id_generator.rs`), so the id index keeps them as runs, without memory per
 //!   event (`id_index.rs`).
 //! - An append checks everything (validity, idempotency, version, limits) before changing
-//!   anything, so a failed call stores nothing. A stream name or type name found in the maps was
+//!   anything but the type table, so a failed call stores nothing (a new type name may keep the
+//!   number it got, which no event has). A stream name or type name found in the maps was
 //!   validated when it was added, so only new names are validated again.
 
 use std::borrow::Cow;
@@ -31,8 +32,8 @@ use super::stream_table::StreamTable;
 use super::Config;
 use crate::clock::CoarseClock;
 use crate::store::{
-    check_idempotent, check_no_repeated_id, validate_event_type, validate_stream_name,
-    AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
+    check_idempotent, check_no_repeated_id, check_payload_size, validate_event_type,
+    validate_stream_name, AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
 };
 use crate::{EventId, LinkInfo, Metadata, NewEvent, Payload, RecordedEvent, Timestamp};
 
@@ -232,18 +233,7 @@ impl State {
             check_no_repeated_id(events)?;
         }
         for event in events {
-            // A type gets its number here, before anything is stored; a number given to the type
-            // of a call that then fails is harmless (no event has it).
-            if self.types.find(event.event_type_cow()).is_none() {
-                validate_event_type(event.event_type())?;
-                self.types.number(event.event_type_cow())?;
-            }
-            if event.payload_len() > config.max_payload_bytes {
-                return Err(StoreError::PayloadTooLarge {
-                    size: event.payload_len(),
-                    limit: config.max_payload_bytes,
-                });
-            }
+            self.check_event(event.event_type_cow(), event.payload_len(), config)?;
         }
         self.check_open()?;
         if events.iter().any(|e| e.id().is_some()) {
@@ -267,6 +257,29 @@ impl State {
             None => self.stream_or_new(stream),
         };
         Ok(Checked::Store { stream })
+    }
+
+    /// Checks one event of an append (its type and payload size) and returns its type's number.
+    /// A type gets its number here, before anything is stored; a number given to the type of a
+    /// call that then fails is harmless (no event has it).
+    // The `Cow` itself is needed: only a borrowed (`'static`) type name is cached by address.
+    #[allow(clippy::ptr_arg)]
+    #[inline(always)]
+    fn check_event(
+        &mut self,
+        event_type: &Cow<'static, str>,
+        payload_len: usize,
+        config: &Config,
+    ) -> Result<u32, StoreError> {
+        let type_number = match self.types.find(event_type) {
+            Some(type_number) => type_number,
+            None => {
+                validate_event_type(event_type)?;
+                self.types.number(event_type)?
+            }
+        };
+        check_payload_size(payload_len, config.max_payload_bytes)?;
+        Ok(type_number)
     }
 
     /// Stores one event of a call that [`check_append`](Self::check_append) passed, in stream
@@ -353,19 +366,7 @@ impl State {
         config: &Config,
     ) -> Result<AppendResult, StoreError> {
         let number = self.stream_number(stream)?;
-        let type_number = match self.types.find(event_type) {
-            Some(type_number) => type_number,
-            None => {
-                validate_event_type(event_type)?;
-                self.types.number(event_type)?
-            }
-        };
-        if record.payload_len > config.max_payload_bytes {
-            return Err(StoreError::PayloadTooLarge {
-                size: record.payload_len,
-                limit: config.max_payload_bytes,
-            });
-        }
+        let type_number = self.check_event(event_type, record.payload_len, config)?;
         self.check_open()?;
         let state = number.and_then(|n| self.streams.get(n));
         expected.check(stream, state.map_or(0, |s| s.version))?;
