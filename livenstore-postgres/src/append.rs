@@ -14,7 +14,9 @@
 //!
 //! Between 2 and 3 every append is decided in memory (`plan`).
 //!
-//! Or, while another group of this store runs, *pipelined* (`pipeline`), in four: `BEGIN` with
+//! Or, when it runs alone and the chain of groups before it predicts what it would read, in
+//! *one statement* (`predicted`). Or, while another group of this store runs, *pipelined*
+//! (`pipeline`), in four: `BEGIN` with
 //! the same read, without the lock; the events; `finalize_group`, which takes the lock and
 //! writes the head and stream versions only if the head is still the one the group before it
 //! wrote; `COMMIT`. Only the last two happen under the lock. A group whose callers gave event
@@ -44,8 +46,8 @@ use crate::error;
 use crate::group_commit::Group;
 use crate::pipeline::{write_id, Turn};
 use crate::plan::{plan, AppendRequest, GroupState, Plan, Row};
-use crate::state;
 use crate::store::Inner;
+use crate::{predicted, state};
 
 /// The operation named in errors.
 const OPERATION: &str = "append";
@@ -62,6 +64,8 @@ trait Requests {
     /// Whether the requests are taken already or would make a group of at least `events`
     /// events if taken now.
     fn taken_or_at_least(&self, events: usize) -> bool;
+    /// Whether `turn` could decide the requests (taken, or queued now) in one statement.
+    fn predictable(&self, turn: &Turn<'_>) -> bool;
 }
 
 impl Requests for Group<'_, AppendRequest, Outcome> {
@@ -72,6 +76,10 @@ impl Requests for Group<'_, AppendRequest, Outcome> {
     fn taken_or_at_least(&self, events: usize) -> bool {
         Group::taken_or_at_least(self, events)
     }
+
+    fn predictable(&self, turn: &Turn<'_>) -> bool {
+        self.peek(|requests| turn.predicted(requests).is_some())
+    }
 }
 
 impl Requests for &AppendRequest {
@@ -81,6 +89,10 @@ impl Requests for &AppendRequest {
 
     fn taken_or_at_least(&self, _: usize) -> bool {
         true
+    }
+
+    fn predictable(&self, turn: &Turn<'_>) -> bool {
+        turn.predicted([*self]).is_some()
     }
 }
 
@@ -188,11 +200,13 @@ fn id_in_detail(detail: &str) -> Option<EventId> {
     u128::from_str_radix(&hex, 16).ok().map(EventId::from_u128)
 }
 
-/// One transaction for `source`'s requests, pipelined when it can be, else (or when its check
-/// failed) locked (run again on a fresh connection when the connection was lost before the
-/// write was sent).
+/// One transaction for `source`'s requests: pipelined when it can be, else in one statement
+/// when the chain predicts its state (`predicted`), else (or when a check failed) locked; run
+/// again on a fresh connection when the connection was lost before the write was sent, and
+/// resolved when a one-statement group lost its connection.
 fn attempt(inner: &Inner, source: &mut impl Requests) -> Result<Vec<Outcome>, Failure> {
-    connection::run(inner, |conn| {
+    let mut lost = None;
+    let result = connection::run(inner, |conn| {
         let mut first = Some(inner.pipeline.enter(true));
         if let Some(turn) = first.take_if(|turn| turn.pipelined()) {
             match pipelined(conn, inner, source, turn) {
@@ -208,6 +222,14 @@ fn attempt(inner: &Inner, source: &mut impl Requests) -> Result<Vec<Outcome>, Fa
                 Err(failure) => return Err(failure),
             }
         }
+        // Requests are taken only when they can be predicted: else a small locked group takes
+        // them once it holds the lock, so that more join.
+        if let Some(turn) = first.as_mut().filter(|turn| source.predictable(turn)) {
+            if let Some(outcomes) = predicted::run(conn, inner, source.requests(), turn, &mut lost)?
+            {
+                return Ok(outcomes);
+            }
+        }
         let mut tries = DEADLOCK_TRIES;
         loop {
             let turn = first.take().unwrap_or_else(|| inner.pipeline.enter(false));
@@ -218,7 +240,11 @@ fn attempt(inner: &Inner, source: &mut impl Requests) -> Result<Vec<Outcome>, Fa
                 outcome => return outcome,
             }
         }
-    })
+    });
+    match (result, lost) {
+        (Err(failure), Some(lost)) => predicted::resolve(inner, lost, failure),
+        (result, _) => result,
+    }
 }
 
 /// How many times a locked group runs when the server keeps rolling it back to break
@@ -453,7 +479,7 @@ fn finalize(
 }
 
 /// The new stream versions of a plan, as two columns.
-fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
+pub(crate) fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
     plan.stream_versions
         .iter()
         .map(|&(stream, version)| (stream, bigint(version)))
@@ -461,10 +487,10 @@ fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
 }
 
 /// A statement parameter.
-type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
+pub(crate) type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
 
 /// Rows as the column arrays of the event statements.
-struct EventColumns<'a> {
+pub(crate) struct EventColumns<'a> {
     positions: Vec<i64>,
     ids: Vec<PgId>,
     streams: Vec<&'a str>,
@@ -475,7 +501,7 @@ struct EventColumns<'a> {
 }
 
 impl<'a> EventColumns<'a> {
-    fn new(rows: &[Row<'a>]) -> Self {
+    pub(crate) fn new(rows: &[Row<'a>]) -> Self {
         EventColumns {
             positions: rows.iter().map(|r| bigint(r.position)).collect(),
             ids: rows.iter().map(|r| PgId(r.id)).collect(),
@@ -493,7 +519,7 @@ impl<'a> EventColumns<'a> {
         }
     }
 
-    fn metadata(&self) -> Vec<Option<JsonText<'_>>> {
+    pub(crate) fn metadata(&self) -> Vec<Option<JsonText<'_>>> {
         self.metadata
             .iter()
             .map(|m| m.as_deref().map(JsonText))
@@ -502,6 +528,13 @@ impl<'a> EventColumns<'a> {
 
     /// `$1`..`$8` of the event statements (`metadata` from [`metadata`](Self::metadata)).
     fn params<'s>(&'s self, metadata: Param<'s>, recorded_at: &'s PgTime) -> Vec<Param<'s>> {
+        let mut params = self.columns(metadata);
+        params.push(recorded_at);
+        params
+    }
+
+    /// `$1`..`$7` of the event statements: the columns without the time.
+    pub(crate) fn columns<'s>(&'s self, metadata: Param<'s>) -> Vec<Param<'s>> {
         vec![
             &self.positions,
             &self.ids,
@@ -510,7 +543,6 @@ impl<'a> EventColumns<'a> {
             &self.types,
             metadata,
             &self.payloads,
-            recorded_at,
         ]
     }
 }
@@ -540,7 +572,7 @@ impl<'r, 'a> Iterator for Chunks<'r, 'a> {
 }
 
 /// How many of `rows` go into one statement: at least one, then up to [`STATEMENT_BYTES`].
-fn chunk_len(rows: &[Row<'_>]) -> usize {
+pub(crate) fn chunk_len(rows: &[Row<'_>]) -> usize {
     let mut bytes = 0;
     for (i, row) in rows.iter().enumerate() {
         bytes += row.event.payload().len();

@@ -97,6 +97,17 @@ impl Failure {
         }
     }
 
+    /// The same failure, of work known to have stored nothing.
+    pub(crate) fn not_stored(self) -> Self {
+        match self {
+            Failure::Db { error, .. } => Failure::Db {
+                error,
+                stage: Stage::WriteSent,
+            },
+            pool => pool,
+        }
+    }
+
     /// The constraint a unique violation broke, if that is what this is.
     pub(crate) fn unique_violation(&self) -> Option<&str> {
         match self {

@@ -207,6 +207,16 @@ impl<R: Weight, O> Group<'_, R, O> {
 }
 
 impl<R: Weight, O> Group<'_, R, O> {
+    /// Runs `f` on the group's requests if they are taken, else on the requests queued now
+    /// (what [`requests`](Self::requests) would take, limits aside), without taking them.
+    pub(crate) fn peek<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &R>) -> T) -> T {
+        if let Some(requests) = &self.requests {
+            return f(&mut requests.iter());
+        }
+        let queue = self.owner.lock();
+        f(&mut queue.pending.iter().map(|(_, request)| request))
+    }
+
     /// Whether the group's requests are taken already, or the queue holds at least `events`
     /// events now (what [`requests`](Self::requests) would take, limits aside).
     pub(crate) fn taken_or_at_least(&self, events: usize) -> bool {

@@ -82,11 +82,23 @@
 //! runs again, locked. The positions rules above are untouched (positions are still handed out
 //! and committed under the lock, in order); a wrong prediction costs time, never correctness.
 //!
+//! The same prediction also saves round trips when a group runs **alone**. Its read is
+//! skipped when the groups before it in this process (the chain) already say what the head
+//! and the group's streams hold: streams they wrote or read under the lock since the last
+//! write of any other process, and new streams that the append expects absent
+//! (`ExpectedVersion::NoStream` or `Exact(0)`). The group is then decided in memory and sent as
+//! **one statement, outside any transaction**: it takes the lock, checks the head as a
+//! pipelined group does, writes everything and notifies, and PostgreSQL commits it before it
+//! answers: one round trip instead of three or four. A stream predicted absent that exists
+//! after all (created before the chain began, or only linked to) fails the statement's INSERT
+//! of its row, and the group runs again, locked. A lone writer appending to streams it wrote
+//! before, or creating new ones, pays one round trip per append.
+//!
 //! ## Times
 //!
 //! `recorded_at` is the database server's clock, read in the append's transaction (under the
 //! lock, or for a pipelined group just before, raised to its predecessor's time and checked
-//! under the lock): it never decreases along positions, across processes too (when the
+//! under the lock, or in a group's one statement, under the lock): it never decreases along positions, across processes too (when the
 //! server's clock goes back, events keep the last time). All events of one transaction share it. PostgreSQL's `timestamptz` holds
 //! microseconds, so times are whole microseconds (a [`Timestamp`](livenstore::Timestamp)'s
 //! nanoseconds end in `000`). The bounds of
@@ -107,7 +119,13 @@
 //! A failed append stores nothing: every error says so, except
 //! [`StoreError::Backend`](livenstore::StoreError::Backend) with `outcome_unknown: true`, which
 //! means the connection was lost while COMMIT was in flight; retrying with the same event ids is
-//! then safe (the retry is a no-op if the first one was stored). The pool drops connections that
+//! then safe (the retry is a no-op if the first one was stored). A group sent as one statement
+//! commits as it runs, so a connection lost during it could leave the outcome unknown: the
+//! store then finds out on another connection, in a transaction that takes the lock, sets a
+//! fresh last write (so the lost statement, if it still waits for the lock, fails its check)
+//! and looks for the group's first event. The callers get their results when it is stored and a
+//! known failure when it is not; the outcome stays unknown only when that transaction fails
+//! too. The pool drops connections that
 //! lost their server, so the store works again on the next call once the server is back: a
 //! call whose connection is lost before anything was written (any read; an append before its
 //! write was sent) is run once more, at once, on a connection that answered a round trip. A
@@ -180,6 +198,7 @@ mod group_commit;
 mod link;
 mod pipeline;
 mod plan;
+mod predicted;
 mod read;
 pub mod schema;
 mod sql;

@@ -69,6 +69,18 @@ pub(crate) struct Sql {
     /// `$7`) and notifies channel `$8` with the last position when `$9`. One row: whether the
     /// head was as planned.
     pub(crate) finalize_group: String,
+    /// A whole group in one statement, outside any transaction (`predicted`): takes the
+    /// `log_head` lock and, only if the head is what the group was predicted against (last
+    /// write `$8`, last position `$9`), moves it (last position `$10`, the server's clock raised
+    /// to the last recorded time, last write `$11`), writes the events (`$1`..`$7` as in
+    /// [`write_group`](Self::write_group), recorded at that time), the rows of the streams
+    /// predicted absent (`$12`, `$13`: a plain INSERT) and the versions of the others (`$14`,
+    /// `$15`), and notifies channel `$16` with the last position. One row: whether the head was
+    /// as predicted, and the time the events are recorded at.
+    pub(crate) write_predicted: String,
+    /// Sets the head's last write to `$1` (after a group's statement lost its connection: any
+    /// check against the head before it now fails).
+    pub(crate) bump_write: String,
     /// The current version of stream `$1` as the events and links tables say (after a unique
     /// violation, when `streams` disagreed with them).
     pub(crate) stored_version: String,
@@ -200,6 +212,52 @@ impl Sql {
                  ) AS n ON true",
                 as_planned = "last_write = $4::bigint AND last_position = $5::bigint"
             ),
+            // The head UPDATE runs first (the main query reads it; the INSERTs run after it),
+            // so the lock is taken before any stream row. As in `finalize_group`, the check is
+            // in the SET expressions, evaluated on the newest row version once the lock is
+            // granted; a head that is not as predicted is written back unchanged and nothing
+            // else is written. A stream predicted absent gets a plain INSERT: if it exists after
+            // all, the unique violation rolls the whole statement back.
+            write_predicted: format!(
+                "WITH head AS ( \
+                     UPDATE {s}.log_head \
+                     SET last_position = CASE WHEN {as_predicted} THEN $10::bigint \
+                                              ELSE last_position END, \
+                         last_recorded_at = CASE WHEN {as_predicted} \
+                                                 THEN greatest(last_recorded_at, clock_timestamp()) \
+                                                 ELSE last_recorded_at END, \
+                         last_write = CASE WHEN {as_predicted} THEN $11::bigint ELSE last_write END \
+                     WHERE id = 1 \
+                     RETURNING last_write = $11::bigint AS ok, last_recorded_at AS at \
+                 ), new_events AS ( \
+                     INSERT INTO {s}.events \
+                         (position, id, stream, version, event_type, recorded_at, metadata, payload) \
+                     SELECT p, i, st, v, t, h.at, m, d \
+                     FROM head AS h, \
+                          unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+                                 $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d) \
+                     WHERE h.ok \
+                 ), new_streams AS ( \
+                     INSERT INTO {s}.streams (stream, version, first_recorded_at, last_recorded_at) \
+                     SELECT st, v, h.at, h.at \
+                     FROM head AS h, unnest($12::text[], $13::bigint[]) AS u(st, v) \
+                     WHERE h.ok \
+                 ), known_streams AS ( \
+                     INSERT INTO {s}.streams AS old \
+                         (stream, version, first_recorded_at, last_recorded_at) \
+                     SELECT st, v, h.at, h.at \
+                     FROM head AS h, unnest($14::text[], $15::bigint[]) AS u(st, v) \
+                     WHERE h.ok \
+                     ON CONFLICT (stream) DO UPDATE \
+                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
+                 ) \
+                 SELECT h.ok, h.at FROM head AS h \
+                 LEFT JOIN LATERAL ( \
+                     SELECT pg_notify($16::text, ($10::bigint)::text) WHERE h.ok \
+                 ) AS n ON true",
+                as_predicted = "last_write = $8::bigint AND last_position = $9::bigint"
+            ),
+            bump_write: format!("UPDATE {s}.log_head SET last_write = $1::bigint WHERE id = 1"),
             stored_version: format!(
                 "SELECT greatest( \
                      (SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = $1::text), \

@@ -23,7 +23,16 @@
 //!   the lock) saw a write of the chain: then every write after that read and before its
 //!   predecessor is a chain group, whose effects the chain holds, and the streams the chain
 //!   does not hold are as the read saw them.
-//! - A locked group starts a new chain from what it read under the lock.
+//! - A locked group starts a new chain from what it read under the lock. The stream versions
+//!   the chain before it held are kept when the head's last write is still the chain's: nothing
+//!   else wrote since, so they are still the stored ones.
+//! - A group run alone in one statement (`predicted`) decides against the chain too, as the
+//!   next link after its last write, and checks the head under the lock like a pipelined group;
+//!   a stream the chain does not hold it predicts absent, checked by the statement's plain
+//!   INSERT of the stream's row. It joins the chain only once it committed (later turns wait to
+//!   decide until then), so a prediction that failed leaves the chain as it was. So that it
+//!   does not hold up pipelined groups, it runs only after [`QUIET_BEFORE_PREDICTING`] groups
+//!   in a row did not pipeline.
 //! - A group that decided with a write id and did not commit breaks the chain (`None`): the
 //!   groups after it fail their check and run again, locked, and the next few groups run
 //!   locked too ([`LOCKED_AFTER_FAILURE`]).
@@ -32,13 +41,15 @@
 //!   wrote its events may wait there while a row it wrote holds up another transaction, so no
 //!   wait that PostgreSQL cannot see lasts forever (its deadlock detector sees the rest).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use livenstore::ExpectedVersion;
+
 use crate::codec::PgTime;
-use crate::plan::{GroupState, Plan};
+use crate::plan::{AppendRequest, GroupState, Plan};
 
 /// The longest a group that wrote its events waits for its turn to take the lock before it
 /// asks for the lock anyway.
@@ -46,6 +57,17 @@ pub(crate) const LOCK_TURN_WAIT: Duration = Duration::from_secs(1);
 
 /// Groups run locked after a pipelined group failed its check.
 pub(crate) const LOCKED_AFTER_FAILURE: u32 = 8;
+
+/// Groups that must have entered since the last pipelined one before a group alone runs in one
+/// statement: while groups pipeline, one that runs in one statement would hold up the groups
+/// behind it (they decide only once it committed), where a locked group lets them decide as
+/// soon as it read.
+pub(crate) const QUIET_BEFORE_PREDICTING: u32 = 8;
+
+/// The most requests a group, and the group before it, may hold for it to run in one
+/// statement. With more callers, a locked group, which takes its requests once it holds the
+/// lock, gathers more of them per commit than one statement saves in round trips.
+pub(crate) const PREDICTED_REQUESTS: usize = 4;
 
 /// Streams a chain remembers before the next group runs locked and starts a new one.
 const CHAIN_STREAMS: usize = 65_536;
@@ -109,6 +131,12 @@ struct Order {
     run_locked: u32,
     /// Pipelined groups committed (for tests and diagnostics).
     pipelined_commits: u64,
+    /// Groups committed in one statement against a prediction (for tests and diagnostics).
+    predicted_commits: u64,
+    /// Groups entered since the last pipelined one (saturating).
+    since_pipelined: u32,
+    /// Requests of the last group that decided.
+    last_group_requests: usize,
 }
 
 impl Order {
@@ -141,6 +169,9 @@ impl Default for Pipeline {
                 chain: None,
                 run_locked: 0,
                 pipelined_commits: 0,
+                predicted_commits: 0,
+                since_pipelined: QUIET_BEFORE_PREDICTING,
+                last_group_requests: 0,
             }),
             changed: Condvar::new(),
         }
@@ -159,6 +190,18 @@ impl Pipeline {
         self.lock().pipelined_commits
     }
 
+    /// Whether there is a chain to decide against.
+    #[cfg(test)]
+    pub(crate) fn has_chain(&self) -> bool {
+        self.lock().chain.is_some()
+    }
+
+    /// How many groups committed in one statement against a prediction.
+    #[cfg(test)]
+    pub(crate) fn predicted_commits(&self) -> u64 {
+        self.lock().predicted_commits
+    }
+
     /// A turn for the next group. It may run pipelined when `may_pipeline`, another group is
     /// running and the chain is intact.
     pub(crate) fn enter(&self, may_pipeline: bool) -> Turn<'_> {
@@ -169,6 +212,11 @@ impl Pipeline {
         order.active += 1;
         let pipelined = may_pipeline && others && order.run_locked == 0 && order.chain.is_some();
         order.run_locked = order.run_locked.saturating_sub(1);
+        order.since_pipelined = if pipelined {
+            0
+        } else {
+            order.since_pipelined.saturating_add(1)
+        };
         Turn {
             pipeline: self,
             number,
@@ -178,6 +226,15 @@ impl Pipeline {
             outcome: Outcome::Undecided,
         }
     }
+}
+
+/// The state a group run in one statement decides against.
+#[derive(Debug)]
+pub(crate) struct Prediction {
+    /// The chain's head and the versions of the group's streams the chain holds.
+    pub(crate) state: GroupState,
+    /// The group's streams the chain does not hold, predicted absent.
+    pub(crate) absent: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,18 +345,104 @@ impl Turn<'_> {
             chain.push_write(id);
         }
         self.outcome = Outcome::Decided;
-        self.set_planned(order);
+        self.set_planned(order, plan);
+    }
+
+    /// After [`wait_to_lock`](Self::wait_to_lock): the state a group of `requests` run in one
+    /// statement decides against, predicted from the chain. A stream the chain does not hold
+    /// is predicted absent when its first request expects it absent (`NoStream`, `Exact(0)`);
+    /// `None` when there is no chain, a stream cannot be predicted, or groups pipelined lately
+    /// ([`QUIET_BEFORE_PREDICTING`]).
+    pub(crate) fn predicted<'r>(
+        &self,
+        requests: impl IntoIterator<Item = &'r AppendRequest>,
+    ) -> Option<Prediction> {
+        let order = self.pipeline.lock();
+        if order.since_pipelined < QUIET_BEFORE_PREDICTING
+            || order.last_group_requests > PREDICTED_REQUESTS
+        {
+            return None;
+        }
+        let chain = order.chain.as_ref()?;
+        let mut prediction = Prediction {
+            state: GroupState {
+                last_position: chain.last_position,
+                last_write: *chain.writes.back()?,
+                recorded_at: chain.last_recorded_at,
+                ..GroupState::default()
+            },
+            absent: HashSet::new(),
+        };
+        for (i, request) in requests.into_iter().enumerate() {
+            if i == PREDICTED_REQUESTS {
+                return None;
+            }
+            let stream = request.stream.as_str();
+            if prediction.state.versions.contains_key(stream) || prediction.absent.contains(stream)
+            {
+                continue;
+            }
+            match chain.versions.get(stream) {
+                Some(&version) => {
+                    prediction.state.versions.insert(stream.to_owned(), version);
+                }
+                None if matches!(
+                    request.expected,
+                    ExpectedVersion::NoStream | ExpectedVersion::Exact(0)
+                ) =>
+                {
+                    prediction.absent.insert(stream.to_owned());
+                }
+                None => return None,
+            }
+        }
+        Some(prediction)
+    }
+
+    /// A group run in one statement is about to send its write: if the outcome stays unknown
+    /// (the connection is lost), the chain after it is void.
+    pub(crate) fn deciding(&mut self) {
+        self.outcome = Outcome::Decided;
+    }
+
+    /// The statement stored nothing: the group runs again, locked, with this turn.
+    pub(crate) fn not_stored(&mut self) {
+        self.outcome = Outcome::Undecided;
+    }
+
+    /// Records the decisions of a group committed in one statement with write id `id` at
+    /// `recorded_at`: the chain goes on from them, and later turns may decide.
+    pub(crate) fn committed_predicted(&mut self, plan: &Plan<'_>, recorded_at: PgTime, id: i64) {
+        let mut order = self.pipeline.lock();
+        if let Some(chain) = order.chain.as_mut() {
+            chain.record(plan, recorded_at);
+            chain.push_write(id);
+        }
+        order.predicted_commits += 1;
+        self.outcome = Outcome::Done;
+        self.set_planned(order, plan);
+        self.mark_locked();
     }
 
     /// Records a locked group's decisions against `state`, read under the lock: a new chain
     /// starts from them (with write id `id` when it writes).
     pub(crate) fn planned_locked(&mut self, state: &GroupState, plan: &Plan<'_>, id: i64) {
         let mut order = self.pipeline.lock();
+        let mut versions = match order.chain.take() {
+            Some(old)
+                if old.writes.back() == Some(&state.last_write)
+                    && old.versions.len() < CHAIN_STREAMS =>
+            {
+                old.versions
+            }
+            _ => HashMap::new(),
+        };
+        versions.extend(state.versions.iter().map(|(s, &v)| (s.clone(), v)));
         let mut chain = Chain {
             writes: VecDeque::from([state.last_write]),
             last_position: state.last_position,
             last_recorded_at: state.recorded_at,
-            versions: HashMap::new(),
+            versions,
         };
         chain.record(plan, state.recorded_at);
         if plan.rows.is_empty() {
@@ -309,10 +452,11 @@ impl Turn<'_> {
             self.outcome = Outcome::Decided;
         }
         order.chain = Some(chain);
-        self.set_planned(order);
+        self.set_planned(order, plan);
     }
 
-    fn set_planned(&mut self, mut order: MutexGuard<'_, Order>) {
+    fn set_planned(&mut self, mut order: MutexGuard<'_, Order>, plan: &Plan<'_>) {
+        order.last_group_requests = plan.outcomes.len();
         self.planned = true;
         order.planned = order.planned.max(self.number + 1);
         drop(order);
@@ -353,220 +497,4 @@ impl Drop for Turn<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::{plan, AppendRequest};
-    use livenstore::{ExpectedVersion, NewEvent};
-
-    fn request(stream: &str, events: usize) -> AppendRequest {
-        AppendRequest {
-            stream: stream.to_owned(),
-            expected: ExpectedVersion::Any,
-            events: (0..events)
-                .map(|n| NewEvent::from_json("Tick", format!(r#"{{"n":{n}}}"#)).unwrap())
-                .collect(),
-        }
-    }
-
-    fn state(last_position: u64, last_write: i64, versions: &[(&str, u64)]) -> GroupState {
-        GroupState {
-            last_position,
-            last_write,
-            versions: versions.iter().map(|&(s, v)| (s.to_owned(), v)).collect(),
-            ..GroupState::default()
-        }
-    }
-
-    #[test]
-    fn write_ids_are_positive_and_differ() {
-        let ids: std::collections::HashSet<i64> = (0..10_000).map(|_| write_id()).collect();
-        assert_eq!(ids.len(), 10_000);
-        assert!(ids.iter().all(|&id| id > 0));
-    }
-
-    // Turns decide in order, and one that leaves without deciding waits for its place: the
-    // tests drop them in order.
-
-    #[test]
-    fn a_group_pipelines_only_beside_a_running_one_on_an_intact_chain() {
-        let pipeline = Pipeline::default();
-        let mut first = pipeline.enter(true);
-        assert!(!first.pipelined(), "alone");
-        let second = pipeline.enter(true);
-        assert!(!second.pipelined(), "no chain yet");
-        let requests = [request("a", 2)];
-        let read = state(10, 7, &[("a", 3)]);
-        first.planned_locked(&read, &plan(&requests, &read), 8);
-        let third = pipeline.enter(true);
-        assert!(third.pipelined());
-        let not_asked = pipeline.enter(false);
-        assert!(!not_asked.pipelined());
-        first.done();
-        drop(first);
-        drop(second);
-        drop(third);
-        drop(not_asked);
-        assert!(!pipeline.enter(true).pipelined(), "alone again");
-        assert_eq!(pipeline.lock().active, 0);
-    }
-
-    #[test]
-    fn a_pipelined_group_decides_against_its_predecessors() {
-        let pipeline = Pipeline::default();
-        let mut first = pipeline.enter(true);
-        let first_requests = [request("a", 2)];
-        let read = state(10, 7, &[("a", 3)]);
-        first.planned_locked(&read, &plan(&first_requests, &read), 8);
-        let second = pipeline.enter(true);
-        second.wait_to_plan();
-        // Its read saw the head before the first group committed: a write of the chain.
-        let own_read = state(10, 7, &[("a", 3), ("b", 1)]);
-        let decide = second.predecessor(&own_read, &["a", "b", "c"]).unwrap();
-        assert_eq!(decide.last_position, 12);
-        assert_eq!(decide.last_write, 8, "checks the first group's write");
-        assert_eq!(decide.versions.get("a"), Some(&5), "the chain's");
-        assert_eq!(decide.versions.get("b"), Some(&1), "the read's");
-        assert_eq!(decide.versions.get("c"), None, "new");
-        // A read of a head the chain does not hold (another process wrote): run locked.
-        let foreign = state(11, 99, &[]);
-        assert!(second.predecessor(&foreign, &["a"]).is_none());
-        let third = pipeline.enter(true);
-        assert!(!third.pipelined(), "the chain is gone");
-        first.done();
-        drop(first);
-        drop(second);
-        drop(third);
-    }
-
-    #[test]
-    fn a_group_that_decided_and_did_not_commit_breaks_the_chain() {
-        let pipeline = Pipeline::default();
-        let mut first = pipeline.enter(true);
-        let requests = [request("a", 1)];
-        let read = state(0, 0, &[]);
-        first.planned_locked(&read, &plan(&requests, &read), 5);
-        let mut running = pipeline.enter(false);
-        drop(first); // Decided with write 5, never committed.
-        assert!(pipeline.lock().chain.is_none());
-        // A locked group starts a new chain; the next few groups still run locked.
-        let read = state(0, 0, &[]);
-        running.planned_locked(&read, &plan(&requests, &read), 6);
-        for _ in 0..LOCKED_AFTER_FAILURE {
-            assert!(!pipeline.enter(true).pipelined());
-        }
-        assert!(pipeline.enter(true).pipelined());
-        running.done();
-    }
-
-    #[test]
-    fn the_lock_turn_passes_only_over_turns_that_hold_it() {
-        let pipeline = Pipeline::default();
-        let mut first = pipeline.enter(true);
-        let mut second = pipeline.enter(true);
-        let third = pipeline.enter(true);
-        second.mark_locked(); // Out of order (its wait timed out).
-        assert_eq!(pipeline.lock().locked, 0, "the first still has its turn");
-        first.mark_locked();
-        assert_eq!(pipeline.lock().locked, 2);
-        third.wait_to_lock(); // Its turn: returns at once.
-        drop(first);
-        drop(second);
-        drop(third);
-    }
-
-    /// Against the test server: pipelined groups beside a writer of another store (another
-    /// process, as far as the store knows) that appends and links into the same stream. Each
-    /// batch alone is enough for another group to pipeline (`MIN_EVENTS_TO_PIPELINE`).
-    #[cfg(feature = "testing")]
-    #[test]
-    fn pipelined_groups_store_exactly_what_they_report_beside_another_writer() {
-        use livenstore::{EventStore, StoreError};
-        const BATCH: usize = 160;
-        let Some(test) = crate::testing::TestSchema::new() else {
-            return;
-        };
-        let store = test.connect_with(test.config().pool_size(8));
-        let foreign = test.connect_with(test.config().pool_size(1));
-        let batch = |n: usize| {
-            (0..BATCH)
-                .map(|i| NewEvent::from_json("Tick", format!(r#"{{"n":{n},"i":{i}}}"#)).unwrap())
-                .collect::<Vec<_>>()
-        };
-        let (mine, theirs): (Vec<(u64, Vec<u64>)>, u64) = std::thread::scope(|s| {
-            let writers: Vec<_> = (0..4)
-                .map(|w| {
-                    let (store, batch) = (&store, &batch);
-                    s.spawn(move || {
-                        let (mut stored, mut won) = (0, Vec::new());
-                        for n in 0..12 {
-                            if n % 3 == 0 {
-                                loop {
-                                    let current = store.stream_version("shared").unwrap();
-                                    let expected = ExpectedVersion::Exact(current);
-                                    match store.append("shared", expected, batch(n)) {
-                                        Ok(result) => {
-                                            won.push(result.stream_version);
-                                            break;
-                                        }
-                                        Err(StoreError::Conflict { .. }) => {}
-                                        Err(err) => panic!("{err}"),
-                                    }
-                                }
-                            } else {
-                                let stream = format!("w{w}-{}", n % 5);
-                                store
-                                    .append(&stream, ExpectedVersion::Any, batch(n))
-                                    .unwrap();
-                            }
-                            stored += BATCH as u64;
-                        }
-                        (stored, won)
-                    })
-                })
-                .collect();
-            let other = s.spawn(|| {
-                let mut stored = 0;
-                for n in 0..40 {
-                    let events =
-                        vec![NewEvent::from_json("Other", format!(r#"{{"n":{n}}}"#)).unwrap()];
-                    let first = foreign
-                        .append("other", ExpectedVersion::Any, events)
-                        .unwrap();
-                    let id = foreign.read_all(first.first_position, 1).unwrap()[0].id();
-                    foreign.link_to_stream(id, "shared").unwrap();
-                    stored += 1;
-                    // Gaps in which the chain stays intact.
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-                stored
-            });
-            let mine = writers.into_iter().map(|w| w.join().unwrap()).collect();
-            (mine, other.join().unwrap())
-        });
-        let acknowledged = mine.iter().map(|(stored, _)| stored).sum::<u64>() + theirs;
-        let all = store.read_all(1, usize::MAX).unwrap();
-        let positions: Vec<u64> = all.iter().map(|e| e.position()).collect();
-        assert_eq!(
-            positions,
-            (1..=acknowledged).collect::<Vec<_>>(),
-            "gap-free, all stored"
-        );
-        for info in store.streams().unwrap() {
-            let events = store.read_stream(&info.stream, 1, usize::MAX).unwrap();
-            let versions: Vec<u64> = events
-                .iter()
-                .map(|e| e.link().map_or(e.version(), |link| link.version))
-                .collect();
-            let expected: Vec<u64> = (1..=info.last_version).collect();
-            assert_eq!(versions, expected, "stream {} is contiguous", info.stream);
-        }
-        let mut won: Vec<u64> = mine.iter().flat_map(|(_, won)| won.clone()).collect();
-        won.sort_unstable();
-        won.dedup();
-        assert_eq!(won.len(), 4 * 4, "one winner per version of `shared`");
-        assert!(
-            store.inner.pipeline.pipelined_commits() > 0,
-            "no group ran pipelined"
-        );
-    }
-}
+mod tests;
