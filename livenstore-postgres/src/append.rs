@@ -60,16 +60,18 @@ type Outcome = Result<AppendResult, StoreError>;
 /// Where a transaction's requests come from: a group (taken off the queue once the lock is
 /// held) or one request run alone.
 trait Requests {
-    fn requests(&mut self) -> &[AppendRequest];
+    fn requests(&self) -> &[AppendRequest];
     /// Whether the requests are taken already or would make a group of at least `events`
     /// events if taken now.
     fn taken_or_at_least(&self, events: usize) -> bool;
     /// Whether `turn` could decide the requests (taken, or queued now) in one statement.
     fn predictable(&self, turn: &Turn<'_>) -> bool;
+    /// The requests' events are written: what is left is the lock and the commit.
+    fn written(&self);
 }
 
 impl Requests for Group<'_, AppendRequest, Outcome> {
-    fn requests(&mut self) -> &[AppendRequest] {
+    fn requests(&self) -> &[AppendRequest] {
         Group::requests(self)
     }
 
@@ -80,10 +82,14 @@ impl Requests for Group<'_, AppendRequest, Outcome> {
     fn predictable(&self, turn: &Turn<'_>) -> bool {
         self.peek(|requests| turn.predicted(requests).is_some())
     }
+
+    fn written(&self) {
+        Group::written(self);
+    }
 }
 
 impl Requests for &AppendRequest {
-    fn requests(&mut self) -> &[AppendRequest] {
+    fn requests(&self) -> &[AppendRequest] {
         std::slice::from_ref(*self)
     }
 
@@ -94,6 +100,8 @@ impl Requests for &AppendRequest {
     fn predictable(&self, turn: &Turn<'_>) -> bool {
         turn.predicted([*self]).is_some()
     }
+
+    fn written(&self) {}
 }
 
 /// The events a locked group must hold for its requests to be taken before the lock (its read
@@ -129,7 +137,7 @@ pub(crate) fn run_group(
 /// Runs one request in a transaction of its own, turning a unique violation into the typed
 /// error it means.
 fn alone(inner: &Inner, request: &AppendRequest) -> Outcome {
-    match attempt(inner, &mut &*request) {
+    match attempt(inner, &request) {
         Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
             Err(error::invalid_stored(
                 OPERATION,
@@ -204,7 +212,7 @@ fn id_in_detail(detail: &str) -> Option<EventId> {
 /// when the chain predicts its state (`predicted`), else (or when a check failed) locked; run
 /// again on a fresh connection when the connection was lost before the write was sent, and
 /// resolved when a one-statement group lost its connection.
-fn attempt(inner: &Inner, source: &mut impl Requests) -> Result<Vec<Outcome>, Failure> {
+fn attempt(inner: &Inner, source: &impl Requests) -> Result<Vec<Outcome>, Failure> {
     let mut lost = None;
     let result = connection::run(inner, |conn| {
         let mut first = Some(inner.pipeline.enter(true));
@@ -264,7 +272,7 @@ fn all_invalid(requests: &[AppendRequest], reason: &str) -> Vec<Outcome> {
 fn locked(
     conn: &mut Conn,
     inner: &Inner,
-    source: &mut impl Requests,
+    source: &impl Requests,
     mut turn: Turn<'_>,
 ) -> Result<Vec<Outcome>, DbFailure> {
     turn.wait_to_plan();
@@ -280,7 +288,9 @@ fn locked(
     let open = |conn: &mut Conn| open_and_read(conn, inner, &inner.sql.lock, requests);
     let outcomes = write_transaction(conn, open, |conn, read| {
         turn.mark_locked();
-        decide_and_write(conn, inner, requests, read, &mut turn)
+        let decided = decide_and_write(conn, inner, requests, read, &mut turn);
+        source.written();
+        decided
     })?;
     turn.done();
     Ok(outcomes)
@@ -291,7 +301,7 @@ fn locked(
 fn locked_then_read(
     conn: &mut Conn,
     inner: &Inner,
-    source: &mut impl Requests,
+    source: &impl Requests,
     mut turn: Turn<'_>,
 ) -> Result<Vec<Outcome>, DbFailure> {
     let lock = |conn: &mut Conn| connection::send(conn, &inner.sql.lock);
@@ -303,7 +313,9 @@ fn locked_then_read(
             return Ok((Vec::new(), End::Rollback));
         }
         let read = state::read(conn, inner, requests)?;
-        decide_and_write(conn, inner, requests, read, &mut turn)
+        let decided = decide_and_write(conn, inner, requests, read, &mut turn);
+        source.written();
+        decided
     })?;
     turn.done();
     Ok(outcomes)
@@ -337,7 +349,7 @@ fn decide_and_write(
 fn pipelined(
     conn: &mut Conn,
     inner: &Inner,
-    source: &mut impl Requests,
+    source: &impl Requests,
     mut turn: Turn<'_>,
 ) -> Result<Option<Vec<Outcome>>, DbFailure> {
     let requests = source.requests();
@@ -364,6 +376,7 @@ fn pipelined(
         for chunk in Chunks::new(&plan.rows) {
             insert_events(conn, inner, chunk, state.recorded_at)?;
         }
+        source.written();
         turn.wait_to_lock();
         let as_planned = finalize(conn, inner, &plan, &state, id)?;
         turn.mark_locked();

@@ -14,8 +14,11 @@
 //! - At most `max_leaders` leaders run at a time (`leaders`); they run outside the mutex, so
 //!   callers queue while they work. A caller becomes a leader only while its own request is
 //!   still queued, and joins running leaders only when the queue holds at least
-//!   `min_events_to_join` events: a small group gains nothing from running beside another one,
-//!   and costs a commit of its own, so small appends wait to share the next group instead.
+//!   [`JoinRule::events`] events, or [`JoinRule::events_when_written`] once every running
+//!   group has written its events (`writing` is 0, [`Group::written`]): a small group gains
+//!   nothing from running beside another one that writes, and costs a commit of its own, so
+//!   small appends wait to share the next group instead; but while the running groups only
+//!   wait for their lock and commit, a new group's write uses a server core that would idle.
 //! - A leader takes its group off the queue when it asks for it ([`Group::requests`]): as late
 //!   as it can, once it holds its database lock, so the callers the previous group answered
 //!   (who queue their next appends right away) join this group instead of waiting a whole
@@ -28,6 +31,7 @@
 //!   one exception is a leader that asks after other leaders took every queued request, whose
 //!   group is empty.
 
+use std::cell::{Cell, OnceCell};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -64,8 +68,30 @@ struct Queue<R, O> {
     done: HashMap<u64, O>,
     next_ticket: u64,
     leaders: usize,
+    /// Running leaders whose groups have not written their events yet.
+    writing: usize,
     /// Events in `pending`.
     pending_events: usize,
+}
+
+/// When a caller may lead a group beside running ones: the events that must be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JoinRule {
+    /// While some running group still writes its events.
+    pub(crate) events: usize,
+    /// Once every running group has written its events.
+    pub(crate) events_when_written: usize,
+}
+
+impl JoinRule {
+    /// `events` whether or not the running groups have written their events.
+    #[cfg(test)]
+    pub(crate) const fn always(events: usize) -> Self {
+        JoinRule {
+            events,
+            events_when_written: events,
+        }
+    }
 }
 
 /// A queue of requests run in groups by one leader at a time.
@@ -74,26 +100,26 @@ pub(crate) struct GroupCommit<R, O> {
     wake: Condvar,
     limits: Limits,
     max_leaders: usize,
-    min_events_to_join: usize,
+    join: JoinRule,
 }
 
 impl<R: Weight, O> GroupCommit<R, O> {
     /// An empty queue whose groups stay within `limits`, run by up to `max_leaders` leaders at
-    /// once (at least one); a leader joins running ones when at least `min_events_to_join`
-    /// events are queued.
-    pub(crate) fn new(limits: Limits, max_leaders: usize, min_events_to_join: usize) -> Self {
+    /// once (at least one); a leader joins running ones as `join` says.
+    pub(crate) fn new(limits: Limits, max_leaders: usize, join: JoinRule) -> Self {
         GroupCommit {
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
                 done: HashMap::new(),
                 next_ticket: 0,
                 leaders: 0,
+                writing: 0,
                 pending_events: 0,
             }),
             wake: Condvar::new(),
             limits,
             max_leaders: max_leaders.max(1),
-            min_events_to_join,
+            join,
         }
     }
 
@@ -128,9 +154,13 @@ impl<R: Weight, O> GroupCommit<R, O> {
                 .pending
                 .front()
                 .is_some_and(|&(first, _)| first <= ticket);
+            let to_join = if queue.writing == 0 {
+                self.join.events_when_written
+            } else {
+                self.join.events
+            };
             let may_lead = queue.leaders == 0
-                || (queue.leaders < self.max_leaders
-                    && queue.pending_events >= self.min_events_to_join);
+                || (queue.leaders < self.max_leaders && queue.pending_events >= to_join);
             if !queued || !may_lead {
                 queue = self
                     .wake
@@ -139,12 +169,13 @@ impl<R: Weight, O> GroupCommit<R, O> {
                 continue;
             }
             queue.leaders += 1;
+            queue.writing += 1;
             drop(queue);
             let mut leader = Leader {
                 group: Group {
                     owner: self,
-                    tickets: Vec::new(),
-                    requests: None,
+                    taken: OnceCell::new(),
+                    writing: Cell::new(true),
                 },
                 abandoned: &abandoned,
                 outputs: None,
@@ -185,8 +216,10 @@ impl<R: Weight, O> GroupCommit<R, O> {
 /// A leader's group of requests, taken off the queue when first asked for.
 pub(crate) struct Group<'a, R, O> {
     owner: &'a GroupCommit<R, O>,
-    tickets: Vec<u64>,
-    requests: Option<Vec<R>>,
+    /// The tickets and requests, once taken.
+    taken: OnceCell<(Vec<u64>, Vec<R>)>,
+    /// Whether the group has not written its events yet (counted in `writing`).
+    writing: Cell<bool>,
 }
 
 impl<R: Weight, O> Group<'_, R, O> {
@@ -194,15 +227,20 @@ impl<R: Weight, O> Group<'_, R, O> {
     /// it can (once it holds its database lock), so that requests arriving meanwhile, from the
     /// callers the previous group just answered, join this group instead of waiting for the
     /// next.
-    pub(crate) fn requests(&mut self) -> &[R] {
-        if self.requests.is_none() {
-            let mut queue = self.owner.lock();
-            let (tickets, requests) = self.owner.take_group(&mut queue);
-            drop(queue);
-            self.tickets = tickets;
-            self.requests = Some(requests);
+    pub(crate) fn requests(&self) -> &[R] {
+        let (_, requests) = self
+            .taken
+            .get_or_init(|| self.owner.take_group(&mut self.owner.lock()));
+        requests
+    }
+
+    /// The group has written its events (what is left is its lock and commit): callers may
+    /// lead groups beside it by [`JoinRule::events_when_written`].
+    pub(crate) fn written(&self) {
+        if self.writing.replace(false) {
+            self.owner.lock().writing -= 1;
+            self.owner.wake.notify_all();
         }
-        self.requests.as_deref().unwrap_or_default()
     }
 }
 
@@ -210,7 +248,7 @@ impl<R: Weight, O> Group<'_, R, O> {
     /// Runs `f` on the group's requests if they are taken, else on the requests queued now
     /// (what [`requests`](Self::requests) would take, limits aside), without taking them.
     pub(crate) fn peek<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &R>) -> T) -> T {
-        if let Some(requests) = &self.requests {
+        if let Some((_, requests)) = self.taken.get() {
             return f(&mut requests.iter());
         }
         let queue = self.owner.lock();
@@ -220,7 +258,7 @@ impl<R: Weight, O> Group<'_, R, O> {
     /// Whether the group's requests are taken already, or the queue holds at least `events`
     /// events now (what [`requests`](Self::requests) would take, limits aside).
     pub(crate) fn taken_or_at_least(&self, events: usize) -> bool {
-        self.requests.is_some() || self.owner.lock().pending_events >= events
+        self.taken.get().is_some() || self.owner.lock().pending_events >= events
     }
 }
 
@@ -238,7 +276,11 @@ impl<R: Weight, O, A: Fn() -> O> Drop for Leader<'_, R, O, A> {
         self.group.requests();
         let mut outputs = self.outputs.take().unwrap_or_default().into_iter();
         let mut queue = self.group.owner.lock();
-        for &ticket in &self.group.tickets {
+        if self.group.writing.get() {
+            queue.writing -= 1;
+        }
+        let tickets = self.group.taken.get().map(|(tickets, _)| &tickets[..]);
+        for &ticket in tickets.unwrap_or_default() {
             // `run` returns one output per request; a short list (a bug) abandons the rest
             // rather than leaving their callers waiting.
             let output = outputs.next().unwrap_or_else(self.abandoned);
@@ -273,7 +315,8 @@ mod tests {
 
     #[test]
     fn every_caller_gets_its_own_output_and_groups_form() {
-        let group: Arc<GroupCommit<Req, usize>> = Arc::new(GroupCommit::new(Limits::DEFAULT, 1, 0));
+        let group: Arc<GroupCommit<Req, usize>> =
+            Arc::new(GroupCommit::new(Limits::DEFAULT, 1, JoinRule::always(0)));
         let runs = Arc::new(AtomicUsize::new(0));
         let largest = Arc::new(AtomicUsize::new(0));
         std::thread::scope(|s| {
@@ -306,7 +349,8 @@ mod tests {
 
     #[test]
     fn two_leaders_run_groups_at_once_and_every_caller_gets_its_own_output() {
-        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT, 2, 1);
+        let group: GroupCommit<Req, usize> =
+            GroupCommit::new(Limits::DEFAULT, 2, JoinRule::always(1));
         let running = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
         std::thread::scope(|s| {
@@ -341,13 +385,87 @@ mod tests {
     }
 
     #[test]
+    fn a_small_group_joins_a_running_one_only_once_that_one_has_written() {
+        let rule = JoinRule {
+            events: 10,
+            events_when_written: 2,
+        };
+        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT, 2, rule);
+        let (entered, written, joined) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                group.submit(
+                    Req {
+                        value: 1,
+                        events: 1,
+                    },
+                    |g| {
+                        let outputs = g.requests().iter().map(|r| r.value).collect();
+                        entered.store(1, Ordering::SeqCst);
+                        // Two requests of 2 events queue meanwhile: 4 < 10, no second leader.
+                        while group.lock().pending.len() < 2 {
+                            std::thread::yield_now();
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        assert_eq!(joined.load(Ordering::SeqCst), 0, "joined while writing");
+                        written.store(1, Ordering::SeqCst);
+                        g.written();
+                        // Now 4 >= 2: the next group runs beside this one.
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(5);
+                        while joined.load(Ordering::SeqCst) == 0
+                            && std::time::Instant::now() < deadline
+                        {
+                            std::thread::yield_now();
+                        }
+                        assert_eq!(
+                            joined.load(Ordering::SeqCst),
+                            1,
+                            "did not join once written"
+                        );
+                        outputs
+                    },
+                    || usize::MAX,
+                )
+            });
+            while entered.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            let later: Vec<_> = (2..4)
+                .map(|value| {
+                    let (group, written, joined) = (&group, &written, &joined);
+                    s.spawn(move || {
+                        group.submit(
+                            Req { value, events: 2 },
+                            |g| {
+                                assert_eq!(written.load(Ordering::SeqCst), 1);
+                                joined.store(1, Ordering::SeqCst);
+                                g.requests().iter().map(|r| r.value).collect()
+                            },
+                            || usize::MAX,
+                        )
+                    })
+                })
+                .collect();
+            assert_eq!(first.join().unwrap(), 1);
+            for (value, later) in (2..4).zip(later) {
+                assert_eq!(later.join().unwrap(), value);
+            }
+        });
+    }
+
+    #[test]
     fn groups_respect_the_limits_but_hold_at_least_one() {
         let limits = Limits {
             requests: 3,
             events: 5,
             bytes: 1000,
         };
-        let group: GroupCommit<Req, usize> = GroupCommit::new(limits, 1, 0);
+        let group: GroupCommit<Req, usize> = GroupCommit::new(limits, 1, JoinRule::always(0));
         let mut queue = group.lock();
         for (value, events) in [(1, 9), (2, 1), (3, 1), (4, 1), (5, 1), (6, 3), (7, 1)] {
             let ticket = queue.next_ticket;
@@ -367,7 +485,8 @@ mod tests {
 
     #[test]
     fn a_panicking_leader_abandons_its_group_and_steps_down() {
-        let group: GroupCommit<Req, usize> = GroupCommit::new(Limits::DEFAULT, 1, 0);
+        let group: GroupCommit<Req, usize> =
+            GroupCommit::new(Limits::DEFAULT, 1, JoinRule::always(0));
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             group.submit(
                 Req {

@@ -72,8 +72,9 @@
 //!
 //! With the lock held from the events' write to the commit, a schema's event writes still run
 //! one after another, on one server core, while bare writers spread theirs over all cores. So
-//! when a group is running and at least 150 more events are queued, **another group runs
-//! pipelined** beside it (up to three at once): it decides its appends against the state the first one will leave,
+//! when a group is running and at least 150 more events are queued (64 once the running
+//! groups have written their events and only wait for the lock and their commit, leaving a
+//! server core idle), **another group runs pipelined** beside it (up to three at once): it decides its appends against the state the first one will leave,
 //! writes its events without the lock (on another server core, and while the first group
 //! commits), and only then takes the lock, in one statement that moves the head and writes the
 //! stream versions only if the head is still the one its predecessor wrote. Every write sets
