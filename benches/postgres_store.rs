@@ -82,7 +82,7 @@ const FULL: Sizes = Sizes {
     batched: 32_000,
     filled: 1_000_000,
     long_stream: 100_000,
-    rounds: 5,
+    rounds: 9,
     catch_up_rounds: 3,
 };
 
