@@ -23,6 +23,13 @@ fn state(last_position: u64, last_write: i64, versions: &[(&str, u64)]) -> Group
     }
 }
 
+/// A locked group that decides `requests` against `read` with write id `id` and commits.
+fn commit_locked(pipeline: &Pipeline, requests: &[AppendRequest], read: &GroupState, id: i64) {
+    let mut turn = pipeline.enter(true);
+    turn.planned_locked(read, &plan(requests, read), id);
+    turn.done();
+}
+
 #[test]
 fn write_ids_are_positive_and_differ() {
     let ids: std::collections::HashSet<i64> = (0..10_000).map(|_| write_id()).collect();
@@ -165,17 +172,9 @@ fn a_prediction_takes_the_chain_and_predicts_only_streams_expected_absent() {
 #[test]
 fn a_locked_group_keeps_the_chains_versions_only_when_nothing_else_wrote() {
     let pipeline = Pipeline::default();
-    let mut first = pipeline.enter(true);
-    let read = state(0, 0, &[]);
-    first.planned_locked(&read, &plan(&[request("a", 2)], &read), 8);
-    first.done();
-    drop(first);
+    commit_locked(&pipeline, &[request("a", 2)], &state(0, 0, &[]), 8);
     // The head is still the chain's last write: "a" stays known.
-    let mut second = pipeline.enter(true);
-    let read = state(2, 8, &[("b", 4)]);
-    second.planned_locked(&read, &plan(&[request("b", 1)], &read), 9);
-    second.done();
-    drop(second);
+    commit_locked(&pipeline, &[request("b", 1)], &state(2, 8, &[("b", 4)]), 9);
     let turn = pipeline.enter(true);
     let both = turn.predicted(&[request("a", 1), request("b", 1)]).unwrap();
     assert_eq!(both.state.versions.get("a"), Some(&2));
@@ -183,11 +182,12 @@ fn a_locked_group_keeps_the_chains_versions_only_when_nothing_else_wrote() {
     drop(turn);
     // Another process wrote (the head's last write is not the chain's): only what this group
     // read and wrote is known.
-    let mut third = pipeline.enter(true);
-    let read = state(20, 99, &[("c", 1)]);
-    third.planned_locked(&read, &plan(&[request("c", 1)], &read), 10);
-    third.done();
-    drop(third);
+    commit_locked(
+        &pipeline,
+        &[request("c", 1)],
+        &state(20, 99, &[("c", 1)]),
+        10,
+    );
     let turn = pipeline.enter(true);
     assert!(turn.predicted(&[request("a", 1)]).is_none());
     assert_eq!(
@@ -226,11 +226,7 @@ fn groups_are_predicted_only_when_few_and_after_quiet_groups() {
         "the last group held 5 requests"
     );
     drop(turn);
-    let mut small = pipeline.enter(true);
-    let read = state(5, 8, &[]);
-    small.planned_locked(&read, &plan(&five[..2], &read), 9);
-    small.done();
-    drop(small);
+    commit_locked(&pipeline, &five[..2], &state(5, 8, &[]), 9);
     let turn = pipeline.enter(true);
     assert!(turn.predicted(&five[..PREDICTED_REQUESTS]).is_some());
     assert!(
@@ -242,11 +238,7 @@ fn groups_are_predicted_only_when_few_and_after_quiet_groups() {
 #[test]
 fn a_prediction_joins_the_chain_only_once_committed() {
     let pipeline = Pipeline::default();
-    let mut first = pipeline.enter(true);
-    let read = state(0, 0, &[]);
-    first.planned_locked(&read, &plan(&[request("a", 1)], &read), 8);
-    first.done();
-    drop(first);
+    commit_locked(&pipeline, &[request("a", 1)], &state(0, 0, &[]), 8);
     // Not stored: the chain is as it was, and the turn runs locked afterwards.
     let mut failed = pipeline.enter(true);
     let prediction = failed.predicted(&[request("a", 1)]).unwrap();
