@@ -225,14 +225,19 @@ fn attempt(inner: &Inner, source: &impl Requests) -> Result<Vec<Outcome>, Failur
                 // of another process, a unique violation on a row a mistaken prediction wrote):
                 // nothing is stored, and the locked transaction decides afresh.
                 Err(failure)
-                    if failure.stage != Stage::CommitSent
+                    if !matches!(failure.stage, Stage::CommitSent | Stage::Unknown)
                         && !error::is_connection_lost(&failure.error) => {}
                 Err(failure) => return Err(failure),
             }
         }
         // Requests are taken only when they can be predicted: else a small locked group takes
         // them once it holds the lock, so that more join.
-        if let Some(turn) = first.as_mut().filter(|turn| source.predictable(turn)) {
+        if let Some(turn) = first.as_mut().filter(|turn| {
+            // Decided against the chain as the groups before it leave it.
+            turn.wait_to_plan();
+            turn.wait_to_lock();
+            source.predictable(turn)
+        }) {
             if let Some(outcomes) = predicted::run(conn, inner, source.requests(), turn, &mut lost)?
             {
                 return Ok(outcomes);

@@ -37,6 +37,8 @@ pub(crate) enum Stage {
     WriteSent,
     /// COMMIT was sent: if the connection was lost, the outcome is unknown.
     CommitSent,
+    /// The work may or may not be stored, whatever the error: the outcome is unknown.
+    Unknown,
 }
 
 /// A database failure and the stage it happened in.
@@ -91,7 +93,8 @@ impl Failure {
         match self {
             Failure::Pool(error) => error.to_store_error(endpoint),
             Failure::Db { error, stage } => {
-                let unknown = *stage == Stage::CommitSent && error::is_connection_lost(error.get());
+                let unknown = *stage == Stage::Unknown
+                    || (*stage == Stage::CommitSent && error::is_connection_lost(error.get()));
                 error.to_store_error(operation, unknown)
             }
         }
@@ -99,11 +102,17 @@ impl Failure {
 
     /// The same failure, of work known to have stored nothing.
     pub(crate) fn not_stored(self) -> Self {
+        self.at_stage(Stage::WriteSent)
+    }
+
+    /// The same failure, of work that may or may not be stored.
+    pub(crate) fn outcome_unknown(self) -> Self {
+        self.at_stage(Stage::Unknown)
+    }
+
+    fn at_stage(self, stage: Stage) -> Self {
         match self {
-            Failure::Db { error, .. } => Failure::Db {
-                error,
-                stage: Stage::WriteSent,
-            },
+            Failure::Db { error, .. } => Failure::Db { error, stage },
             pool => pool,
         }
     }

@@ -235,7 +235,9 @@ impl<R: Weight, O> Group<'_, R, O> {
     }
 
     /// The group has written its events (what is left is its lock and commit): callers may
-    /// lead groups beside it by [`JoinRule::events_when_written`].
+    /// lead groups beside it by [`JoinRule::events_when_written`]. Said once: a group that
+    /// writes again (a pipelined group whose check failed, run again locked) does not count as
+    /// writing again, which only lets a new group start a little early.
     pub(crate) fn written(&self) {
         if self.writing.replace(false) {
             self.owner.lock().writing -= 1;

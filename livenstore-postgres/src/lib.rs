@@ -90,7 +90,8 @@
 //! (`ExpectedVersion::NoStream` or `Exact(0)`). The group is then decided in memory and sent as
 //! **one statement, outside any transaction**: it takes the lock, checks the head as a
 //! pipelined group does, writes everything and notifies, and PostgreSQL commits it before it
-//! answers: one round trip instead of three or four. A stream predicted absent that exists
+//! answers: one round trip instead of three or four (once the statement is prepared on the
+//! connection). A stream predicted absent that exists
 //! after all (created before the chain began, or only linked to) fails the statement's INSERT
 //! of its row, and the group runs again, locked. A lone writer appending to streams it wrote
 //! before, or creating new ones, pays one round trip per append.

@@ -34,7 +34,7 @@ use livenstore::{AppendResult, EventId, StoreError};
 use postgres::IsolationLevel;
 
 use crate::append::{chunk_len, stream_columns, EventColumns, Param};
-use crate::codec::{bigint, PgId, PgTime};
+use crate::codec::{bigint, PgId};
 use crate::connection::{self, prepared, Conn, DbFailure, Failure, Stage};
 use crate::error;
 use crate::pipeline::{write_id, Turn};
@@ -99,40 +99,44 @@ pub(crate) fn run(
         &inner.channel,
     ]);
     turn.deciding();
-    let rows = match conn.query(&statement, &params) {
-        Ok(rows) => rows,
-        Err(error) if error.as_db_error().is_none() || error::is_connection_lost(&error) => {
-            // It may have committed: `resolve` finds out once this connection is dropped.
+    let answer = match conn.query(&statement, &params) {
+        // The server refused the statement (a stream predicted absent exists, a deadlock, a
+        // unique violation by a writer that does not take the lock): its transaction rolled
+        // back. The locked run decides with what it reads.
+        Err(error) if error.as_db_error().is_some() && !error::is_connection_lost(&error) => {
+            turn.not_stored();
+            return Ok(None);
+        }
+        Err(error) => Err(error),
+        Ok(rows) => rows
+            .first()
+            .map(|row| Ok::<_, postgres::Error>((row.try_get(0)?, row.try_get(1)?)))
+            .transpose(),
+    };
+    match answer {
+        Ok(Some((true, recorded_at))) => {
+            turn.committed_predicted(&plan, recorded_at, id);
+            Ok(Some(plan.outcomes))
+        }
+        // Not as predicted (the head written back unchanged), or no head row (nothing
+        // written; the locked run reports it).
+        Ok(Some((false, _)) | None) => {
+            turn.not_stored();
+            Ok(None)
+        }
+        // Lost with the connection, or an answer that does not decode: it may have committed,
+        // and `resolve` finds out once this connection is dropped.
+        Err(error) => {
             *lost = Some(Lost {
                 first: plan.rows[0].id,
                 outcomes: plan.outcomes,
             });
-            return Err(DbFailure {
+            Err(DbFailure {
                 error,
                 stage: Stage::CommitSent,
-            });
+            })
         }
-        // The server refused the statement (a stream predicted absent exists, a deadlock, a
-        // unique violation by a writer that does not take the lock): its transaction rolled
-        // back. The locked run decides with what it reads.
-        Err(_) => {
-            turn.not_stored();
-            return Ok(None);
-        }
-    };
-    // No row: there is no head row, so nothing was written; the locked run reports it.
-    let Some(row) = rows.first() else {
-        turn.not_stored();
-        return Ok(None);
-    };
-    let ok: bool = row.try_get(0).map_err(unknown)?;
-    if !ok {
-        turn.not_stored();
-        return Ok(None);
     }
-    let recorded_at: PgTime = row.try_get(1).map_err(unknown)?;
-    turn.committed_predicted(&plan, recorded_at, id);
-    Ok(Some(plan.outcomes))
 }
 
 /// A group whose statement lost its connection: what its callers get if it was stored.
@@ -143,7 +147,8 @@ pub(crate) struct Lost {
     outcomes: Vec<Outcome>,
 }
 
-/// After the statement of `lost` failed with `failure` (its connection lost, and dropped):
+/// After the statement of `lost` failed with `failure` (its connection lost, and dropped, or
+/// its answer unreadable):
 /// whether it was stored, decided so that it stays so (see the module's invariants). Its
 /// outcomes when it was; `failure` when it was not (the outcome known), or when that cannot be
 /// found out (the outcome unknown).
@@ -168,16 +173,7 @@ pub(crate) fn resolve(
     match stored {
         Ok(true) => Ok(lost.outcomes),
         Ok(false) => Err(failure.not_stored()),
-        Err(_) => Err(failure),
-    }
-}
-
-/// A result that does not decode, after the statement committed or not (the turn stays
-/// decided, so the chain after it is void).
-fn unknown(error: postgres::Error) -> DbFailure {
-    DbFailure {
-        error,
-        stage: Stage::CommitSent,
+        Err(_) => Err(failure.outcome_unknown()),
     }
 }
 
@@ -356,12 +352,30 @@ mod tests {
             outcomes: vec![Ok(result)],
         };
         match resolve(&store.inner, missing, lost_failure(&store)) {
-            Err(Failure::Db {
-                stage: Stage::WriteSent,
-                ..
-            }) => {}
+            Err(
+                failure @ Failure::Db {
+                    stage: Stage::WriteSent,
+                    ..
+                },
+            ) => assert!(matches!(
+                failure.to_store_error("append", "here"),
+                StoreError::Backend {
+                    outcome_unknown: false,
+                    ..
+                }
+            )),
             other => panic!("{other:?}"),
         }
+        // When even that cannot be found out, the outcome is unknown, whatever the error.
+        assert!(matches!(
+            lost_failure(&store)
+                .outcome_unknown()
+                .to_store_error("append", "here"),
+            StoreError::Backend {
+                outcome_unknown: true,
+                ..
+            }
+        ));
         // The fresh last write broke the chain's prediction: the next append runs locked.
         let before = predicted(&store);
         assert_eq!(append(&store, "s", ExpectedVersion::Any), (2, 2));

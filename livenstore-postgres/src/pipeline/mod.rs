@@ -351,8 +351,10 @@ impl Turn<'_> {
     /// After [`wait_to_lock`](Self::wait_to_lock): the state a group of `requests` run in one
     /// statement decides against, predicted from the chain. A stream the chain does not hold
     /// is predicted absent when its first request expects it absent (`NoStream`, `Exact(0)`);
-    /// `None` when there is no chain, a stream cannot be predicted, or groups pipelined lately
-    /// ([`QUIET_BEFORE_PREDICTING`]).
+    /// `None` when there is no chain, the chain holds [`CHAIN_STREAMS`] streams (the group then
+    /// runs locked and starts a new one), a stream cannot be predicted, groups pipelined lately
+    /// ([`QUIET_BEFORE_PREDICTING`]), or this group or the last one that decided holds more than
+    /// [`PREDICTED_REQUESTS`] requests.
     pub(crate) fn predicted<'r>(
         &self,
         requests: impl IntoIterator<Item = &'r AppendRequest>,
@@ -363,7 +365,10 @@ impl Turn<'_> {
         {
             return None;
         }
-        let chain = order.chain.as_ref()?;
+        let chain = order
+            .chain
+            .as_ref()
+            .filter(|chain| chain.versions.len() < CHAIN_STREAMS)?;
         let mut prediction = Prediction {
             state: GroupState {
                 last_position: chain.last_position,

@@ -236,6 +236,24 @@ fn groups_are_predicted_only_when_few_and_after_quiet_groups() {
 }
 
 #[test]
+fn a_chain_holding_too_many_streams_is_not_predicted_from_and_is_not_kept() {
+    let pipeline = Pipeline::default();
+    let many: Vec<(String, u64)> = (0..CHAIN_STREAMS).map(|n| (format!("s{n}"), 1)).collect();
+    let read = GroupState {
+        versions: many.into_iter().collect(),
+        ..GroupState::default()
+    };
+    commit_locked(&pipeline, &[request("s0", 1)], &read, 8);
+    let turn = pipeline.enter(true);
+    assert!(turn.predicted(&[request("s0", 1)]).is_none());
+    drop(turn);
+    commit_locked(&pipeline, &[request("a", 1)], &state(1, 8, &[]), 9);
+    let turn = pipeline.enter(true);
+    assert!(turn.predicted(&[request("s0", 1)]).is_none(), "dropped");
+    assert!(turn.predicted(&[request("a", 1)]).is_some());
+}
+
+#[test]
 fn a_prediction_joins_the_chain_only_once_committed() {
     let pipeline = Pipeline::default();
     commit_locked(&pipeline, &[request("a", 1)], &state(0, 0, &[]), 8);
