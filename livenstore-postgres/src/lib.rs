@@ -64,8 +64,8 @@
 //! the stored events of those ids); one statement writing all events, stream versions, the head
 //! and the notification; `COMMIT`. Measured by `cargo bench --bench postgres_store` on a 2-core
 //! machine (figures in the repository's `BENCHMARKS.md`): 16 threads of one process appending
-//! single events reach 1.0-1.3x the rate of 16 clients doing bare autocommit `INSERT`s, and
-//! batches of 100 reach 0.82-1.11x bare 100-row `INSERT` transactions (1, 4 and 16 writers);
+//! single events reach 0.9-1.4x the rate of 16 clients doing bare autocommit `INSERT`s, and
+//! batches of 100 reach 0.8-1.1x bare 100-row `INSERT` transactions (1, 4 and 16 writers);
 //! one thread alone, appending single events in one statement each (below), reaches about
 //! 0.7x. Processes still take turns, so run the writers of a busy store in few processes with
 //! many threads rather than the reverse.
