@@ -140,26 +140,15 @@ impl Sql {
                  SELECT 3, {EVENT_COLUMNS}, NULL FROM {s}.events e WHERE e.id = ANY($2::uuid[])"
             ),
             write_group: format!(
-                "WITH new_events AS ( \
-                     INSERT INTO {s}.events \
-                         (position, id, stream, version, event_type, recorded_at, metadata, payload) \
-                     SELECT p, i, st, v, t, $8::timestamptz, m, d \
-                     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
-                                 $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d) \
-                 ), new_versions AS ( \
-                     INSERT INTO {s}.streams AS old \
-                         (stream, version, first_recorded_at, last_recorded_at) \
-                     SELECT st, v, $8::timestamptz, $8::timestamptz \
-                     FROM unnest($9::text[], $10::bigint[]) AS u(st, v) \
-                     ON CONFLICT (stream) DO UPDATE \
-                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
-                 ), new_head AS ( \
+                "WITH new_events AS ({events}), new_versions AS ({versions}), new_head AS ( \
                      UPDATE {s}.log_head \
                      SET last_position = $11::bigint, last_recorded_at = $8::timestamptz, \
                          last_write = $14::bigint \
                      WHERE id = 1 \
                  ) \
-                 SELECT pg_notify($12::text, ($11::bigint)::text) WHERE $13::boolean"
+                 SELECT pg_notify($12::text, ($11::bigint)::text) WHERE $13::boolean",
+                events = insert_events(&s, "$8::timestamptz", Gate::Always),
+                versions = set_versions(&s, "$9", "$10", "$8::timestamptz", Gate::Always, Upsert::Yes),
             ),
             state_name: state_name(schema),
             prepare_state: format!(
@@ -173,89 +162,42 @@ impl Sql {
                  FROM {s}.streams st WHERE st.stream = ANY($1)",
                 name = state_name(schema)
             ),
-            insert_events: format!(
-                "INSERT INTO {s}.events \
-                     (position, id, stream, version, event_type, recorded_at, metadata, payload) \
-                 SELECT p, i, st, v, t, $8::timestamptz, m, d \
-                 FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
-                             $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d)"
-            ),
-            // The head UPDATE runs first (the stream versions wait for it through EXISTS), so
-            // the lock is taken before any stream row, in the order every writer takes them.
-            // Its WHERE names only the row: waiting for the lock, READ COMMITTED evaluates the
-            // SET expressions on the newest row version (a WHERE that compared the columns would
-            // be evaluated on the version in the statement's snapshot first, and skip the row
-            // without waiting). A head that is not as planned is written back unchanged (the
-            // group then rolls back), and `last_write = $3` tells which happened: `$3` is fresh.
+            insert_events: insert_events(&s, "$8::timestamptz", Gate::Always),
+            // The head UPDATE runs first (the stream versions read it), so the lock is taken
+            // before any stream row, in the order every writer takes them. A head that is not
+            // as planned is written back unchanged (the group then rolls back).
             finalize_group: format!(
-                "WITH head AS ( \
-                     UPDATE {s}.log_head \
-                     SET last_position = CASE WHEN {as_planned} THEN $1::bigint \
-                                              ELSE last_position END, \
-                         last_recorded_at = CASE WHEN {as_planned} THEN $2::timestamptz \
-                                                 ELSE last_recorded_at END, \
-                         last_write = CASE WHEN {as_planned} THEN $3::bigint ELSE last_write END \
-                     WHERE id = 1 \
-                     RETURNING last_write = $3::bigint AS ok \
-                 ), new_versions AS ( \
-                     INSERT INTO {s}.streams AS old \
-                         (stream, version, first_recorded_at, last_recorded_at) \
-                     SELECT st, v, $2::timestamptz, $2::timestamptz \
-                     FROM unnest($6::text[], $7::bigint[]) AS u(st, v) \
-                     WHERE EXISTS (SELECT 1 FROM head WHERE ok) \
-                     ON CONFLICT (stream) DO UPDATE \
-                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
-                 ) \
+                "WITH head AS ({head}), new_versions AS ({versions}) \
                  SELECT h.ok FROM head AS h \
                  LEFT JOIN LATERAL ( \
                      SELECT pg_notify($8::text, ($1::bigint)::text) WHERE h.ok AND $9::boolean \
                  ) AS n ON true",
-                as_planned = "last_write = $4::bigint AND last_position = $5::bigint"
+                head = checked_head(&s, "$4", "$5", "$1", "$2::timestamptz", "$3"),
+                versions = set_versions(&s, "$6", "$7", "$2::timestamptz", Gate::Head, Upsert::Yes),
             ),
             // The head UPDATE runs first (the main query reads it; the INSERTs run after it),
-            // so the lock is taken before any stream row. As in `finalize_group`, the check is
-            // in the SET expressions, evaluated on the newest row version once the lock is
-            // granted; a head that is not as predicted is written back unchanged and nothing
-            // else is written. A stream predicted absent gets a plain INSERT: if it exists after
-            // all, the unique violation rolls the whole statement back.
+            // so the lock is taken before any stream row. A head that is not as predicted is
+            // written back unchanged and nothing else is written. A stream predicted absent gets
+            // a plain INSERT: if it exists after all, the unique violation rolls the whole
+            // statement back.
             write_predicted: format!(
-                "WITH head AS ( \
-                     UPDATE {s}.log_head \
-                     SET last_position = CASE WHEN {as_predicted} THEN $10::bigint \
-                                              ELSE last_position END, \
-                         last_recorded_at = CASE WHEN {as_predicted} \
-                                                 THEN greatest(last_recorded_at, clock_timestamp()) \
-                                                 ELSE last_recorded_at END, \
-                         last_write = CASE WHEN {as_predicted} THEN $11::bigint ELSE last_write END \
-                     WHERE id = 1 \
-                     RETURNING last_write = $11::bigint AS ok, last_recorded_at AS at \
-                 ), new_events AS ( \
-                     INSERT INTO {s}.events \
-                         (position, id, stream, version, event_type, recorded_at, metadata, payload) \
-                     SELECT p, i, st, v, t, h.at, m, d \
-                     FROM head AS h, \
-                          unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
-                                 $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d) \
-                     WHERE h.ok \
-                 ), new_streams AS ( \
-                     INSERT INTO {s}.streams (stream, version, first_recorded_at, last_recorded_at) \
-                     SELECT st, v, h.at, h.at \
-                     FROM head AS h, unnest($12::text[], $13::bigint[]) AS u(st, v) \
-                     WHERE h.ok \
-                 ), known_streams AS ( \
-                     INSERT INTO {s}.streams AS old \
-                         (stream, version, first_recorded_at, last_recorded_at) \
-                     SELECT st, v, h.at, h.at \
-                     FROM head AS h, unnest($14::text[], $15::bigint[]) AS u(st, v) \
-                     WHERE h.ok \
-                     ON CONFLICT (stream) DO UPDATE \
-                         SET version = excluded.version, last_recorded_at = excluded.last_recorded_at \
-                 ) \
+                "WITH head AS ({head}), new_events AS ({events}), new_streams AS ({absent}), \
+                      known_streams AS ({known}) \
                  SELECT h.ok, h.at FROM head AS h \
                  LEFT JOIN LATERAL ( \
                      SELECT pg_notify($16::text, ($10::bigint)::text) WHERE h.ok \
                  ) AS n ON true",
-                as_predicted = "last_write = $8::bigint AND last_position = $9::bigint"
+                head = checked_head(
+                    &s,
+                    "$8",
+                    "$9",
+                    "$10",
+                    "greatest(last_recorded_at, clock_timestamp())",
+                    "$11",
+                ),
+                events = insert_events(&s, "h.at", Gate::Head),
+                absent = set_versions(&s, "$12", "$13", "h.at", Gate::Head, Upsert::No),
+                known = set_versions(&s, "$14", "$15", "h.at", Gate::Head, Upsert::Yes),
             ),
             bump_write: format!("UPDATE {s}.log_head SET last_write = $1::bigint WHERE id = 1"),
             stored_version: format!(
@@ -334,6 +276,100 @@ impl Sql {
             ),
         }
     }
+}
+
+/// Whether a write of a statement with a `head` CTE ([`checked_head`]) happens only when the
+/// head was as expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Always (no `head` CTE).
+    Always,
+    /// Only when `head.ok`.
+    Head,
+}
+
+/// Whether a stream's row may exist already ([`set_versions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upsert {
+    /// It may: its version and last time are updated.
+    Yes,
+    /// It must not: a plain INSERT, which fails when it does.
+    No,
+}
+
+/// `FROM` items and `WHERE` of a write gated by `gate`, before `unnest(...)`.
+fn gated(gate: Gate) -> (&'static str, &'static str) {
+    match gate {
+        Gate::Always => ("", ""),
+        Gate::Head => ("head AS h, ", " WHERE h.ok"),
+    }
+}
+
+/// The event rows of `$1`..`$7` (the event statements' columns), recorded at `recorded_at`.
+fn insert_events(s: &str, recorded_at: &str, gate: Gate) -> String {
+    let (from, condition) = gated(gate);
+    format!(
+        "INSERT INTO {s}.events \
+             (position, id, stream, version, event_type, recorded_at, metadata, payload) \
+         SELECT p, i, st, v, t, {recorded_at}, m, d \
+         FROM {from}unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+                           $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d){condition}"
+    )
+}
+
+/// The stream rows of the names in `names` at the versions in `versions`, last recorded at
+/// `recorded_at` (and first, for a new one).
+fn set_versions(
+    s: &str,
+    names: &str,
+    versions: &str,
+    recorded_at: &str,
+    gate: Gate,
+    upsert: Upsert,
+) -> String {
+    let (from, condition) = gated(gate);
+    let on_conflict = match upsert {
+        Upsert::Yes => {
+            " ON CONFLICT (stream) DO UPDATE \
+             SET version = excluded.version, last_recorded_at = excluded.last_recorded_at"
+        }
+        Upsert::No => "",
+    };
+    format!(
+        "INSERT INTO {s}.streams AS old (stream, version, first_recorded_at, last_recorded_at) \
+         SELECT st, v, {recorded_at}, {recorded_at} \
+         FROM {from}unnest({names}::text[], {versions}::bigint[]) AS u(st, v){condition}\
+         {on_conflict}"
+    )
+}
+
+/// The `log_head` UPDATE of a group that decided without the lock: once the lock is granted,
+/// only if the head's last write is `last_write` and its last position `last_position`, it
+/// moves the head to `position`, `recorded_at` and `write` (a fresh id); else it writes the
+/// row back unchanged. Returns `ok` (whether it moved) and `at` (the head's time). The check
+/// is in the SET expressions, evaluated on the newest row version; its WHERE names only the
+/// row (a WHERE that compared the columns would be evaluated on the version in the
+/// statement's snapshot first, and skip the row without waiting).
+fn checked_head(
+    s: &str,
+    last_write: &str,
+    last_position: &str,
+    position: &str,
+    recorded_at: &str,
+    write: &str,
+) -> String {
+    let expected =
+        format!("last_write = {last_write}::bigint AND last_position = {last_position}::bigint");
+    format!(
+        "UPDATE {s}.log_head \
+         SET last_position = CASE WHEN {expected} THEN {position}::bigint \
+                                  ELSE last_position END, \
+             last_recorded_at = CASE WHEN {expected} THEN {recorded_at} \
+                                     ELSE last_recorded_at END, \
+             last_write = CASE WHEN {expected} THEN {write}::bigint ELSE last_write END \
+         WHERE id = 1 \
+         RETURNING last_write = {write}::bigint AS ok, last_recorded_at AS at"
+    )
 }
 
 /// The name of a schema's state statement: `livenstore_state_` and the 64-bit FNV-1a hash of
