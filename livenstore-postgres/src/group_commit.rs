@@ -249,6 +249,8 @@ impl<R: Weight, O> Group<'_, R, O> {
 impl<R: Weight, O> Group<'_, R, O> {
     /// Runs `f` on the group's requests if they are taken, else on the requests queued now
     /// (what [`requests`](Self::requests) would take, limits aside), without taking them.
+    /// `f` runs holding the queue's mutex: it may take other locks (the store's turn order
+    /// takes the pipeline's) as long as nothing waits for this mutex while holding them.
     pub(crate) fn peek<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &R>) -> T) -> T {
         if let Some((_, requests)) = self.taken.get() {
             return f(&mut requests.iter());

@@ -316,6 +316,30 @@ mod tests {
         assert_eq!(predicted(&store), 1);
     }
 
+    #[test]
+    fn a_missing_head_row_stores_nothing_and_is_reported_by_the_locked_run() {
+        let Some(test) = TestSchema::new() else {
+            return;
+        };
+        let store = test.connect();
+        append(&store, "s", ExpectedVersion::NoStream);
+        append(&store, "s", ExpectedVersion::Any);
+        assert_eq!(predicted(&store), 1);
+        let sql = format!("DELETE FROM \"{}\".log_head", test.schema());
+        store.pool().get().unwrap().batch_execute(&sql).unwrap();
+        assert!(matches!(
+            store.append("s", ExpectedVersion::Any, tick(3)),
+            Err(StoreError::Backend { .. })
+        ));
+        assert_eq!(predicted(&store), 1);
+        assert_eq!(
+            store.read_all(1, usize::MAX).unwrap().len(),
+            2,
+            "nothing stored"
+        );
+        assert_eq!(store.stream_version("s").unwrap(), 2);
+    }
+
     /// A failure of a lost connection, as the statement would get it.
     fn lost_failure(store: &PostgresStore) -> Failure {
         let mut conn = store.pool().get().unwrap();
