@@ -40,7 +40,8 @@
 
 use livenstore::{AppendResult, EventId, StoreError};
 
-use crate::codec::{bigint, metadata_json, JsonText, PgCount, PgId, PgTime};
+use crate::codec::{bigint, PgCount, PgTime};
+use crate::columns::{execute_with_events, Chunks, Param};
 use crate::connection::{self, prepared, write_transaction, Conn, DbFailure, End, Failure, Stage};
 use crate::error;
 use crate::group_commit::Group;
@@ -51,9 +52,6 @@ use crate::{predicted, state};
 
 /// The operation named in errors.
 const OPERATION: &str = "append";
-
-/// Payload bytes per write statement: far below PostgreSQL's 1 GB message limit.
-const STATEMENT_BYTES: usize = 64 * 1024 * 1024;
 
 type Outcome = Result<AppendResult, StoreError>;
 
@@ -293,9 +291,7 @@ fn locked(
     let open = |conn: &mut Conn| open_and_read(conn, inner, &inner.sql.lock, requests);
     let outcomes = write_transaction(conn, open, |conn, read| {
         turn.mark_locked();
-        let decided = decide_and_write(conn, inner, requests, read, &mut turn);
-        source.written();
-        decided
+        decide_and_write(conn, inner, source, read, &mut turn)
     })?;
     turn.done();
     Ok(outcomes)
@@ -318,22 +314,22 @@ fn locked_then_read(
             return Ok((Vec::new(), End::Rollback));
         }
         let read = state::read(conn, inner, requests)?;
-        let decided = decide_and_write(conn, inner, requests, read, &mut turn);
-        source.written();
-        decided
+        decide_and_write(conn, inner, source, read, &mut turn)
     })?;
     turn.done();
     Ok(outcomes)
 }
 
-/// A locked group, after its read: decides, writes, and says how the transaction ends.
+/// A locked group, after its read of `source`'s (taken) requests: decides, writes, and says
+/// how the transaction ends.
 fn decide_and_write(
     conn: &mut Conn,
     inner: &Inner,
-    requests: &[AppendRequest],
+    source: &impl Requests,
     read: state::Read,
     turn: &mut Turn<'_>,
 ) -> Result<(Vec<Outcome>, End), DbFailure> {
+    let requests = source.requests();
     let state = match read {
         Ok(state) => state,
         Err(reason) => return Ok((all_invalid(requests, &reason), End::Rollback)),
@@ -345,6 +341,7 @@ fn decide_and_write(
         return Ok((plan.outcomes, End::Rollback));
     }
     write(conn, inner, &plan, state.recorded_at, id)?;
+    source.written();
     Ok((plan.outcomes, End::Commit))
 }
 
@@ -432,19 +429,15 @@ fn write(
         } else {
             (Vec::new(), Vec::new())
         };
-        let columns = EventColumns::new(chunk);
-        let metadata = columns.metadata();
-        let mut params = columns.params(&metadata, &recorded_at);
-        params.extend([
-            &stream_names as Param<'_>,
+        let more: [Param<'_>; 6] = [
+            &stream_names,
             &stream_versions,
             &last_position,
             &inner.channel,
             &last_chunk,
             &id,
-        ]);
-        conn.execute(&statement, &params)
-            .map_err(DbFailure::write_sent)?;
+        ];
+        execute_with_events(conn, &statement, chunk, &recorded_at, &more)?;
     }
     Ok(())
 }
@@ -458,12 +451,7 @@ fn insert_events(
     recorded_at: PgTime,
 ) -> Result<(), DbFailure> {
     let statement = prepared(conn, &inner.sql.insert_events).map_err(DbFailure::before_write)?;
-    let columns = EventColumns::new(rows);
-    let metadata = columns.metadata();
-    let params = columns.params(&metadata, &recorded_at);
-    conn.execute(&statement, &params)
-        .map_err(DbFailure::write_sent)?;
-    Ok(())
+    execute_with_events(conn, &statement, rows, &recorded_at, &[])
 }
 
 /// The end of a pipelined group: takes the lock and, if the head is what `state` (the chain's)
@@ -502,103 +490,6 @@ pub(crate) fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
         .iter()
         .map(|&(stream, version)| (stream, bigint(version)))
         .unzip()
-}
-
-/// A statement parameter.
-pub(crate) type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
-
-/// Rows as the column arrays of the event statements.
-pub(crate) struct EventColumns<'a> {
-    positions: Vec<i64>,
-    ids: Vec<PgId>,
-    streams: Vec<&'a str>,
-    versions: Vec<i64>,
-    types: Vec<&'a str>,
-    metadata: Vec<Option<String>>,
-    payloads: Vec<JsonText<'a>>,
-}
-
-impl<'a> EventColumns<'a> {
-    pub(crate) fn new(rows: &[Row<'a>]) -> Self {
-        EventColumns {
-            positions: rows.iter().map(|r| bigint(r.position)).collect(),
-            ids: rows.iter().map(|r| PgId(r.id)).collect(),
-            streams: rows.iter().map(|r| r.stream).collect(),
-            versions: rows.iter().map(|r| bigint(r.version)).collect(),
-            types: rows.iter().map(|r| r.event.event_type()).collect(),
-            metadata: rows
-                .iter()
-                .map(|r| metadata_json(r.event.metadata()))
-                .collect(),
-            payloads: rows
-                .iter()
-                .map(|r| JsonText(r.event.payload().as_str()))
-                .collect(),
-        }
-    }
-
-    pub(crate) fn metadata(&self) -> Vec<Option<JsonText<'_>>> {
-        self.metadata
-            .iter()
-            .map(|m| m.as_deref().map(JsonText))
-            .collect()
-    }
-
-    /// `$1`..`$8` of the event statements (`metadata` from [`metadata`](Self::metadata)).
-    fn params<'s>(&'s self, metadata: Param<'s>, recorded_at: &'s PgTime) -> Vec<Param<'s>> {
-        let mut params = self.columns(metadata);
-        params.push(recorded_at);
-        params
-    }
-
-    /// `$1`..`$7` of the event statements: the columns without the time.
-    pub(crate) fn columns<'s>(&'s self, metadata: Param<'s>) -> Vec<Param<'s>> {
-        vec![
-            &self.positions,
-            &self.ids,
-            &self.streams,
-            &self.versions,
-            &self.types,
-            metadata,
-            &self.payloads,
-        ]
-    }
-}
-
-/// Rows split into statements of at least one row, then up to [`STATEMENT_BYTES`] of payload.
-struct Chunks<'r, 'a> {
-    rest: &'r [Row<'a>],
-}
-
-impl<'r, 'a> Chunks<'r, 'a> {
-    fn new(rows: &'r [Row<'a>]) -> Self {
-        Chunks { rest: rows }
-    }
-}
-
-impl<'r, 'a> Iterator for Chunks<'r, 'a> {
-    type Item = &'r [Row<'a>];
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let (chunk, rest) = self.rest.split_at(chunk_len(self.rest));
-        self.rest = rest;
-        Some(chunk)
-    }
-}
-
-/// How many of `rows` go into one statement: at least one, then up to [`STATEMENT_BYTES`].
-pub(crate) fn chunk_len(rows: &[Row<'_>]) -> usize {
-    let mut bytes = 0;
-    for (i, row) in rows.iter().enumerate() {
-        bytes += row.event.payload().len();
-        if bytes > STATEMENT_BYTES && i > 0 {
-            return i;
-        }
-    }
-    rows.len()
 }
 
 #[cfg(test)]

@@ -192,6 +192,7 @@
 mod append;
 mod checkpoints;
 mod codec;
+mod columns;
 mod config;
 mod connection;
 mod error;

@@ -33,8 +33,9 @@
 use livenstore::{AppendResult, EventId, StoreError};
 use postgres::IsolationLevel;
 
-use crate::append::{chunk_len, stream_columns, EventColumns, Param};
+use crate::append::stream_columns;
 use crate::codec::{bigint, PgId};
+use crate::columns::{chunk_len, EventColumns, Param};
 use crate::connection::{self, prepared, Conn, DbFailure, Failure, Stage};
 use crate::error;
 use crate::pipeline::{write_id, Turn};
