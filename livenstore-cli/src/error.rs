@@ -2,11 +2,17 @@
 //!
 //! Exit status 1 when a command fails; 2 ([`CliError::exit_status`]) for a command line that
 //! cannot work, found after clap parsed it (a malformed `--postgres` URL, `verify` or `import`
-//! with `--postgres`), like clap's own usage errors (see `lib.rs`).
+//! with `--postgres`), like clap's own usage errors (see `lib.rs`); 3 ([`OUTCOME_UNKNOWN`]) for
+//! an append that may have been stored (the connection was lost during its commit).
 
 use std::path::PathBuf;
 
 use livenstore::StoreError;
+
+/// The exit status of an `append` whose outcome is unknown: the connection to the server was lost
+/// while its commit was in flight, so the event may or may not be stored. Read the stream to find
+/// out, or run the same `append` again with the same `--id` (stored at most once).
+pub const OUTCOME_UNKNOWN: u8 = 3;
 
 /// A failed command.
 #[derive(Debug, thiserror::Error)]
@@ -123,10 +129,12 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// The exit status: 2 for a command line that cannot work, 1 for everything else.
+    /// The exit status: 2 for a command line that cannot work, [`OUTCOME_UNKNOWN`] (3) for an
+    /// append that may or may not have been stored, 1 for everything else.
     pub fn exit_status(&self) -> u8 {
         match self {
             CliError::InvalidUrl(_) | CliError::DirectoryOnly { .. } | CliError::NoStoreGiven => 2,
+            CliError::Store(e) if e.is_outcome_unknown() => OUTCOME_UNKNOWN,
             _ => 1,
         }
     }
@@ -145,5 +153,31 @@ impl CliError {
             },
             other => CliError::Store(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(outcome_unknown: bool) -> CliError {
+        CliError::Store(StoreError::Backend {
+            backend: "PostgreSQL",
+            operation: "append",
+            outcome_unknown,
+            source: "connection reset by peer".into(),
+        })
+    }
+
+    #[test]
+    fn an_append_of_unknown_outcome_has_its_own_status_and_says_so() {
+        let unknown = backend(true);
+        assert_eq!(unknown.exit_status(), OUTCOME_UNKNOWN);
+        let text = unknown.to_string();
+        assert!(text.contains("may have been stored"), "{text}");
+        assert!(text.contains("read the stream"), "{text}");
+        let failed = backend(false);
+        assert_eq!(failed.exit_status(), 1);
+        assert!(!failed.to_string().contains("may have been"), "{failed}");
     }
 }

@@ -426,6 +426,28 @@ impl RecordedEvent {
         self.link.as_deref()
     }
 
+    /// The event's version in the stream it was read from: its link's version when it was read
+    /// through a link, its own [`version`](Self::version) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+    ///
+    /// let store = InMemoryStore::new();
+    /// let event = NewEvent::from_json("UserCreated", "{}").unwrap();
+    /// store.append("user-1", ExpectedVersion::NoStream, vec![event]).unwrap();
+    /// let id = store.read_all(1, 1).unwrap()[0].id();
+    /// store.append("admins", ExpectedVersion::NoStream, vec![NewEvent::from_json("X", "{}").unwrap()]).unwrap();
+    /// store.link_to_stream(id, "admins").unwrap();
+    /// let linked = &store.read_stream("admins", 2, 1).unwrap()[0];
+    /// assert_eq!((linked.version(), linked.stream_version()), (1, 2));
+    /// ```
+    #[inline]
+    pub fn stream_version(&self) -> u64 {
+        self.link().map_or(self.version(), |l| l.version)
+    }
+
     /// The parts, as a new value (the payload's JSON and typed value are shared, not copied).
     pub fn to_parts(&self) -> RecordedEventParts {
         match &self.shared {

@@ -115,19 +115,40 @@ impl fmt::Debug for EventId {
 #[error("`{text}` is not a valid event id (a 26-character ULID): {reason}")]
 pub struct ParseEventIdError {
     text: String,
-    reason: ulid::DecodeError,
+    reason: &'static str,
 }
+
+/// The largest first character of a ULID: 26 base-32 characters hold 130 bits, and a ULID has
+/// 128, so the first character carries 3 bits (`0` to `7`). `8ZZZ...` and above would overflow.
+const MAX_FIRST_CHAR: u8 = b'7';
 
 impl FromStr for EventId {
     type Err = ParseEventIdError;
 
+    /// Parses the 26-character Crockford base-32 text of a ULID (either case).
+    ///
+    /// # Errors
+    ///
+    /// Text of another length, a character outside the alphabet, or a value over the largest
+    /// ULID (`7ZZZZZZZZZZZZZZZZZZZZZZZZZ`): such text is refused, never wrapped around.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ulid::from_string(s)
-            .map(EventId)
-            .map_err(|reason| ParseEventIdError {
-                text: s.chars().take(64).collect(),
-                reason,
+        let refuse = |reason| ParseEventIdError {
+            text: s.chars().take(64).collect(),
+            reason,
+        };
+        let ulid = Ulid::from_string(s).map_err(|e| {
+            refuse(match e {
+                ulid::DecodeError::InvalidLength => "the length is not 26 characters",
+                _ => "a character is not in the ULID alphabet",
             })
+        })?;
+        // Checked on the text: decoding shifts the overflowing bits out without a word.
+        if !(b'0'..=MAX_FIRST_CHAR).contains(&s.as_bytes()[0]) {
+            return Err(refuse(
+                "larger than the largest ULID (7ZZZZZZZZZZZZZZZZZZZZZZZZZ)",
+            ));
+        }
+        Ok(EventId(ulid))
     }
 }
 
@@ -197,6 +218,27 @@ mod tests {
     fn parse_rejects_garbage_with_a_message() {
         let err = "not-a-ulid".parse::<EventId>().unwrap_err();
         assert!(err.to_string().contains("not-a-ulid"));
+    }
+
+    #[test]
+    fn ids_over_the_largest_ulid_are_refused_not_wrapped() {
+        let max = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ".parse::<EventId>().unwrap();
+        assert_eq!(max.to_u128(), u128::MAX);
+        for text in [
+            "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "80000000000000000000000000",
+            "ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "zzzzzzzzzzzzzzzzzzzzzzzzzz",
+        ] {
+            let err = text.parse::<EventId>().unwrap_err().to_string();
+            assert!(err.contains("larger than the largest ULID"), "{err}");
+            let json = format!("\"{text}\"");
+            assert!(serde_json::from_str::<EventId>(&json).is_err(), "{text}");
+        }
+        let err = "\u{e9}0000000000000000000000000".parse::<EventId>();
+        assert!(err.is_err());
+        let short = "0123".parse::<EventId>().unwrap_err().to_string();
+        assert!(short.contains("26 characters"), "{short}");
     }
 
     #[test]

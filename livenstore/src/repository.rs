@@ -46,6 +46,22 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
     /// The function given to [`Repository::transact`] returned the aggregate's own error.
     #[error(transparent)]
     Handler(E),
+    /// The aggregate's stream lacks a version: its record was lost (a JSON store's `repair`
+    /// moved it to a quarantine file and left a hole), so replaying the others would build a
+    /// state that never was.
+    #[error(
+        "stream `{stream}` lacks version {missing} (its next event is version {found}): the \
+         record was lost, so the aggregate cannot be rebuilt (see the store's holes and \
+         quarantine files)"
+    )]
+    MissingVersion {
+        /// The aggregate's stream.
+        stream: String,
+        /// The first version missing.
+        missing: u64,
+        /// The version of the event that follows the gap.
+        found: u64,
+    },
 }
 
 impl<E: std::error::Error + 'static> RepositoryError<E> {
@@ -179,6 +195,18 @@ impl<S: EventStore> Repository<S> {
             let page = self
                 .store
                 .read_stream(&stream, root.version() + 1, LOAD_PAGE)?;
+            let expected = root.version() + 1;
+            let gap = page
+                .iter()
+                .zip(expected..)
+                .find(|(event, want)| event.stream_version() != *want);
+            if let Some((event, missing)) = gap {
+                return Err(RepositoryError::MissingVersion {
+                    stream,
+                    missing,
+                    found: event.stream_version(),
+                });
+            }
             root.replay_all(&page)
                 .map_err(|source| RepositoryError::Replay {
                     stream: stream.clone(),

@@ -30,7 +30,7 @@ pub fn stream(
     while left > 0 {
         let page = store.read_stream(name, next, left.min(PAGE))?;
         let Some(last) = page.last() else { break };
-        next = stream_version(last) + 1;
+        next = last.stream_version() + 1;
         left -= page.len();
         printer.print(&page, out)?;
     }
@@ -101,12 +101,6 @@ fn read_page(
     }
 }
 
-/// The event's version in the stream it was read from (its link's version when read through
-/// a link).
-pub fn stream_version(event: &RecordedEvent) -> u64 {
-    event.link().map_or(event.version(), |l| l.version)
-}
-
 /// One line per event, for output that cannot wait for a whole table (`tail`).
 pub fn event_line(event: &RecordedEvent) -> String {
     let linked = event
@@ -154,7 +148,7 @@ impl EventPrinter {
         }
         for e in page {
             let mut cells = if self.one_stream {
-                vec![stream_version(e).to_string(), e.position().to_string()]
+                vec![e.stream_version().to_string(), e.position().to_string()]
             } else {
                 vec![
                     e.position().to_string(),

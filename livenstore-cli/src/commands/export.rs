@@ -152,7 +152,7 @@ fn collect_links(
         'stream: loop {
             let page = store.read_stream(&info.stream, next, PAGE)?;
             let Some(last) = page.last() else { break };
-            next = super::events::stream_version(last) + 1;
+            next = last.stream_version() + 1;
             for entry in &page {
                 if entry.position() > end {
                     break 'stream;

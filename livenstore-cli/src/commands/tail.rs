@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use livenstore::{EventStore, RecordedEvent, StoreError};
 
-use super::events::{event_line, stream_version};
+use super::events::event_line;
 use super::PAGE;
 use crate::error::CliError;
 use crate::output::Output;
@@ -54,7 +54,7 @@ pub fn run(target: &Target, follow: &Follow, json: bool, out: &mut Output) -> Re
         let page = read(store, follow.stream.as_deref(), next, count)?;
         if let Some(last) = page.last() {
             next = match follow.stream {
-                Some(_) => stream_version(last) + 1,
+                Some(_) => last.stream_version() + 1,
                 None => last.position() + 1,
             };
         }

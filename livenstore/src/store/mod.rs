@@ -179,7 +179,10 @@ pub enum StoreError {
     /// the connection was lost while the commit was in flight: then the append may or may not
     /// have been stored, and retrying it with the same event ids is safe (the idempotency rule
     /// turns a stored retry into a no-op).
-    #[error("{backend} error during {operation}: {source}")]
+    #[error(
+        "{backend} error during {operation}{}: {source}",
+        if *outcome_unknown { OUTCOME_UNKNOWN } else { "" }
+    )]
     Backend {
         /// The backend (`"PostgreSQL"`).
         backend: &'static str,
@@ -191,6 +194,44 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+}
+
+/// What the message of a [`StoreError::Backend`] with `outcome_unknown: true` says after the
+/// operation, so that "maybe stored" never reads like "not stored".
+const OUTCOME_UNKNOWN: &str =
+    " (the append may have been stored: read the stream to find out, or retry it with the same \
+     event ids, which stores it at most once)";
+
+impl StoreError {
+    /// Whether this error leaves an append's outcome unknown: a [`StoreError::Backend`] with
+    /// `outcome_unknown: true` (the connection was lost while the commit was in flight). The
+    /// events may or may not be stored; reading the stream tells, and a retry with the same
+    /// event ids is safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::StoreError;
+    ///
+    /// let lost = StoreError::Backend {
+    ///     backend: "PostgreSQL",
+    ///     operation: "append",
+    ///     outcome_unknown: true,
+    ///     source: "connection reset".into(),
+    /// };
+    /// assert!(lost.is_outcome_unknown());
+    /// assert!(lost.to_string().contains("may have been stored"));
+    /// assert!(!StoreError::Closed.is_outcome_unknown());
+    /// ```
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Backend {
+                outcome_unknown: true,
+                ..
+            }
+        )
+    }
 }
 
 /// A boxed error of a backend's client library, as carried by [`StoreError::Connection`] and

@@ -10,7 +10,7 @@
 //! format is the same whether a line was written by this code or by serde.
 
 use super::crc::crc32;
-use super::format::{LinkRecord, PREFIX_LEN};
+use super::format::{HoleRecord, LinkRecord, PREFIX_LEN};
 use crate::{EventId, Metadata, Timestamp};
 
 /// The decimal digits of 0..=99, two bytes each.
@@ -179,6 +179,24 @@ pub(crate) fn encode_link(
     out.extend_from_slice(&[b' '; PREFIX_LEN]);
     out.extend_from_slice(b"\"link\":");
     if let Err(e) = serde_json::to_writer(&mut *out, link) {
+        out.truncate(start);
+        return Err(e);
+    }
+    out.push(b'}');
+    push_prefix(out, start + PREFIX_LEN);
+    Ok(())
+}
+
+/// Appends one hole line (with its newline) to `out`.
+///
+/// # Errors
+///
+/// serde_json's (it does not fail for a hole); `out` is left as it was.
+pub(crate) fn encode_hole(out: &mut Vec<u8>, hole: &HoleRecord) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    out.extend_from_slice(&[b' '; PREFIX_LEN]);
+    out.extend_from_slice(b"\"hole\":");
+    if let Err(e) = serde_json::to_writer(&mut *out, hole) {
         out.truncate(start);
         return Err(e);
     }

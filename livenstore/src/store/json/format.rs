@@ -7,8 +7,12 @@
 //! - An event line is `{"crc":..,"event":{header},"payload":<payload>}`: the payload comes last,
 //!   so a scan reads the header and skips the payload without parsing it.
 //! - A link line is `{"crc":..,"link":{"id":..,"stream":..,"version":..,"linked_at":..}}`.
+//! - A hole line is `{"crc":..,"hole":{..}}` ([`HoleRecord`]): only `repair` writes them, where a
+//!   damaged line was moved to a quarantine file, so that the positions and versions of what
+//!   follows stay as they were and the loss stays on record.
 //! - `batch` is `[i, n]`: the record is the i-th of the n records one append wrote. A batch
-//!   counts only once its n-th record is read (atomic appends across a crash).
+//!   counts only once its n-th record is read (atomic appends across a crash). Hole lines stand
+//!   outside batches (see `batch.rs`).
 
 use std::borrow::Cow;
 
@@ -46,6 +50,43 @@ pub(crate) struct LinkRecord<'a> {
     pub linked_at: Timestamp,
 }
 
+/// Where the bytes of a quarantined line went: `bytes` bytes at `offset` of `file` (a file name in
+/// the store's directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct QuarantineRef {
+    pub file: String,
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+/// A hole: what `repair` leaves in the log where a record was lost. It holds the global
+/// `position` and the stream `version` the lost record had (each when known), so nothing after
+/// it is renumbered and neither is ever given out again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HoleRecord {
+    /// The lost record's global position (`None`: a link, or unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// The stream the lost record was in (`None`: unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// Its version in `stream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// The lost event's id, when it could be read from the damaged line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<EventId>,
+    /// Where the damaged line's bytes went (`None`: no line held this record at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<QuarantineRef>,
+    /// The 1-based line the damaged record had in its segment before the repair.
+    pub line: u64,
+    /// Why the record was lost.
+    pub reason: String,
+    /// When `repair` wrote this hole.
+    pub repaired_at: Timestamp,
+}
+
 /// One decoded line.
 pub(crate) enum Record<'a> {
     /// An event: its header and the byte range of its payload inside the line.
@@ -55,14 +96,17 @@ pub(crate) enum Record<'a> {
     },
     /// A link (always a batch of one).
     Link(LinkRecord<'a>),
+    /// A hole left by `repair` (outside any batch).
+    Hole(Box<HoleRecord>),
 }
 
 impl Record<'_> {
-    /// `(i, n)`: this record is the i-th of a batch of n.
-    pub fn batch(&self) -> (u32, u32) {
+    /// `Some((i, n))`: this record is the i-th of a batch of n; `None` for a hole.
+    pub fn batch(&self) -> Option<(u32, u32)> {
         match self {
-            Record::Event { header, .. } => (header.batch[0], header.batch[1]),
-            Record::Link(_) => (1, 1),
+            Record::Event { header, .. } => Some((header.batch[0], header.batch[1])),
+            Record::Link(_) => Some((1, 1)),
+            Record::Hole(_) => None,
         }
     }
 }
@@ -118,6 +162,12 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
             return Err("unexpected text after the link record".into());
         }
         Ok(Record::Link(link))
+    } else if let Some(rest) = body.strip_prefix("\"hole\":") {
+        let (hole, used) = parse_prefix_value::<HoleRecord>(rest)?;
+        if &rest[used..] != "}" {
+            return Err("unexpected text after the hole record".into());
+        }
+        Ok(Record::Hole(Box::new(hole)))
     } else {
         Err("unknown record kind".into())
     }
@@ -126,7 +176,9 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::json::encode::{encode_event, encode_link, BatchHeader, EventLine};
+    use crate::store::json::encode::{
+        encode_event, encode_hole, encode_link, BatchHeader, EventLine,
+    };
 
     #[test]
     fn event_line_round_trips_and_detects_damage() {
@@ -154,7 +206,7 @@ mod tests {
                 assert_eq!(h.metadata.get("k"), Some("v"));
                 assert_eq!(h.recorded_at, Timestamp::from_unix_nanos(5));
             }
-            Record::Link(_) => panic!("expected an event"),
+            Record::Link(_) | Record::Hole(_) => panic!("expected an event"),
         }
         let mut damaged = line.to_vec();
         damaged[40] ^= 1;
@@ -175,7 +227,34 @@ mod tests {
         encode_link(&mut out, &link).unwrap();
         match decode_line(&out[..out.len() - 1]).unwrap() {
             Record::Link(l) => assert_eq!((l.stream.as_ref(), l.version), ("all-users", 7)),
-            Record::Event { .. } => panic!("expected a link"),
+            Record::Event { .. } | Record::Hole(_) => panic!("expected a link"),
         }
+    }
+
+    #[test]
+    fn hole_line_round_trips() {
+        let mut out = Vec::new();
+        let hole = HoleRecord {
+            position: Some(5),
+            stream: Some("acc-1".into()),
+            version: Some(5),
+            id: None,
+            quarantine: Some(QuarantineRef {
+                file: "segment-00000001.jsonl.damaged-1".into(),
+                offset: 0,
+                bytes: 321,
+            }),
+            line: 5,
+            reason: "checksum mismatch".into(),
+            repaired_at: Timestamp::from_unix_nanos(7),
+        };
+        encode_hole(&mut out, &hole).unwrap();
+        match decode_line(&out[..out.len() - 1]).unwrap() {
+            Record::Hole(h) => assert_eq!(*h, hole),
+            _ => panic!("expected a hole"),
+        }
+        let mut damaged = out.clone();
+        damaged[30] ^= 4;
+        assert!(decode_line(&damaged[..damaged.len() - 1]).is_err());
     }
 }

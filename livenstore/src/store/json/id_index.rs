@@ -70,6 +70,7 @@ mod tests {
             len: 0,
             stream: 0,
             event_type: 0,
+            kind: crate::store::json::index::EntryKind::Event,
         }
     }
 

@@ -30,15 +30,16 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::encode::{encode_event, encode_link, json_string, BatchHeader, EventLine};
-use super::format::LinkRecord;
-use super::index::{EventEntry, Index};
+use super::encode::{encode_event, encode_hole, encode_link, json_string, BatchHeader, EventLine};
+use super::format::{HoleRecord, LinkRecord};
+use super::index::{EntryKind, EventEntry, Gap, GapKind, Index};
 use super::lock::DirLock;
 use super::recovery::{list_segments, segment_name};
 use super::write::create_segment;
+use super::Hole;
 use super::{io_err, sync_dir, JsonStore, JsonStoreOptions};
 use crate::store::{check_payload_size, validate_event_type, validate_stream_name};
-use crate::{EventId, LinkInfo, RecordedEvent, StoreError};
+use crate::{EventId, LinkInfo, RecordedEvent, StoreError, Timestamp};
 
 /// Writes exported records into an empty [`JsonStore`] directory, keeping everything: ids,
 /// types, streams, versions, positions, recorded times, metadata, payloads, and links with their
@@ -87,7 +88,9 @@ pub struct JsonImporter {
     segment: u32,
     size: u64,
     line: Vec<u8>,
+    events: u64,
     links: u64,
+    holes: u64,
     failed: bool,
 }
 
@@ -134,7 +137,9 @@ impl JsonImporter {
             segment,
             size: 0,
             line: Vec::new(),
+            events: 0,
             links: 0,
+            holes: 0,
             failed: false,
         })
     }
@@ -194,11 +199,82 @@ impl JsonImporter {
             len: u32::try_from(self.line.len()).unwrap_or(u32::MAX),
             stream,
             event_type,
+            kind: EntryKind::Event,
         };
         self.index
             .push_event(event.position(), entry)
             .map_err(|reason| rejected(event.id(), reason))?;
-        self.write_line()
+        self.write_line()?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// Writes a hole: a record the exported store had lost (see [`Hole`]), keeping its position
+    /// and stream version taken so that the records after it keep theirs.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`] when `hole.position` is not the next position or
+    /// `hole.version` not its stream's next version, or it names neither;
+    /// [`StoreError::InvalidStreamName`]; [`StoreError::Io`]. Nothing is written on an error
+    /// other than `Io`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::store::json::{Hole, JsonImporter, JsonStoreOptions};
+    /// use livenstore::{EventStore, ExpectedVersion, NewEvent};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut importer = JsonImporter::create(dir.path(), JsonStoreOptions::default()).unwrap();
+    /// let lost = Hole { position: Some(1), stream: Some("s".into()), version: Some(1), damaged: false };
+    /// importer.hole(&lost).unwrap();
+    /// let store = importer.finish().unwrap();
+    /// let event = NewEvent::from_json("A", "{}").unwrap();
+    /// let appended = store.append("s", ExpectedVersion::Exact(1), vec![event]).unwrap();
+    /// assert_eq!((appended.first_position, appended.stream_version), (2, 2));
+    /// assert_eq!(store.holes().len(), 1);
+    /// ```
+    pub fn hole(&mut self, hole: &Hole) -> Result<(), StoreError> {
+        self.check_usable()?;
+        let slot = match (&hole.stream, hole.version) {
+            (Some(stream), Some(version)) => {
+                validate_stream_name(stream)?;
+                Some((stream, version))
+            }
+            _ => None,
+        };
+        if hole.position.is_none() && slot.is_none() {
+            return Err(StoreError::InvalidArgument(
+                "a hole names a position, or a stream and version".into(),
+            ));
+        }
+        let record = HoleRecord {
+            position: hole.position,
+            stream: slot.map(|(s, _)| s.clone()),
+            version: slot.map(|(_, v)| v),
+            id: None,
+            quarantine: None,
+            line: 0,
+            reason: "lost before the store was exported (a hole of the exported store)".into(),
+            repaired_at: Timestamp::now(),
+        };
+        self.line.clear();
+        encode_hole(&mut self.line, &record)
+            .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the hole: {e}")))?;
+        let stream = slot.map(|(s, _)| self.index.intern_stream(s));
+        self.index
+            .push_gap(Gap {
+                position: hole.position,
+                stream,
+                version: slot.map(|(_, v)| v),
+                id: None,
+                kind: GapKind::Hole,
+            })
+            .map_err(|reason| StoreError::InvalidArgument(format!("hole rejected: {reason}")))?;
+        self.write_line()?;
+        self.holes += 1;
+        Ok(())
     }
 
     /// Writes a link of event `id` into `link.stream` at `link.version`, made at
@@ -233,7 +309,12 @@ impl JsonImporter {
 
     /// Events imported so far.
     pub fn events(&self) -> u64 {
-        self.index.last_position()
+        self.events
+    }
+
+    /// Holes imported so far.
+    pub fn holes(&self) -> u64 {
+        self.holes
     }
 
     /// Links imported so far.

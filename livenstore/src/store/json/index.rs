@@ -6,6 +6,13 @@
 //! - `by_id` maps every stored event id to its position (see `id_index.rs`); ids are unique in
 //!   the store.
 //! - `recorded_at` never decreases along `events`.
+//! - Gaps: a position or a stream version whose record was lost is still taken, so nothing after
+//!   it is renumbered and it is never given out again. A lost position is an entry of `events`
+//!   whose [`EntryKind`] is not `Event` (a `Hole` that `repair` recorded, or a `Damaged` record
+//!   of a damaged store opened read-only); a lost stream version whose position is unknown is a
+//!   stream entry with position 0, its kind in `missing`. Reads skip holes and fail on damage
+//!   (or skip it, when asked to). Only events are in `by_type` and `by_id`, but for damaged
+//!   records whose id could be read.
 //! - Payloads and metadata are never held here: about 100 bytes per event (entry, stream entry,
 //!   type list, id map), so a million events take about 100 MB. Lines are read from the segment files on demand.
 //! - Streams and types may be interned before their batch is complete; a stream with no entries
@@ -17,9 +24,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::id_index::IdIndex;
-use crate::{EventId, Timestamp};
+use crate::{EventId, StoreError, Timestamp};
 
-/// Where one event's line is and what its header says.
+/// The `stream` (and `event_type`) of a gap entry whose stream (type) is unknown.
+pub(crate) const UNKNOWN: u32 = u32::MAX;
+
+/// What an entry of [`Index::events`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    /// An event, at `segment` and `offset`.
+    Event,
+    /// A lost record that `repair` recorded as a hole: reads skip it.
+    Hole,
+    /// A damaged record (a store opened read-only without repair): reads that reach it fail.
+    /// `offset` is its index in [`Index::damage`].
+    Damaged,
+}
+
+/// Where one event's line is and what its header says. For a gap entry (`kind` not `Event`),
+/// `stream` and `version` are those of the lost record (or [`UNKNOWN`] and 0), `id` is 0 unless
+/// it could be read, and `recorded_at` is the previous entry's.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EventEntry {
     pub id: u128,
@@ -30,6 +54,42 @@ pub(crate) struct EventEntry {
     pub len: u32,
     pub stream: u32,
     pub event_type: u32,
+    /// Fits in the padding after the fields above (the entry stays 64 bytes).
+    pub kind: EntryKind,
+}
+
+impl EventEntry {
+    /// Whether this entry is an event (not a gap).
+    pub fn is_event(&self) -> bool {
+        self.kind == EntryKind::Event
+    }
+}
+
+/// What a gap is: a recorded hole, or damage (its index in [`Index::damage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GapKind {
+    Hole,
+    Damaged(u32),
+}
+
+/// One lost record, as [`Index::push_gap`] takes it: the position and the stream version it
+/// held, each when known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gap {
+    pub position: Option<u64>,
+    pub stream: Option<u32>,
+    pub version: Option<u64>,
+    /// The lost event's id, when it could be read (damage only: a hole's id may be stored again).
+    pub id: Option<u128>,
+    pub kind: GapKind,
+}
+
+/// Where a damaged record is, for the errors of reads that reach it.
+#[derive(Debug, Clone)]
+pub(crate) struct DamageRef {
+    pub path: PathBuf,
+    pub line: u64,
+    pub reason: String,
 }
 
 /// One version of a stream: the event's position, and when it is a link, when it was linked.
@@ -43,7 +103,10 @@ pub(crate) struct StreamEntry {
 #[derive(Debug)]
 pub(crate) struct StreamState {
     pub name: Arc<str>,
+    /// Version `v` is `entries[v - 1]`, gaps included.
     pub entries: Vec<StreamEntry>,
+    /// How many of the entries are gaps.
+    pub gaps: u32,
 }
 
 /// An open segment file, for positioned reads.
@@ -76,6 +139,12 @@ pub(crate) struct Index {
     pub links: HashSet<(u32, u64)>,
     pub segments: Vec<SegmentFile>,
     pub cursor: Cursor,
+    /// The damaged records a read-only open found, for the errors of reads that reach them.
+    pub damage: Vec<DamageRef>,
+    /// The kinds of the lost stream versions whose position is unknown (position 0 entries).
+    pub missing: HashMap<(u32, u64), GapKind>,
+    /// Every gap, in the order pushed.
+    pub gaps: Vec<Gap>,
     /// The stream and type interned last: a batch repeats them, so a run of equal names skips
     /// the hash lookup (on append and on the open scan).
     last_interned: (Option<u32>, Option<u32>),
@@ -102,6 +171,7 @@ impl Index {
         self.streams.push(StreamState {
             name: Arc::clone(&name),
             entries: Vec::new(),
+            gaps: 0,
         });
         self.stream_ids.insert(name, id);
         id
@@ -200,6 +270,101 @@ impl Index {
             });
         self.events.push(entry);
         Ok(())
+    }
+
+    /// Adds a lost record: its position (the next one) and its stream version (the stream's
+    /// next), each when known.
+    ///
+    /// # Errors
+    ///
+    /// The broken rule, for a `Corrupted` error.
+    pub fn push_gap(&mut self, gap: Gap) -> Result<(), String> {
+        let slot = match (gap.stream, gap.version) {
+            (Some(stream), Some(version)) => {
+                let current = self.stream_version(stream);
+                if version != current + 1 {
+                    return Err(format!(
+                        "lost record at stream version {version}, expected {}",
+                        current + 1
+                    ));
+                }
+                Some((stream, version))
+            }
+            _ => None,
+        };
+        if let Some(position) = gap.position {
+            let expected = self.last_position() + 1;
+            if position != expected {
+                return Err(format!(
+                    "lost record at position {position}, expected {expected}"
+                ));
+            }
+            let (kind, offset) = match gap.kind {
+                GapKind::Hole => (EntryKind::Hole, 0),
+                GapKind::Damaged(at) => (EntryKind::Damaged, u64::from(at)),
+            };
+            let id = gap.id.filter(|_| kind == EntryKind::Damaged);
+            self.events.push(EventEntry {
+                id: id.unwrap_or(0),
+                recorded_at: self.last_recorded_at().as_unix_nanos(),
+                version: slot.map_or(0, |(_, v)| v),
+                offset,
+                segment: 0,
+                len: 0,
+                stream: slot.map_or(UNKNOWN, |(s, _)| s),
+                event_type: UNKNOWN,
+                kind,
+            });
+            if let Some(id) = id {
+                // A damaged id that is stored elsewhere too stays out of the map (the other
+                // one is the event).
+                let events = &self.events[..self.events.len() - 1];
+                let _ = self.by_id.insert(id, position, events);
+            }
+        }
+        if let Some((stream, _)) = slot {
+            let state = &mut self.streams[stream as usize];
+            let position = gap.position.unwrap_or(0);
+            state.entries.push(StreamEntry {
+                position,
+                linked_at: None,
+            });
+            state.gaps += 1;
+            if position == 0 {
+                self.missing
+                    .insert((stream, state.entries.len() as u64), gap.kind);
+            }
+        }
+        self.gaps.push(gap);
+        Ok(())
+    }
+
+    /// The error of a read that reaches gap `kind`: `None` for a hole (reads skip it), the
+    /// damaged record's `Corrupted` error otherwise.
+    pub fn gap_error(&self, kind: GapKind) -> Option<StoreError> {
+        let GapKind::Damaged(at) = kind else {
+            return None;
+        };
+        let damage = self.damage.get(at as usize)?;
+        Some(StoreError::Corrupted {
+            path: damage.path.clone(),
+            line: damage.line,
+            reason: format!(
+                "{} (the record is damaged: reads that reach it fail until `repair` moves it to \
+                 a quarantine file)",
+                damage.reason
+            ),
+        })
+    }
+
+    /// The kind of the gap at `position`, `None` for an event (or an unknown position).
+    pub fn gap_at(&self, position: u64) -> Option<GapKind> {
+        let entry = self.entry(position)?;
+        match entry.kind {
+            EntryKind::Event => None,
+            EntryKind::Hole => Some(GapKind::Hole),
+            EntryKind::Damaged => Some(GapKind::Damaged(entry.offset as u32)),
+        }
     }
 
     /// Adds a link of event `id` into `stream` at `version`.

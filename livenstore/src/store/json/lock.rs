@@ -11,6 +11,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::io_err;
 use crate::StoreError;
@@ -31,6 +32,20 @@ impl DirLock {
     ///
     /// [`StoreError::Locked`] when someone holds it, [`StoreError::Io`] otherwise.
     pub(crate) fn acquire(dir: &Path) -> Result<Self, StoreError> {
+        Self::acquire_within(dir, None)
+    }
+
+    /// Takes the lock of `dir`, waiting up to `timeout` for its holder to let go (polling, 1 ms
+    /// at first and at most 50 ms apart): `flock` cannot wait with a deadline.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Locked`] when someone still holds it at the deadline (at once for
+    /// `None`), [`StoreError::Io`] otherwise.
+    pub(crate) fn acquire_within(
+        dir: &Path,
+        timeout: Option<Duration>,
+    ) -> Result<Self, StoreError> {
         let path = dir.join(LOCK_FILE);
         let file = OpenOptions::new()
             .read(true)
@@ -39,10 +54,23 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(io_err(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(DirLock { file }),
-            Err(TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
-            Err(TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(DirLock { file }),
+                Err(TryLockError::WouldBlock) => {
+                    let now = Instant::now();
+                    match deadline {
+                        Some(deadline) if now < deadline => {
+                            std::thread::sleep(pause.min(deadline - now));
+                            pause = (pause * 2).min(Duration::from_millis(50));
+                        }
+                        _ => return Err(StoreError::Locked { path }),
+                    }
+                }
+                Err(TryLockError::Error(source)) => return Err(StoreError::Io { path, source }),
+            }
         }
     }
 }
@@ -68,6 +96,21 @@ mod tests {
         ));
         drop(held);
         DirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_waiting_lock_gets_the_lock_once_it_is_released_or_gives_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(dir.path()).unwrap();
+        let gave_up = DirLock::acquire_within(dir.path(), Some(Duration::from_millis(30)));
+        assert!(matches!(gave_up, Err(StoreError::Locked { .. })));
+        std::thread::scope(|s| {
+            let waiter =
+                s.spawn(|| DirLock::acquire_within(dir.path(), Some(Duration::from_secs(20))));
+            std::thread::sleep(Duration::from_millis(50));
+            drop(held);
+            waiter.join().unwrap().unwrap();
+        });
     }
 
     #[test]

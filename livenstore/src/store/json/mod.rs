@@ -1,16 +1,20 @@
 //! [`JsonStore`]: a crash-safe event store in append-only JSON-lines segment files.
 //!
-//! It replaces the Go original's layout (one JSON file per event plus a symlink per stream, no
-//! locking) with a log: one line per record, appended, fsynced as the [`Durability`] says.
+//! The log is one line per record, appended, fsynced as the [`Durability`] says, one writer per
+//! directory (a lock file), nothing in it ever discarded: what the log no longer counts goes to
+//! quarantine files, and damage is reported, never skipped silently.
 //!
 //! # On-disk format
 //!
 //! A store is a directory holding:
 //! - `LOCK`: empty; the open writer holds an exclusive lock on it (see `lock.rs`).
 //! - `segment-00000001.jsonl`, `segment-00000002.jsonl`, ...: the log, in order, ids contiguous.
-//! - `checkpoints/<consumer>.checkpoint`: consumer checkpoints ([`JsonStore::checkpoints`]).
 //!   A new segment starts when a batch would push the current one past
 //!   [`JsonStoreOptions::segment_size`]; a batch never spans two segments.
+//! - `segment-00000001.jsonl.torn-<nanos>` and `segment-00000001.jsonl.damaged-<nanos>`:
+//!   quarantine files, the bytes a writable open cut off as a torn tail and the damaged lines
+//!   [`repair`] moved out of that segment ([`list_quarantine`]).
+//! - `checkpoints/<consumer>.checkpoint`: consumer checkpoints ([`JsonStore::checkpoints`]).
 //! - Any other file is ignored (so editors' backups or a README do no harm); a file named like a
 //!   segment must be one, or opening fails with [`StoreError::Corrupted`].
 //!
@@ -20,12 +24,15 @@
 //! {"crc":"5f0e2a91","event":{"position":1,"id":"01JD...","stream":"user-1","version":1,"event_type":"UserCreated","recorded_at":"2026-11-23T09:00:00.000000000Z","metadata":{},"batch":[1,2]},"payload":{"name":"ada"}}
 //! {"crc":"0c4d17b3","event":{"position":2,...,"batch":[2,2]},"payload":{...}}
 //! {"crc":"9a0b11fe","link":{"id":"01JD...","stream":"admins","version":1,"linked_at":"..."}}
+//! {"crc":"77c2d0e1","hole":{"position":3,"stream":"user-2","version":1,"quarantine":{"file":"segment-00000001.jsonl.damaged-...","offset":0,"bytes":251},"line":4,"reason":"checksum mismatch ...","repaired_at":"..."}}
 //! ```
 //!
 //! - `crc` is the CRC-32 (IEEE) of every byte after the `{"crc":"XXXXXXXX",` prefix, up to and
 //!   without the newline.
 //! - `batch: [i, n]`: the line is the i-th of the n events one `append` wrote. A link line is a
 //!   batch of its own.
+//! - A hole line is what [`repair`] leaves for a lost record: the position and stream version it
+//!   held stay taken, and where its bytes went is on record. Reads skip holes.
 //!
 //! # Index: rebuilt by a header-only scan
 //!
@@ -33,43 +40,57 @@
 //! per stream: its positions; id to position) is not persisted: opening scans every line,
 //! checks its checksum and parses only the header, stopping before `"payload":` (the payload is
 //! last on the line, so it is never parsed). Payloads and metadata stay on disk and are read
-//! with positioned reads (`read_exact_at`, adjacent lines in one read) when asked for. Measured
-//! with `benches/json_store.rs` (release, 2 shared cores, page cache warm): opening a
-//! 1,000,000-event store (~440 MB) takes about 0.6 s. A persisted index checkpoint would cut
-//! that to the tail's scan; it is not done yet.
+//! with positioned reads (`read_exact_at`, adjacent lines in one read) when asked for. Opening a
+//! 1,000,000-event store takes well under a second (BENCHMARKS.md). A persisted index checkpoint
+//! would cut that to the tail's scan; it is not done yet.
 //!
 //! # Invariants
 //!
-//! 1. Positions are contiguous from 1 across the whole log; versions are contiguous from 1 per
-//!    stream; `recorded_at` never decreases along positions. Opening checks all three.
-//! 2. An acknowledged line is never rewritten: the log is only appended to, and the only
-//!    truncation is of an unfinished final batch, which was never acknowledged.
+//! 1. Positions are contiguous from 1 across the whole log, holes included; versions are
+//!    contiguous from 1 per stream, holes included; `recorded_at` never decreases along
+//!    positions. Opening checks all three.
+//! 2. No byte is discarded. The log is only appended to, but for two explicit exceptions that
+//!    first move the bytes to a synced quarantine file: the cut of a torn tail (never
+//!    acknowledged) on a writable open, and [`repair`], which copies every intact line byte for
+//!    byte and replaces each damaged one by a hole line.
 //! 3. An append is one `write` of all its lines, made under the writer lock; a batch counts only
 //!    once its last line (`[n, n]`) is on disk whole.
-//! 4. One writer per directory (the `LOCK` file); read-only opens never write.
+//! 4. One writer per directory (the `LOCK` file); read-only opens never write. A writer never
+//!    opens a damaged log.
 //! 5. A segment is synced before the next one is created, and the directory is synced after a
 //!    segment is created, so a synced segment's successor never outlives it.
 //!
-//! # Crash cases
+//! # Crash cases and damage
+//!
+//! The rule that tells a torn tail from corruption is written in `recovery.rs`: a torn tail is
+//! only what an interrupted append can leave (an unfinished batch, a line cut short, blocks of
+//! zeros never written); anything else, a complete line with a bad checksum included, is
+//! corruption.
 //!
 //! 1. Crash before `write`: nothing of the append is in the file; the append was not acknowledged.
 //! 2. Crash in the middle of `write` (or power loss before the data reached the disk): the file
-//!    ends with some lines of the batch and maybe part of a line. Opening finds a batch without
-//!    its `[n, n]` line (or a line without newline, or with a bad checksum) with no complete
-//!    batch after it, and cuts the file back to the end of the last complete batch (`set_len` +
-//!    `sync_all`), reporting it in [`JsonStore::recovery`]. The append was not acknowledged.
+//!    ends with some lines of the batch, maybe part of a line, maybe blocks of zeros. That is a
+//!    torn tail: a writable open moves its bytes to a `.torn-` quarantine file and cuts the
+//!    segment back to the end of the last complete batch (`set_len` + `sync_all`), reporting it
+//!    in [`JsonStore::recovery`] and to [`JsonStoreOptions::on_recovery`]. The append was not
+//!    acknowledged.
 //! 3. Crash after `write`, before `fsync`: a process crash keeps the lines (they are in the page
 //!    cache); a power loss may lose them, whole batches or as in case 2. With
 //!    [`Durability::Always`] the append was not acknowledged yet.
 //! 4. Crash after `fsync`: the batch survives anything but a failing disk.
 //! 5. Power loss with unsynced data in the middle of the file turning to zeros: the zeros are
 //!    damage followed by no complete batch (nothing after them was synced), so case 2 applies.
-//! 6. A damaged line followed by a complete batch (bit rot, hand editing) is not a crash:
-//!    opening fails with [`StoreError::Corrupted`] naming the file and line; [`verify`] lists
-//!    every such line. Nothing is repaired automatically.
+//! 6. Damage that is not a torn tail (bit rot, hand editing), in the last line or any other: a
+//!    writable open fails with [`StoreError::Corrupted`] naming the file and line; a read-only
+//!    open works, lists the damaged records in [`RecoveryReport::damaged`], and its reads that
+//!    reach one fail (or skip it, with [`JsonStoreOptions::skip_damaged`]); [`verify`] lists
+//!    every damaged line; [`repair`], run by hand, moves them to a `.damaged-` quarantine file.
 //! 7. Crash while creating a segment: an empty last segment is valid and appended to.
 //! 8. `fsync` fails: the store refuses further appends (the kernel may have dropped the pages);
 //!    reopening rescans what really is in the files.
+//! 9. Crash during [`repair`]: each segment is the old one or the repaired one (a rename of a
+//!    synced copy), the bytes it moves are in a quarantine file before; running it again
+//!    finishes the work.
 //!
 //! # Durability
 //!
@@ -84,8 +105,9 @@
 //!
 //! Missing permissions and other I/O failures are [`StoreError::Io`] with the path. A segment
 //! that holds something other than records (garbage, non-UTF-8 text) is
-//! [`StoreError::Corrupted`] with file and line, unless it is an unfinished tail (case 2).
+//! [`StoreError::Corrupted`] with file and line, unless it is a torn tail (case 2).
 
+mod batch;
 mod crc;
 mod durability;
 mod encode;
@@ -95,14 +117,21 @@ mod import;
 mod index;
 mod lock;
 mod options;
+mod quarantine;
 mod read;
 mod recovery;
+mod repair;
+mod resolve;
+mod salvage;
+mod survey;
 mod verify;
 mod write;
 
 pub use import::JsonImporter;
-pub use options::{Durability, JsonStoreOptions};
-pub use recovery::{RecoveryReport, TornTail};
+pub use options::{Durability, JsonStoreOptions, RecoveryHook};
+pub use quarantine::{list_quarantine, QuarantineFile, QuarantineKind};
+pub use recovery::{DamagedRecord, RecoveryReport, TornTail};
+pub use repair::{repair, repair_with, Hole, RepairReport};
 pub use verify::{verify, VerifyProblem, VerifyReport};
 
 use std::fs::File;
@@ -112,8 +141,10 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
 use self::durability::Syncer;
-use self::index::Index;
+use self::index::{GapKind, Index};
 use self::lock::DirLock;
+use self::read::Slot;
+use self::survey::Survey;
 use self::write::Writer;
 use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, Timestamp};
@@ -155,6 +186,16 @@ impl Shared {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// [`read::plan`] with this store's choice for damaged records.
+    fn plan<S: Into<Slot>>(
+        &self,
+        index: &Index,
+        slots: impl Iterator<Item = S>,
+        max: usize,
+    ) -> Result<(Vec<read::Want>, read::ReadCtx), StoreError> {
+        read::plan(index, slots, max, self.options.skip_damaged)
+    }
 }
 
 /// A crash-safe event store in append-only JSON-lines files (see the [module docs](self) for the
@@ -195,25 +236,34 @@ impl JsonStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Locked`] when another open holds the directory, [`StoreError::Io`] with the
-    /// path, [`StoreError::Corrupted`] when the log is damaged other than by a torn tail.
+    /// [`StoreError::Locked`] when another open holds the directory (at once, or after
+    /// [`JsonStoreOptions::wait_for_lock`]), [`StoreError::Io`] with the path,
+    /// [`StoreError::Corrupted`] when the log is damaged other than by a torn tail: a writer
+    /// must not build on damage.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         Self::open_with(dir, JsonStoreOptions::default())
     }
 
-    /// Opens (creating it if needed) the store in `dir` with `options`. A torn final batch is cut
-    /// off and reported by [`recovery`](Self::recovery).
+    /// Opens (creating it if needed) the store in `dir` with `options`. A torn final batch is
+    /// moved to a quarantine file, cut off, and reported by [`recovery`](Self::recovery) and to
+    /// [`JsonStoreOptions::on_recovery`].
     ///
     /// # Errors
     ///
-    /// As [`open`](Self::open).
+    /// As [`open`](Self::open); a damaged store is [`StoreError::Corrupted`] naming the first
+    /// damaged line (see [`repair`] and [`open_read_only`](Self::open_read_only)).
     pub fn open_with(dir: impl AsRef<Path>, options: JsonStoreOptions) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let lock = DirLock::acquire(&dir)?;
+        let lock = DirLock::acquire_within(&dir, options.lock_timeout)?;
         let mut index = Index::default();
-        let torn = recovery::scan_dir(&dir, &mut index)?;
-        let writer = Writer::open(&dir, &mut index, torn.as_ref())?;
+        let mut torn = recovery::scan_dir(&dir, &mut index).map_err(refuse_damage)?;
+        let writer = Writer::open(&dir, &mut index, torn.as_mut())?;
+        let report = RecoveryReport {
+            torn_tail: torn,
+            damaged: Vec::new(),
+        };
+        options.report_recovery(&report);
         let durability = options.durability;
         let shared = Arc::new(Shared {
             dir,
@@ -221,7 +271,7 @@ impl JsonStore {
             index: RwLock::new(index),
             writer: Some(Mutex::new(writer)),
             syncer: Syncer::new(),
-            recovery: Mutex::new(RecoveryReport { torn_tail: torn }),
+            recovery: Mutex::new(report),
             _lock: Some(lock),
         });
         let flusher = match durability {
@@ -235,20 +285,68 @@ impl JsonStore {
     /// while another process writes). It sees the complete batches present now;
     /// [`refresh`](Self::refresh) picks up later ones. Appends fail.
     ///
+    /// A damaged store opens too: the damaged records are listed in
+    /// [`recovery`](Self::recovery)`().damaged`, reads that do not reach them work, and reads
+    /// that do fail with [`StoreError::Corrupted`] naming the file and line (see
+    /// [`open_read_only_with`](Self::open_read_only_with) to skip them instead).
+    ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] (also when `dir` does not exist), [`StoreError::Corrupted`].
+    /// [`StoreError::Io`] (also when `dir` does not exist), [`StoreError::Corrupted`] when a
+    /// segment file is missing.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_read_only_with(dir, JsonStoreOptions::default())
+    }
+
+    /// [`open_read_only`](Self::open_read_only) with `options`: of them, a read-only store uses
+    /// [`skip_damaged`](JsonStoreOptions::skip_damaged) (reads skip damaged records instead of
+    /// failing) and [`on_recovery`](JsonStoreOptions::on_recovery).
+    ///
+    /// # Errors
+    ///
+    /// As [`open_read_only`](Self::open_read_only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::store::json::JsonStoreOptions;
+    /// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = JsonStore::open(dir.path()).unwrap();
+    /// for n in 1..=3 {
+    ///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+    ///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+    /// }
+    /// drop(store);
+    /// let segment = dir.path().join("segment-00000001.jsonl");
+    /// let text = std::fs::read_to_string(&segment).unwrap();
+    /// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+    ///
+    /// let strict = JsonStore::open_read_only(dir.path()).unwrap();
+    /// assert_eq!(strict.recovery().damaged.len(), 1);
+    /// assert!(strict.read_stream("counter", 1, 10).is_err(), "reaches the damage");
+    /// assert_eq!(strict.read_stream("counter", 3, 10).unwrap().len(), 1);
+    ///
+    /// let salvage = JsonStoreOptions::new().skip_damaged(true);
+    /// let lenient = JsonStore::open_read_only_with(dir.path(), salvage).unwrap();
+    /// assert_eq!(lenient.read_all(1, 10).unwrap().len(), 2);
+    /// ```
+    pub fn open_read_only_with(
+        dir: impl AsRef<Path>,
+        options: JsonStoreOptions,
+    ) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let mut index = Index::default();
-        let torn = recovery::scan_dir(&dir, &mut index)?;
+        let report = scan_or_survey(&dir, &mut index)?;
+        options.report_recovery(&report);
         let shared = Arc::new(Shared {
             dir,
-            options: JsonStoreOptions::default(),
+            options,
             index: RwLock::new(index),
             writer: None,
             syncer: Syncer::new(),
-            recovery: Mutex::new(RecoveryReport { torn_tail: torn }),
+            recovery: Mutex::new(report),
             _lock: None,
         });
         Ok(JsonStore {
@@ -258,29 +356,70 @@ impl JsonStore {
     }
 
     /// For a read-only store: scans what the writer appended since the open or the last refresh
-    /// and returns how many events were added. For a writable store: returns 0 (it always sees
-    /// its own appends).
+    /// and returns how many positions were added. For a writable store: returns 0 (it always
+    /// sees its own appends).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`], [`StoreError::Corrupted`].
+    /// [`StoreError::Io`], [`StoreError::Corrupted`] when a segment file went missing.
     pub fn refresh(&self) -> Result<u64, StoreError> {
         if self.shared.writer.is_some() {
             return Ok(0);
         }
         let mut index = self.shared.index_mut();
         let before = index.last_position();
-        let torn = recovery::scan_dir(&self.shared.dir, &mut index)?;
-        let added = index.last_position() - before;
+        let damaged_before = self.lock_recovery().damaged.len();
+        let report = match recovery::scan_dir(&self.shared.dir, &mut index) {
+            Ok(torn) => {
+                let damaged = std::mem::take(&mut self.lock_recovery().damaged);
+                RecoveryReport {
+                    torn_tail: torn,
+                    damaged,
+                }
+            }
+            Err(StoreError::Corrupted { line, .. }) if line > 0 => {
+                // New damage: survey the whole log again.
+                let survey = Survey::take(&self.shared.dir)?;
+                *index = survey.build_index()?;
+                survey.report()
+            }
+            Err(e) => return Err(e),
+        };
+        let added = index.last_position().saturating_sub(before);
         drop(index);
-        self.lock_recovery().torn_tail = torn;
+        if report.damaged.len() != damaged_before {
+            self.shared.options.report_recovery(&report);
+        }
+        *self.lock_recovery() = report;
         Ok(added)
     }
 
-    /// What opening (or the last [`refresh`](Self::refresh)) found: the torn tail cut off or
-    /// ignored, if any.
+    /// What opening (or the last [`refresh`](Self::refresh)) found: the torn tail moved to a
+    /// quarantine file (writable open) or left alone (read-only open), and the damaged records
+    /// a read-only open found.
     pub fn recovery(&self) -> RecoveryReport {
         self.lock_recovery().clone()
+    }
+
+    /// The lost records the store keeps on record, in log order: the holes `repair` left, and
+    /// for a damaged store opened read-only the damaged records (see [`Hole`]). Reads skip holes;
+    /// a copy made with `export` and `import` keeps them, so its positions and versions are the
+    /// same.
+    pub fn holes(&self) -> Vec<Hole> {
+        let index = self.shared.index();
+        index
+            .gaps
+            .iter()
+            .map(|gap| Hole {
+                position: gap.position,
+                stream: gap.stream.and_then(|s| {
+                    let state = index.streams.get(s as usize)?;
+                    Some(state.name.to_string())
+                }),
+                version: gap.version.filter(|_| gap.stream.is_some()),
+                damaged: matches!(gap.kind, GapKind::Damaged(_)),
+            })
+            .collect()
     }
 
     /// The store's directory.
@@ -347,6 +486,38 @@ impl JsonStore {
     }
 }
 
+/// A writable open of a damaged store fails: the error says how to go on.
+fn refuse_damage(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Corrupted { path, line, reason } if line > 0 => StoreError::Corrupted {
+            path,
+            line,
+            reason: format!(
+                "{reason} (the store refuses writes while it is damaged: `livenstore DIR repair` \
+                 moves damaged lines to a quarantine file; reads work through a read-only open)"
+            ),
+        },
+        other => other,
+    }
+}
+
+/// Scans the log into `index`; when it is damaged, surveys it instead (so reads that do not
+/// reach the damage work).
+fn scan_or_survey(dir: &Path, index: &mut Index) -> Result<RecoveryReport, StoreError> {
+    match recovery::scan_dir(dir, index) {
+        Ok(torn) => Ok(RecoveryReport {
+            torn_tail: torn,
+            damaged: Vec::new(),
+        }),
+        Err(StoreError::Corrupted { line, .. }) if line > 0 => {
+            let survey = Survey::take(dir)?;
+            *index = survey.build_index()?;
+            Ok(survey.report())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn spawn_flusher(
     shared: &Arc<Shared>,
     interval: std::time::Duration,
@@ -389,7 +560,7 @@ impl EventStore for JsonStore {
     fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
         let index = self.shared.index();
         let position = index.position_of(id).ok_or(StoreError::EventNotFound(id))?;
-        let (wants, ctx) = read::plan(&index, std::iter::once((position, None)));
+        let (wants, ctx) = self.shared.plan(&index, std::iter::once(position), 1)?;
         drop(index);
         read::load(wants, &ctx)?
             .pop()
@@ -409,21 +580,19 @@ impl EventStore for JsonStore {
         };
         let state = &index.streams[sid as usize];
         let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
-        let positions = state
-            .entries
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .take(max_count)
-            .map(|(i, e)| {
-                let link = e.linked_at.map(|at| LinkInfo {
-                    stream: stream.to_owned(),
-                    version: i as u64 + 1,
-                    linked_at: Timestamp::from_unix_nanos(at),
-                });
-                (e.position, link)
+        let slots = state.entries.iter().enumerate().skip(skip).map(|(i, e)| {
+            let version = i as u64 + 1;
+            if e.position == 0 {
+                return Slot::Missing(sid, version);
+            }
+            let link = e.linked_at.map(|at| LinkInfo {
+                stream: stream.to_owned(),
+                version,
+                linked_at: Timestamp::from_unix_nanos(at),
             });
-        let (wants, ctx) = read::plan(&index, positions);
+            Slot::At(e.position, link)
+        });
+        let (wants, ctx) = self.shared.plan(&index, slots, max_count)?;
         drop(index);
         read::load(wants, &ctx)
     }
@@ -436,8 +605,7 @@ impl EventStore for JsonStore {
         let index = self.shared.index();
         let from = from_position.max(1);
         let last = index.last_position();
-        let positions = (from..=last).take(max_count).map(|p| (p, None));
-        let (wants, ctx) = read::plan(&index, positions);
+        let (wants, ctx) = self.shared.plan(&index, from..=last, max_count)?;
         drop(index);
         read::load(wants, &ctx)
     }
@@ -454,8 +622,8 @@ impl EventStore for JsonStore {
         };
         let list = &index.by_type[tid as usize];
         let start = list.partition_point(|&p| p < from_position);
-        let positions = list[start..].iter().take(max_count).map(|&p| (p, None));
-        let (wants, ctx) = read::plan(&index, positions);
+        let positions = list[start..].iter().copied();
+        let (wants, ctx) = self.shared.plan(&index, positions, max_count)?;
         drop(index);
         read::load(wants, &ctx)
     }
@@ -472,8 +640,8 @@ impl EventStore for JsonStore {
             .events
             .partition_point(|e| e.recorded_at < to)
             .max(start);
-        let positions = (start as u64 + 1..=end as u64).map(|p| (p, None));
-        let (wants, ctx) = read::plan(&index, positions);
+        let positions = start as u64 + 1..=end as u64;
+        let (wants, ctx) = self.shared.plan(&index, positions, usize::MAX)?;
         drop(index);
         read::load(wants, &ctx)
     }

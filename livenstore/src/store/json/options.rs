@@ -1,10 +1,13 @@
-//! Options of a [`JsonStore`](super::JsonStore): durability and segment size.
+//! Options of a [`JsonStore`](super::JsonStore): durability, segment size, what reads do with
+//! damage, how long an open waits for the lock, and who hears what an open recovered.
 //!
 //! Invariant: the defaults are the safe choice (`Durability::Always`, 64 MiB segments, the
-//! crate's payload limit).
+//! crate's payload limit, reads that fail on damage, no waiting for the lock).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::RecoveryReport;
 use crate::store::MAX_PAYLOAD_BYTES;
 
 /// When appended lines are forced to the disk (`fsync`).
@@ -28,8 +31,27 @@ pub enum Durability {
     Never,
 }
 
+/// A function an open calls with what it recovered (see [`JsonStoreOptions::on_recovery`]).
+pub type RecoveryHook = Arc<dyn Fn(&RecoveryReport) + Send + Sync>;
+
 /// How a [`JsonStore`](super::JsonStore) is opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use livenstore::store::json::{Durability, JsonStoreOptions};
+/// use livenstore::JsonStore;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let options = JsonStoreOptions::new()
+///     .durability(Durability::Batch(Duration::from_millis(5)))
+///     .wait_for_lock(Duration::from_secs(2))
+///     .on_recovery(|report| eprintln!("recovered: {report:?}"));
+/// let store = JsonStore::open_with(dir.path(), options).unwrap();
+/// assert!(store.recovery().is_empty());
+/// ```
+#[derive(Clone)]
 pub struct JsonStoreOptions {
     /// When appends are made durable. Default [`Durability::Always`].
     pub durability: Durability,
@@ -39,7 +61,46 @@ pub struct JsonStoreOptions {
     pub segment_size: u64,
     /// The largest payload accepted, in bytes. Default [`MAX_PAYLOAD_BYTES`].
     pub max_payload_bytes: usize,
+    /// Whether reads of a damaged store opened read-only skip the damaged records instead of
+    /// failing on them (see [`skip_damaged`](Self::skip_damaged)). Default `false`.
+    pub skip_damaged: bool,
+    /// How long a writable open waits for another holder of the store's lock to let go.
+    /// Default `None`: it fails at once with [`StoreError::Locked`](crate::StoreError::Locked).
+    pub lock_timeout: Option<Duration>,
+    recovery_hook: Option<RecoveryHook>,
 }
+
+impl std::fmt::Debug for JsonStoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonStoreOptions")
+            .field("durability", &self.durability)
+            .field("segment_size", &self.segment_size)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("skip_damaged", &self.skip_damaged)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("on_recovery", &self.recovery_hook.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+/// Equal when every setting is, and both have no hook or the same one.
+impl PartialEq for JsonStoreOptions {
+    fn eq(&self, other: &Self) -> bool {
+        let same_hook = match (&self.recovery_hook, &other.recovery_hook) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        self.durability == other.durability
+            && self.segment_size == other.segment_size
+            && self.max_payload_bytes == other.max_payload_bytes
+            && self.skip_damaged == other.skip_damaged
+            && self.lock_timeout == other.lock_timeout
+            && same_hook
+    }
+}
+
+impl Eq for JsonStoreOptions {}
 
 impl Default for JsonStoreOptions {
     fn default() -> Self {
@@ -47,6 +108,9 @@ impl Default for JsonStoreOptions {
             durability: Durability::Always,
             segment_size: 64 * 1024 * 1024,
             max_payload_bytes: MAX_PAYLOAD_BYTES,
+            skip_damaged: false,
+            lock_timeout: None,
+            recovery_hook: None,
         }
     }
 }
@@ -73,5 +137,40 @@ impl JsonStoreOptions {
     pub fn max_payload_bytes(mut self, bytes: usize) -> Self {
         self.max_payload_bytes = bytes;
         self
+    }
+
+    /// Reads skip damaged records instead of failing on them: for salvaging what is intact of
+    /// a damaged store opened with [`open_read_only_with`](super::JsonStore::open_read_only_with)
+    /// (what `livenstore DIR export --skip-damaged` does). The skipped records are listed in
+    /// [`RecoveryReport::damaged`]; holes that `repair` recorded are skipped either way.
+    pub fn skip_damaged(mut self, skip: bool) -> Self {
+        self.skip_damaged = skip;
+        self
+    }
+
+    /// A writable open waits up to `timeout` for another process (or another open in this one)
+    /// to release the store's lock, instead of failing at once with
+    /// [`StoreError::Locked`](crate::StoreError::Locked).
+    pub fn wait_for_lock(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Calls `hook` when an open (or a [`refresh`](super::JsonStore::refresh)) recovers
+    /// something: a torn tail moved to a quarantine file, or damaged records found by a
+    /// read-only open. It runs before the open returns, on the opening thread; what it was told
+    /// stays available from [`JsonStore::recovery`](super::JsonStore::recovery).
+    pub fn on_recovery(mut self, hook: impl Fn(&RecoveryReport) + Send + Sync + 'static) -> Self {
+        self.recovery_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Tells the hook, if any, about `report` when it holds anything.
+    pub(crate) fn report_recovery(&self, report: &RecoveryReport) {
+        if let Some(hook) = &self.recovery_hook {
+            if !report.is_empty() {
+                hook(report);
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::format::{decode_line, Record};
-use super::index::{EventEntry, Index, SegmentFile};
+use super::index::{EventEntry, GapKind, Index, SegmentFile};
 use super::io_err;
 use crate::{EventId, LinkInfo, Payload, RecordedEvent, RecordedEventParts, StoreError, Timestamp};
 
@@ -73,22 +73,71 @@ impl ReadCtx {
     }
 }
 
-/// Collects the entries for `positions` (skipping unknown ones) and a read context.
-pub(crate) fn plan(
+/// One entry a read asks for.
+pub(crate) enum Slot {
+    /// The record at a position, and the link it was reached through.
+    At(u64, Option<LinkInfo>),
+    /// A stream version whose record was lost and whose position is unknown.
+    Missing(u32, u64),
+}
+
+impl From<u64> for Slot {
+    fn from(position: u64) -> Self {
+        Slot::At(position, None)
+    }
+}
+
+/// Collects the entries for the first `max` events of `slots` (skipping unknown positions and
+/// holes, and damage when `skip_damaged`) and a read context.
+///
+/// # Errors
+///
+/// The damaged record's `Corrupted` error when a slot reaches one and `skip_damaged` is off.
+pub(crate) fn plan<S: Into<Slot>>(
     index: &Index,
-    positions: impl Iterator<Item = (u64, Option<LinkInfo>)>,
-) -> (Vec<Want>, ReadCtx) {
-    let wants: Vec<Want> = positions
-        .filter_map(|(position, link)| {
-            index.entry(position).map(|entry| Want {
-                position,
-                entry: *entry,
-                link,
-            })
-        })
-        .collect();
+    slots: impl Iterator<Item = S>,
+    max: usize,
+    skip_damaged: bool,
+) -> Result<(Vec<Want>, ReadCtx), StoreError> {
+    let mut wants: Vec<Want> = Vec::new();
+    for slot in slots {
+        if wants.len() >= max {
+            break;
+        }
+        let (position, link) = match slot.into() {
+            Slot::At(position, link) => (position, link),
+            Slot::Missing(stream, version) => {
+                if let Some(&kind) = index.missing.get(&(stream, version)) {
+                    check_gap(index, kind, skip_damaged)?;
+                }
+                continue;
+            }
+        };
+        let Some(entry) = index.entry(position) else {
+            continue;
+        };
+        if !entry.is_event() {
+            if let Some(kind) = index.gap_at(position) {
+                check_gap(index, kind, skip_damaged)?;
+            }
+            continue;
+        }
+        wants.push(Want {
+            position,
+            entry: *entry,
+            link,
+        });
+    }
     let ctx = ReadCtx::for_wants(index, &wants);
-    (wants, ctx)
+    Ok((wants, ctx))
+}
+
+/// Fails for damage a read may not skip.
+fn check_gap(index: &Index, kind: GapKind, skip_damaged: bool) -> Result<(), StoreError> {
+    match index.gap_error(kind) {
+        Some(error) if !skip_damaged => Err(error),
+        _ => Ok(()),
+    }
 }
 
 /// Reads and decodes the lines of `wants`, in order.
@@ -156,6 +205,7 @@ fn decode_event(
     let (header, payload) = match decode_line(text).map_err(&corrupted)? {
         Record::Event { header, payload } => (header, payload),
         Record::Link(_) => return Err(corrupted("expected an event, found a link".into())),
+        Record::Hole(_) => return Err(corrupted("expected an event, found a hole".into())),
     };
     let e = want.entry;
     if header.position != want.position || header.id.to_u128() != e.id {

@@ -1,14 +1,26 @@
 //! Opening a store: listing segments and scanning their lines into the [`Index`].
 //!
-//! Recovery policy (fjall's "tolerate corrupt tail"):
-//! - A batch counts only when its last record (`batch: [n, n]`) has been read.
-//! - Damage (a line without newline, a bad checksum, a line that does not decode, a batch marker
-//!   out of sequence) after which no complete batch follows in the last segment is a torn tail:
-//!   the writer cuts the file back to the end of the last complete batch (`set_len` + `sync_all`)
-//!   and reports it in [`RecoveryReport`]; a read-only open just stops there.
-//! - Damage followed by a complete batch, or in any segment but the last, is
-//!   [`StoreError::Corrupted`] naming the file and 1-based line. So is a well-formed line that
-//!   breaks a log rule (position or version out of sequence, duplicate id).
+//! # Torn tail or corruption: the rule
+//!
+//! An interrupted append can leave only these after the last complete batch of the last
+//! segment: lines of one batch whose last line (`batch: [n, n]`) is missing, a final line cut
+//! short (no newline), and blocks the file system allocated but never wrote before a power loss
+//! (runs of at least [`UNWRITTEN_RUN`] zero bytes). That is a *torn tail*: it was never
+//! acknowledged, so a writable open moves its bytes to a quarantine file and cuts the segment
+//! back (`set_len` + `sync_all`), and reports it; a read-only open leaves it alone.
+//!
+//! Everything else is *corruption*, wherever it is: a complete line (ending in a newline) that
+//! fails its checksum or does not decode, a batch that completes after damage, a batch marker
+//! out of sequence, a well-formed line that breaks a log rule (position or version out of
+//! sequence, an id twice), damage in any segment but the last. A bit flipped in the last line of
+//! the store is corruption, not a torn tail: the append that wrote it was acknowledged. A
+//! writable open fails with [`StoreError::Corrupted`] naming the file and line (a writer must
+//! not build on damage); a read-only open surveys the whole log instead (`survey.rs`), so that
+//! reads that do not reach the damage work; `repair` moves the damage to a quarantine file.
+//!
+//! Other rules:
+//! - A batch counts only when its last record has been read; hole lines (left by `repair`)
+//!   stand outside batches (`batch.rs`).
 //! - Segment ids must be contiguous; a missing segment is `Corrupted`.
 
 use std::fs::File;
@@ -16,10 +28,28 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::format::{decode_line, Record};
-use super::index::{Cursor, EventEntry, Index, SegmentFile};
+use super::batch::{BatchTracker, End};
+use super::format::{decode_line, HoleRecord, Record};
+use super::index::{Cursor, EventEntry, Gap, GapKind, Index, SegmentFile};
 use super::io_err;
 use crate::{EventId, StoreError, Timestamp};
+
+/// The shortest run of zero bytes that counts as a block never written (a power loss) rather
+/// than damage: file systems allocate whole blocks of 512 bytes or more, and no bit flip makes
+/// such a run.
+pub(crate) const UNWRITTEN_RUN: usize = 512;
+
+/// Whether `line` holds a run of at least [`UNWRITTEN_RUN`] zero bytes.
+pub(crate) fn has_unwritten_run(line: &[u8]) -> bool {
+    let mut run = 0;
+    for &b in line {
+        run = if b == 0 { run + 1 } else { 0 };
+        if run >= UNWRITTEN_RUN {
+            return true;
+        }
+    }
+    false
+}
 
 /// File name of segment `id`.
 pub(crate) fn segment_name(id: u32) -> String {
@@ -61,7 +91,8 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>, StoreErro
     Ok(found)
 }
 
-/// A torn final batch that an open found (and, for a writable store, cut off).
+/// A torn final batch that an open found (and, for a writable store, moved to a quarantine file
+/// and cut off).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// The segment file.
@@ -74,18 +105,110 @@ pub struct TornTail {
     pub bytes: u64,
     /// What was wrong with the first damaged line.
     pub reason: String,
+    /// The quarantine file holding the bytes that were cut off (a writable open), `None` when
+    /// they were left in place (a read-only open).
+    pub quarantine: Option<PathBuf>,
 }
 
-/// What opening the store found.
+/// A damaged record a read-only open found (see [`RecoveryReport::damaged`]), or one that
+/// `repair` moved to a quarantine file (see [`RepairReport`](super::RepairReport)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedRecord {
+    /// The segment file.
+    pub path: PathBuf,
+    /// The 1-based line.
+    pub line: u64,
+    /// The line's byte offset in the segment.
+    pub offset: u64,
+    /// The line's length in bytes (0 for a record missing from the log altogether).
+    pub bytes: u64,
+    /// What is wrong with it.
+    pub reason: String,
+    /// The global position the record held, when known (from what could still be read of the
+    /// line, checked against its neighbours).
+    pub position: Option<u64>,
+    /// The stream the record was in, when known.
+    pub stream: Option<String>,
+    /// Its version in that stream, when known.
+    pub version: Option<u64>,
+    /// The event's id, when it could be read.
+    pub id: Option<EventId>,
+}
+
+impl std::fmt::Display for DamagedRecord {
+    /// `FILE:LINE: REASON (position P, stream `S` version V)`, saying what is known.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.reason)?;
+        let mut known = Vec::new();
+        if let Some(p) = self.position {
+            known.push(format!("position {p}"));
+        }
+        match (&self.stream, self.version) {
+            (Some(s), Some(v)) => known.push(format!("stream `{s}` version {v}")),
+            (Some(s), None) => known.push(format!("stream `{s}`")),
+            _ => {}
+        }
+        if let Some(id) = self.id {
+            known.push(format!("id {id}"));
+        }
+        if known.is_empty() {
+            f.write_str(" (which record it held is unknown)")
+        } else {
+            write!(f, " ({})", known.join(", "))
+        }
+    }
+}
+
+/// What opening the store (or the last refresh of a read-only one) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// The torn tail cut off (writable open) or ignored (read-only open), if any.
+    /// The torn tail cut off and quarantined (writable open) or left alone (read-only open), if
+    /// any.
     pub torn_tail: Option<TornTail>,
+    /// The damaged records a read-only open found (a writable open refuses a damaged store).
+    /// Reads that reach one fail with [`StoreError::Corrupted`], unless the store was opened
+    /// with [`JsonStoreOptions::skip_damaged`](super::JsonStoreOptions::skip_damaged).
+    pub damaged: Vec<DamagedRecord>,
 }
 
+impl RecoveryReport {
+    /// Whether the open found nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.torn_tail.is_none() && self.damaged.is_empty()
+    }
+}
+
+/// A record read but not yet counted (its batch is still open).
 enum Pending {
     Event(u64, EventEntry),
     Link(EventId, u32, u64, Timestamp),
+    Hole(Box<HoleRecord>),
+}
+
+/// Adds `pending` to the index, in order; the first record is on line `first_line`.
+fn flush(
+    index: &mut Index,
+    pending: &mut Vec<(u64, Pending)>,
+    corrupted: &impl Fn(u64, String) -> StoreError,
+) -> Result<(), StoreError> {
+    for (line, p) in pending.drain(..) {
+        let result = match p {
+            Pending::Event(position, entry) => index.push_event(position, entry),
+            Pending::Link(id, stream, version, at) => index.push_link(id, stream, version, at),
+            Pending::Hole(hole) => {
+                let stream = hole.stream.as_deref().map(|s| index.intern_stream(s));
+                index.push_gap(Gap {
+                    position: hole.position,
+                    stream,
+                    version: hole.version,
+                    id: None,
+                    kind: GapKind::Hole,
+                })
+            }
+        };
+        result.map_err(|reason| corrupted(line, reason))?;
+    }
+    Ok(())
 }
 
 /// Scans segment `cursor.segment` of `index` from the cursor on, adding every complete batch.
@@ -117,9 +240,10 @@ pub(crate) fn scan_segment(
         reason,
     };
     let mut buf = Vec::with_capacity(4096);
-    let mut pending: Vec<Pending> = Vec::new();
+    let mut tracker = BatchTracker::default();
+    let mut pending: Vec<(u64, Pending)> = Vec::new();
+    // The first damage of what may be a torn tail: a cut-short line or unwritten blocks.
     let mut damage: Option<(u64, String)> = None;
-    let mut pending_total = 0u32;
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).map_err(io_err(&path))?;
@@ -136,81 +260,103 @@ pub(crate) fn scan_segment(
         } else {
             Err("the last line has no newline (write cut short)".into())
         };
+        // A complete line that does not decode can only be damage, unless it holds blocks
+        // that were never written.
+        let corrupt = |reason: String| {
+            if complete && !has_unwritten_run(text) {
+                Err(corrupted(line, reason))
+            } else {
+                Ok(reason)
+            }
+        };
         if let Some((damage_line, reason)) = &damage {
-            // Past damage: only a complete batch after it turns the damage into corruption.
-            if matches!(&decoded, Ok(r) if r.batch().0 == r.batch().1) {
-                return Err(corrupted(*damage_line, reason.clone()));
+            // Past the first damage: only what an unfinished append leaves may follow.
+            match decoded {
+                Err(reason) => {
+                    corrupt(reason)?;
+                }
+                Ok(record) if record.batch().is_some_and(|(i, n)| i < n) => {}
+                Ok(_) => {
+                    return Err(corrupted(
+                        *damage_line,
+                        format!("{reason}; a complete record follows it at line {line}"),
+                    ))
+                }
             }
             continue;
         }
         let record = match decoded {
             Ok(record) => record,
             Err(reason) => {
-                damage = Some((line, reason));
+                damage = Some((line, corrupt(reason)?));
                 continue;
             }
         };
-        let (i, total) = record.batch();
-        let expected_i = pending.len() as u32 + 1;
-        if pending.is_empty() {
-            pending_total = total;
-        }
-        if i != expected_i || total != pending_total {
-            if i == total {
-                // A complete batch right after an unfinished one: not a torn tail.
-                return Err(corrupted(
-                    line - pending.len() as u64,
-                    format!("unfinished batch before a complete one at line {line}"),
-                ));
+        let Some((i, total)) = record.batch() else {
+            // A hole: outside batches, counted with the batch it sits in, if any.
+            let Record::Hole(hole) = record else {
+                unreachable!("only holes stand outside batches")
+            };
+            tracker.gap();
+            pending.push((line, Pending::Hole(hole)));
+            if !tracker.is_open() {
+                flush(index, &mut pending, &corrupted)?;
+                index.cursor.offset = offset;
+                index.cursor.line = line;
             }
-            damage = Some((line, format!("batch marker [{i},{total}] out of sequence")));
             continue;
+        };
+        let step = tracker
+            .record(i, total)
+            .map_err(|e| corrupted(line, e.reason(i, total)))?;
+        if step.closes_previous {
+            flush(index, &mut pending, &corrupted)?;
         }
         match record {
             Record::Event { header, .. } => {
                 let stream = index.intern_stream(&header.stream);
                 let event_type = index.intern_type(&header.event_type);
                 let len = u32::try_from(n).map_err(|_| corrupted(line, "line too long".into()))?;
-                pending.push(Pending::Event(
-                    header.position,
-                    EventEntry {
-                        id: header.id.to_u128(),
-                        recorded_at: header.recorded_at.as_unix_nanos(),
-                        version: header.version,
-                        offset: line_start,
-                        segment: seg_id,
-                        len,
-                        stream,
-                        event_type,
-                    },
-                ));
+                let entry = EventEntry {
+                    id: header.id.to_u128(),
+                    recorded_at: header.recorded_at.as_unix_nanos(),
+                    version: header.version,
+                    offset: line_start,
+                    segment: seg_id,
+                    len,
+                    stream,
+                    event_type,
+                    kind: super::index::EntryKind::Event,
+                };
+                pending.push((line, Pending::Event(header.position, entry)));
             }
             Record::Link(link) => {
                 let stream = index.intern_stream(&link.stream);
-                pending.push(Pending::Link(link.id, stream, link.version, link.linked_at));
+                let record = Pending::Link(link.id, stream, link.version, link.linked_at);
+                pending.push((line, record));
             }
+            Record::Hole(_) => unreachable!("holes have no batch marker"),
         }
-        if i == total {
-            let first_line = line + 1 - u64::from(total);
-            for (k, p) in pending.drain(..).enumerate() {
-                let result = match p {
-                    Pending::Event(position, entry) => index.push_event(position, entry),
-                    Pending::Link(id, stream, version, at) => {
-                        index.push_link(id, stream, version, at)
-                    }
-                };
-                result.map_err(|reason| corrupted(first_line + k as u64, reason))?;
-            }
+        if step.completes {
+            flush(index, &mut pending, &corrupted)?;
             index.cursor.offset = offset;
             index.cursor.line = line;
         }
     }
+    let end = tracker.finish();
+    if end == End::ClosedByGap && damage.is_none() {
+        // The last records of the last batch were lost (and recorded as holes): it counts.
+        flush(index, &mut pending, &corrupted)?;
+        index.cursor.offset = offset;
+        index.cursor.line = line;
+        return Ok(None);
+    }
     let cursor = index.cursor;
-    if damage.is_none() && pending.is_empty() {
+    if damage.is_none() && end == End::Clean {
         return Ok(None);
     }
     let (damage_line, reason) =
-        damage.unwrap_or_else(|| (line + 1, "the last batch is incomplete".into()));
+        damage.unwrap_or_else(|| (cursor.line + 1, "the last batch is incomplete".into()));
     if !is_last {
         return Err(corrupted(damage_line, reason));
     }
@@ -220,6 +366,7 @@ pub(crate) fn scan_segment(
         offset: cursor.offset,
         bytes: offset - cursor.offset,
         reason: format!("line {damage_line}: {reason}"),
+        quarantine: None,
     }))
 }
 
@@ -261,6 +408,16 @@ pub(crate) fn scan_dir(dir: &Path, index: &mut Index) -> Result<Option<TornTail>
         }
         index.segments.push(open_segment(id, path)?);
     }
+    scan_segments(index)
+}
+
+/// Scans the segments of `index` from its cursor on. Returns the torn tail of the last
+/// segment, if any.
+///
+/// # Errors
+///
+/// As [`scan_segment`].
+pub(crate) fn scan_segments(index: &mut Index) -> Result<Option<TornTail>, StoreError> {
     loop {
         if index.segments.is_empty() {
             return Ok(None);

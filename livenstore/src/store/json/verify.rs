@@ -1,16 +1,14 @@
 //! `verify`: a read-only check of every segment, reporting every damaged line.
 //!
 //! Invariant: it never writes and takes no lock, so it can check a store another process has
-//! open. Unlike opening, it does not stop at the first problem.
+//! open. Unlike opening, it does not stop at the first problem: it surveys the whole log
+//! (`survey.rs`), the way a read-only open of a damaged store and `repair` do, so the three
+//! agree on what is damaged.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use super::format::{decode_line, Record};
-use std::collections::{HashMap, HashSet};
-
-use super::io_err;
-use super::recovery::list_segments;
+use super::quarantine::{list_quarantine, QuarantineFile};
+use super::survey::{LineKind, Survey};
 use crate::StoreError;
 
 /// One problem [`verify`] found.
@@ -21,9 +19,9 @@ pub struct VerifyProblem {
     /// The 1-based line.
     pub line: u64,
     /// Whether this is the unfinished final batch of the last segment (which the next writable
-    /// open cuts off) rather than corruption.
+    /// open moves to a quarantine file) rather than corruption.
     pub torn_tail: bool,
-    /// What is wrong.
+    /// What is wrong, and what the damaged record held when that is known.
     pub reason: String,
 }
 
@@ -38,6 +36,11 @@ pub struct VerifyReport {
     pub events: u64,
     /// Links.
     pub links: u64,
+    /// Hole records: records that `repair` moved to a quarantine file (not problems: the store
+    /// keeps their positions and versions taken).
+    pub holes: u64,
+    /// The quarantine files in the directory (not problems: what was moved out of the log).
+    pub quarantine: Vec<QuarantineFile>,
     /// Every problem, in file order.
     pub problems: Vec<VerifyProblem>,
 }
@@ -50,16 +53,35 @@ impl VerifyReport {
 }
 
 /// Checks every line of every segment in `dir`: checksums, batch markers, and the log rules
-/// (contiguous positions and versions, unique ids).
+/// (increasing positions and versions with every gap accounted for, unique ids, links to
+/// earlier events), and lists the quarantine files.
 ///
 /// # Errors
 ///
 /// [`StoreError::Io`] when a file cannot be read; damage is reported in the
 /// [`VerifyReport`], not as an error.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::verify;
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let event = NewEvent::from_json("UserCreated", r#"{"name":"ada"}"#).unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// let report = verify(dir.path()).unwrap();
+/// assert!(report.is_healthy());
+/// assert_eq!((report.events, report.problems.len()), (1, 0));
+/// ```
 pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
     let dir = dir.as_ref();
-    let mut report = VerifyReport::default();
-    let segments = match list_segments(dir) {
+    let mut report = VerifyReport {
+        quarantine: list_quarantine(dir)?,
+        ..VerifyReport::default()
+    };
+    let survey = match Survey::take(dir) {
         Ok(s) => s,
         Err(StoreError::Corrupted { path, line, reason }) => {
             report.problems.push(VerifyProblem {
@@ -72,132 +94,33 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, StoreError> {
         }
         Err(e) => return Err(e),
     };
-    let mut rules = Rules::default();
-    let count = segments.len();
-    for (k, (_, path)) in segments.into_iter().enumerate() {
-        report.segments += 1;
-        let file = std::fs::File::open(&path).map_err(io_err(&path))?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut buf = Vec::new();
-        let mut line = 0u64;
-        let mut open_batch: Option<(u64, u32, u32)> = None; // first line, next i, n
-                                                            // The last line that decodes and ends a batch: problems after it in the last segment
-                                                            // form a torn tail.
-        let mut last_complete = 0u64;
-        let mut problems = Vec::new();
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf).map_err(io_err(&path))?;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            report.lines += 1;
-            let text = match buf.strip_suffix(b"\n") {
-                Some(t) => t,
-                None => {
-                    problems.push((line, "the last line has no newline".to_string()));
-                    break;
-                }
-            };
-            let record = match decode_line(text) {
-                Ok(r) => r,
-                Err(reason) => {
-                    rules.damage();
-                    problems.push((line, reason));
-                    open_batch = None;
-                    continue;
-                }
-            };
-            let (i, total) = record.batch();
-            if i == total {
-                last_complete = line;
-            }
-            let expected = open_batch.map_or(1, |(_, next, _)| next);
-            if i != expected || open_batch.is_some_and(|(_, _, n)| n != total) {
-                problems.push((line, format!("batch marker [{i},{total}] out of sequence")));
-            }
-            open_batch = (i < total).then(|| (open_batch.map_or(line, |b| b.0), i + 1, total));
-            let checked = match record {
-                Record::Event { header, .. } => {
-                    report.events += 1;
-                    rules.event(
-                        header.position,
-                        header.id.to_u128(),
-                        &header.stream,
-                        header.version,
-                    )
-                }
-                Record::Link(link) => {
-                    report.links += 1;
-                    rules.version(&link.stream, link.version)
-                }
-            };
-            if let Err(reason) = checked {
-                problems.push((line, reason));
-            }
+    report.segments = survey.segments.len() as u64;
+    report.lines = survey.lines.len() as u64;
+    for line in &survey.lines[..survey.counted_end()] {
+        match line.kind {
+            LineKind::Event(_) => report.events += 1,
+            LineKind::Link(_) => report.links += 1,
+            LineKind::Hole(_) => report.holes += 1,
+            LineKind::Damaged(_) => {}
         }
-        if let Some((first, _, _)) = open_batch {
-            problems.push((first, "the last batch is incomplete".into()));
-        }
-        let is_last = k + 1 == count;
-        for (line, reason) in problems {
-            report.problems.push(VerifyProblem {
-                path: path.clone(),
-                line,
-                torn_tail: is_last && line > last_complete,
-                reason,
-            });
-        }
+    }
+    for damaged in survey.damaged_records() {
+        let what = damaged.to_string();
+        let prefix = format!("{}:{}: ", damaged.path.display(), damaged.line);
+        report.problems.push(VerifyProblem {
+            reason: what.strip_prefix(&prefix).unwrap_or(&what).to_owned(),
+            path: damaged.path,
+            line: damaged.line,
+            torn_tail: false,
+        });
+    }
+    if let Some(torn) = survey.torn_tail() {
+        report.problems.push(VerifyProblem {
+            path: torn.path,
+            line: torn.line,
+            torn_tail: true,
+            reason: torn.reason,
+        });
     }
     Ok(report)
-}
-
-/// The log rules, checked so that one bad line is reported once: each check compares with the
-/// previous line seen and then takes the line's own values as the new reference.
-#[derive(Default)]
-struct Rules {
-    position: u64,
-    versions: HashMap<String, u64>,
-    ids: HashSet<u128>,
-    /// After an unreadable line: the next position and each stream's next version are taken
-    /// as they come, since the lost line may have held them.
-    position_unsure: bool,
-    damaged: bool,
-    seen_since_damage: HashSet<String>,
-}
-
-impl Rules {
-    fn damage(&mut self) {
-        self.position_unsure = true;
-        self.damaged = true;
-        self.seen_since_damage.clear();
-    }
-
-    fn event(&mut self, position: u64, id: u128, stream: &str, version: u64) -> Result<(), String> {
-        let expected = self.position + 1;
-        self.position = position;
-        let fresh = self.ids.insert(id);
-        self.version(stream, version)?;
-        let unsure = std::mem::take(&mut self.position_unsure);
-        if position != expected && !unsure {
-            return Err(format!("position {position}, expected {expected}"));
-        }
-        if !fresh {
-            return Err("event id stored twice".into());
-        }
-        Ok(())
-    }
-
-    fn version(&mut self, stream: &str, version: u64) -> Result<(), String> {
-        let last = self
-            .versions
-            .insert(stream.to_owned(), version)
-            .unwrap_or(0);
-        let unsure = self.damaged && self.seen_since_damage.insert(stream.to_owned());
-        if version != last + 1 && !unsure {
-            return Err(format!("stream version {version}, expected {}", last + 1));
-        }
-        Ok(())
-    }
 }

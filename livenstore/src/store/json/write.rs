@@ -11,13 +11,14 @@
 //!   (see `durability.rs`).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::encode::{encode_event, encode_link, json_string, BatchHeader, EventLine};
 use super::format::LinkRecord;
-use super::index::{EventEntry, Index};
+use super::index::{EntryKind, EventEntry, Index};
+use super::quarantine::{write_quarantine, QuarantineKind};
 use super::recovery::{open_segment, segment_name, TornTail};
 use super::{io_err, read, sync_dir, Durability, Shared};
 use crate::store::{
@@ -47,7 +48,7 @@ impl Writer {
     pub fn open(
         dir: &Path,
         index: &mut Index,
-        torn: Option<&TornTail>,
+        torn: Option<&mut TornTail>,
     ) -> Result<Self, StoreError> {
         if index.segments.is_empty() {
             let path = dir.join(segment_name(1));
@@ -64,6 +65,14 @@ impl Writer {
             .open(&path)
             .map_err(io_err(&path))?;
         if let Some(torn) = torn {
+            // The torn bytes go to a quarantine file (synced) before the segment is cut.
+            let mut bytes = Vec::new();
+            let mut reader = File::open(&path).map_err(io_err(&path))?;
+            reader
+                .seek(SeekFrom::Start(torn.offset))
+                .and_then(|_| reader.read_to_end(&mut bytes))
+                .map_err(io_err(&path))?;
+            torn.quarantine = Some(write_quarantine(&path, QuarantineKind::TornTail, &bytes)?);
             file.set_len(torn.offset).map_err(io_err(&path))?;
             file.sync_all().map_err(io_err(&path))?;
         }
@@ -175,7 +184,8 @@ pub(crate) fn sync_all_written(shared: &Shared) -> Result<(), StoreError> {
     shared.syncer.wait_durable(written, || snapshot(writer))
 }
 
-/// What the store knows of stream `sid`, `None` when it has no entries.
+/// What the store knows of stream `sid`, `None` when it has no entries. Gaps count towards the
+/// versions, not the events; the times are those of the first and last events.
 pub(crate) fn stream_info(index: &Index, sid: u32) -> Option<StreamInfo> {
     let state = index.streams.get(sid as usize)?;
     let time = |e: &super::index::StreamEntry| {
@@ -184,14 +194,29 @@ pub(crate) fn stream_info(index: &Index, sid: u32) -> Option<StreamInfo> {
                 .unwrap_or_else(|| index.entry(e.position).map_or(0, |entry| entry.recorded_at)),
         )
     };
-    let (first, last) = (state.entries.first()?, state.entries.last()?);
+    let last_version = state.entries.len() as u64;
+    if last_version == 0 {
+        return None;
+    }
+    let is_event = |e: &&super::index::StreamEntry| {
+        e.linked_at.is_some() || index.entry(e.position).is_some_and(|x| x.is_event())
+    };
+    let (first_version, first, last) = if state.gaps == 0 {
+        (1, state.entries.first(), state.entries.last())
+    } else {
+        let first = state.entries.iter().position(|e| is_event(&e));
+        let version = first.map_or(last_version + 1, |i| i as u64 + 1);
+        let first = first.map(|i| &state.entries[i]);
+        (version, first, state.entries.iter().rev().find(is_event))
+    };
+    let none = Timestamp::from_unix_nanos(0);
     Some(StreamInfo {
         stream: state.name.to_string(),
-        event_count: state.entries.len() as u64,
-        first_version: 1,
-        last_version: state.entries.len() as u64,
-        first_recorded_at: time(first),
-        last_recorded_at: time(last),
+        event_count: last_version - u64::from(state.gaps),
+        first_version,
+        last_version,
+        first_recorded_at: first.map_or(none, time),
+        last_recorded_at: last.map_or(none, time),
     })
 }
 
@@ -201,7 +226,7 @@ fn find_stored(shared: &Shared, id: EventId) -> Result<Option<RecordedEvent>, St
     let Some(position) = index.position_of(id) else {
         return Ok(None);
     };
-    let (wants, ctx) = read::plan(&index, std::iter::once((position, None)));
+    let (wants, ctx) = shared.plan(&index, std::iter::once(position), 1)?;
     drop(index);
     Ok(read::load(wants, &ctx)?.pop())
 }
@@ -291,6 +316,7 @@ pub(crate) fn append(
                 len: u32::try_from(len).unwrap_or(u32::MAX),
                 stream: sid,
                 event_type,
+                kind: EntryKind::Event,
             };
             index
                 .push_event(first_position + i as u64, entry)
