@@ -2,6 +2,7 @@
 //! `livenstore --postgres <URL> [--schema NAME] <COMMAND> [OPTIONS]`, parsed by clap.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use livenstore::{EventId, ExpectedVersion};
@@ -10,9 +11,14 @@ use livenstore::{EventId, ExpectedVersion};
 /// schema on a PostgreSQL server (--postgres).
 ///
 /// Read commands open a directory read-only, without taking the writer's lock, so they work while
-/// an application has it open; `append` and `import` take the lock. With --postgres, read
-/// commands never create the schema (a missing one is an error); `append` creates it. `verify`
-/// and `import` work on directories only.
+/// an application has it open; `append`, `import` and `repair` take the lock. With --postgres,
+/// read commands never create the schema (a missing one is an error); `append` creates it.
+/// `verify`, `repair` and `import` work on directories only.
+///
+/// Exit status: 0 on success, 1 when the command failed (or `verify` found damage), 2 for a bad
+/// command line, 3 when an append's outcome is unknown (the connection to the server was lost
+/// while its commit was in flight: read the stream to find out, or run it again with the same
+/// --id).
 #[derive(Debug, Parser)]
 #[command(name = "livenstore", version)]
 #[command(group(ArgGroup::new("store").args(["dir", "postgres"]).required(true)))]
@@ -105,8 +111,18 @@ pub enum Command {
     Stats,
 
     /// Check every line of every segment; exit status 1 when a record is torn or corrupted.
-    /// Directories only.
+    /// Also lists the holes and quarantine files `repair` left. Directories only.
     Verify,
+
+    /// Move damaged lines (and a torn tail) out of the log into quarantine files beside their
+    /// segment, leaving a hole record for each lost position and stream version, so that the
+    /// store opens and verifies again. Intact events keep their ids, positions and versions;
+    /// nothing is deleted. Never done automatically. Directories only.
+    Repair {
+        /// Wait up to this many seconds for another process to release the store's lock.
+        #[arg(long, value_name = "SECS", value_parser = parse_wait)]
+        wait: Option<Duration>,
+    },
 
     /// Write every event and link of the store as JSON lines, in an order `import` replays.
     Export {
@@ -116,6 +132,12 @@ pub enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Export every intact event of a damaged store, listing the damaged records on
+        /// standard error (each becomes a hole in the export, so positions and versions stay as
+        /// they were). Without it, an export stops at the first damaged record. Directories
+        /// only.
+        #[arg(long)]
+        skip_damaged: bool,
     },
 
     /// Fill a new or empty store directory from the output of `export` (`-` reads standard
@@ -123,6 +145,9 @@ pub enum Command {
     Import {
         /// The export file.
         file: PathBuf,
+        /// Wait up to this many seconds for another process to release the store's lock.
+        #[arg(long, value_name = "SECS", value_parser = parse_wait)]
+        wait: Option<Duration>,
     },
 
     /// Append one event (for scripts). Creates the store when DIR (or the --schema) does not
@@ -138,7 +163,7 @@ pub struct AppendArgs {
     /// The event type.
     #[arg(value_name = "TYPE")]
     pub event_type: String,
-    /// The payload: one JSON value.
+    /// The payload: one JSON value; `-` reads it from standard input, `@FILE` from a file.
     #[arg(value_name = "JSON")]
     pub payload: String,
     /// The version the stream must be at: `any`, `no-stream`, `exists` or a number.
@@ -150,6 +175,10 @@ pub struct AppendArgs {
     /// A metadata entry (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
+    /// Wait up to this many seconds for another process to release the store's lock instead of
+    /// failing at once (directories; a PostgreSQL store has no such lock).
+    #[arg(long, value_name = "SECS", value_parser = parse_wait)]
+    pub wait: Option<Duration>,
 }
 
 /// Formats `export` writes.
@@ -179,6 +208,13 @@ fn parse_schema(text: &str) -> Result<String, String> {
     }
 }
 
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds"))
+}
+
 fn parse_meta(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
@@ -206,6 +242,15 @@ mod tests {
         assert_eq!(parse_meta("k="), Ok(("k".into(), String::new())));
         assert!(parse_meta("=v").is_err());
         assert!(parse_meta("kv").is_err());
+    }
+
+    #[test]
+    fn waits_are_seconds() {
+        assert_eq!(parse_wait("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_wait("0.25"), Ok(Duration::from_millis(250)));
+        for bad in ["-1", "soon", "NaN", "inf", ""] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub enum CliError {
          --help`)"
     )]
     DirectoryOnly {
-        /// `verify` or `import`.
+        /// `verify`, `repair`, `import` or `export --skip-damaged`.
         command: &'static str,
         /// Why, and what to do instead.
         why: &'static str,
@@ -85,6 +85,11 @@ pub enum CliError {
     /// The store refused or failed an operation.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// `export` met a damaged record.
+    #[error(
+        "{0}; `export --skip-damaged` writes every intact event and lists the damaged records"
+    )]
+    DamagedExport(StoreError),
     /// The payload given to `append` is not JSON.
     #[error("the payload is not valid JSON: {0}")]
     InvalidPayload(serde_json::Error),

@@ -5,11 +5,16 @@
 //!   position, recorded_at, metadata, payload (inline JSON).
 //! - A link line is `{"link":{"id":..,"stream":..,"version":..,"linked_at":..}}`: the event `id`
 //!   also appears in `stream` at `version`, linked at `linked_at`.
-//! - Order: events by position; each link after its target event and after every entry before
-//!   it in its stream. Replaying the lines in order rebuilds the same store (see
-//!   `livenstore::store::json::JsonImporter`).
+//! - A hole line is `{"hole":{"position":..,"stream":..,"version":..}}` (each field optional,
+//!   at least one of position or stream and version): a record the exported store lost (a hole
+//!   `repair` left, or a damaged record `export --skip-damaged` skipped). Its position and
+//!   version stay taken in the copy, so the records after it keep theirs.
+//! - Order: events and holes by position; each link and hole after every entry before it in its
+//!   stream, each link after its target event. Replaying the lines in order rebuilds the same
+//!   store (see `livenstore::store::json::JsonImporter`).
 //! - Blank lines are skipped on import.
 
+use livenstore::store::json::Hole;
 use livenstore::{EventId, LinkInfo, RecordedEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +30,25 @@ pub enum ExportRecord {
         /// Where it is linked.
         link: LinkInfo,
     },
+    /// A record the exported store lost.
+    Hole(Hole),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoleLine {
+    hole: HoleBody,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoleBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    position: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stream: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -42,11 +66,13 @@ struct LinkBody {
     linked_at: Timestamp,
 }
 
-/// Only whether the line has a `link` key, to tell the two kinds apart.
+/// Only whether the line has a `link` or `hole` key, to tell the kinds apart.
 #[derive(Deserialize)]
 struct Probe<'a> {
     #[serde(borrow, default)]
     link: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    hole: Option<&'a serde_json::value::RawValue>,
 }
 
 impl ExportRecord {
@@ -60,6 +86,13 @@ impl ExportRecord {
                     stream: link.stream.clone(),
                     version: link.version,
                     linked_at: link.linked_at,
+                },
+            }),
+            ExportRecord::Hole(hole) => serde_json::to_string(&HoleLine {
+                hole: HoleBody {
+                    position: hole.position,
+                    stream: hole.stream.clone(),
+                    version: hole.version,
                 },
             }),
         }
@@ -85,6 +118,16 @@ impl ExportRecord {
                 },
             });
         }
+        if probe.hole.is_some() {
+            let HoleLine { hole } = serde_json::from_str(line)
+                .map_err(|e| format!("not a hole record ({{\"hole\":{{..}}}}): {e}"))?;
+            return Ok(ExportRecord::Hole(Hole {
+                position: hole.position,
+                stream: hole.stream,
+                version: hole.version,
+                damaged: false,
+            }));
+        }
         serde_json::from_str(line)
             .map(ExportRecord::Event)
             .map_err(|e| format!("not an event record: {e}"))
@@ -107,7 +150,16 @@ mod tests {
         assert!(matches!(&parsed, ExportRecord::Link { link, .. } if link.version == 2));
         assert_eq!(parsed.to_line().expect("line"), link);
 
+        let hole = r#"{"hole":{"position":3,"stream":"s","version":2}}"#;
+        let parsed = ExportRecord::parse(hole).expect("hole");
+        assert!(matches!(&parsed, ExportRecord::Hole(h) if h.position == Some(3)));
+        assert_eq!(parsed.to_line().expect("line"), hole);
+        let only_position = r#"{"hole":{"position":3}}"#;
+        assert!(ExportRecord::parse(only_position).is_ok());
+
         for junk in [
+            r#"{"hole":{"position":"x"}}"#,
+            r#"{"hole":{"position":1,"extra":2}}"#,
             "",
             "[]",
             "{",

@@ -1,25 +1,29 @@
-//! The `livenstore` command: look inside, check, follow, export and import a livenstore store,
-//! a [`JsonStore`](livenstore::JsonStore) directory or a schema on a PostgreSQL server
+//! The `livenstore` command: look inside, check, repair, follow, export and import a livenstore
+//! store, a [`JsonStore`](livenstore::JsonStore) directory or a schema on a PostgreSQL server
 //! ([`PostgresStore`](livenstore_postgres::PostgresStore)). The binary (`src/main.rs`) only calls
 //! [`main`]; everything is here, one module per command group.
 //!
 //! ```text
-//! livenstore <DIR> streams | stream <NAME> | event <ID> | all | tail | stats | verify
-//!                  | export --format jsonl | import <FILE> | append <STREAM> <TYPE> <JSON>
+//! livenstore <DIR> streams | stream <NAME> | event <ID> | all | tail | stats | verify | repair
+//!                  | export [--skip-damaged] | import <FILE> | append <STREAM> <TYPE> <JSON|-|@FILE>
 //! livenstore --postgres <URL> [--schema NAME] streams | stream <NAME> | event <ID> | all | tail
-//!                  | stats | export --format jsonl | append <STREAM> <TYPE> <JSON>
+//!                  | stats | export | append <STREAM> <TYPE> <JSON|-|@FILE>
 //! ```
 //!
 //! Exactly one of `DIR` and `--postgres URL` names the store. Commands work on both through the
-//! [`EventStore`](livenstore::EventStore) trait, except `verify` and `import`, which read and
-//! write segment files and take a directory only. Read commands create nothing: a missing
-//! directory, or a missing `--schema` (default `livenstore`) on the server, is an error; `append`
-//! creates either.
+//! [`EventStore`](livenstore::EventStore) trait, except `verify`, `repair`, `import` and `export
+//! --skip-damaged`, which read and write segment files and take a directory only. Read commands
+//! create nothing: a missing directory, or a missing `--schema` (default `livenstore`) on the
+//! server, is an error; `append` creates either.
 //!
-//! Tables by default, `--json` for one JSON object per line. Exit status: 0 on success, 1 when
-//! the command failed or `verify` found damage (one line `livenstore: error: ...` on standard
-//! error), 2 for a bad command line: clap's errors, and those found after parsing (a malformed
-//! `--postgres` URL, `verify` or `import` with `--postgres`).
+//! Tables by default, `--json` for one JSON object per line. What a command goes on after but
+//! its user must hear of (a torn tail moved to a quarantine file, a damaged store read around
+//! its damage) is a `livenstore: warning: ...` line on standard error. Exit status: 0 on
+//! success, 1 when the command failed or `verify` found damage (one line `livenstore: error:
+//! ...` on standard error), 2 for a bad command line: clap's errors, and those found after
+//! parsing (a malformed `--postgres` URL, a directory-only command with `--postgres`), 3 when
+//! an append's outcome is unknown (the connection was lost while its commit was in flight: read
+//! the stream to find out, or repeat it with the same `--id`, which stores it at most once).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -31,6 +35,7 @@ mod open;
 mod output;
 mod server;
 mod store;
+mod warning;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -1,24 +1,36 @@
 //! Opening the store directory for a command.
 //!
 //! Rules:
-//! - Read commands open read-only ([`JsonStore::open_read_only`]): no lock is taken, nothing is
-//!   written, a torn tail is left alone, and it works while a writer has the store open. A
-//!   directory that does not exist is an error, never created.
-//! - Write commands (`append`, `import`) take the writer's lock; another holder is
-//!   [`CliError::Locked`]. They create a missing directory, but refuse an existing one that
-//!   holds other files and no segment, so a mistyped path does not turn, say, a home directory
-//!   into a store.
+//! - Read commands open read-only ([`JsonStore::open_read_only_with`]): no lock is taken,
+//!   nothing is written, a torn tail is left alone, and it works while a writer has the store
+//!   open. A damaged store opens with a warning; reads that reach the damage fail (`export
+//!   --skip-damaged` skips it). A directory that does not exist is an error, never created.
+//! - Write commands (`append`, `import`, `repair`) take the writer's lock; another holder is
+//!   [`CliError::Locked`], at once or after `--wait SECS`. They create a missing directory, but
+//!   refuse an existing one that holds other files and no segment, so a mistyped path does not
+//!   turn, say, a home directory into a store. What a writable open recovers (a torn tail moved
+//!   to a quarantine file) is a warning on standard error.
 
 use std::path::Path;
+use std::time::Duration;
 
+use livenstore::store::json::JsonStoreOptions;
 use livenstore::JsonStore;
 
 use crate::error::CliError;
+use crate::warning;
 
-/// Opens the store in `dir` for reading.
-pub fn for_reading(dir: &Path) -> Result<JsonStore, CliError> {
+/// The options of every open: what it recovers is warned about on standard error.
+fn options() -> JsonStoreOptions {
+    JsonStoreOptions::new().on_recovery(warning::recovery)
+}
+
+/// Opens the store in `dir` for reading; a damaged store opens too (a warning says so), its
+/// reads failing on the damaged records, or skipping them when `skip_damaged`.
+pub fn for_reading(dir: &Path, skip_damaged: bool) -> Result<JsonStore, CliError> {
     check_store_dir(dir)?;
-    JsonStore::open_read_only(dir).map_err(|e| CliError::from_store(dir, e))
+    JsonStore::open_read_only_with(dir, options().skip_damaged(skip_damaged))
+        .map_err(|e| CliError::from_store(dir, e))
 }
 
 /// Checks that `dir` is an existing directory holding segment files.
@@ -44,10 +56,19 @@ pub fn check_writable_dir(dir: &Path) -> Result<(), CliError> {
     }
 }
 
-/// Opens (creating it if needed) the store in `dir` for appending.
-pub fn for_writing(dir: &Path) -> Result<JsonStore, CliError> {
+/// The options of a writer that waits `wait` for the store's lock (`None`: fails at once).
+pub fn writer_options(wait: Option<Duration>) -> JsonStoreOptions {
+    match wait {
+        Some(wait) => options().wait_for_lock(wait),
+        None => options(),
+    }
+}
+
+/// Opens (creating it if needed) the store in `dir` for appending, waiting up to `wait` for
+/// another writer to let go of it.
+pub fn for_writing(dir: &Path, wait: Option<Duration>) -> Result<JsonStore, CliError> {
     check_writable_dir(dir)?;
-    JsonStore::open(dir).map_err(|e| CliError::from_store(dir, e))
+    JsonStore::open_with(dir, writer_options(wait)).map_err(|e| CliError::from_store(dir, e))
 }
 
 /// Whether `dir` holds at least one `segment-*.jsonl` file.

@@ -13,6 +13,7 @@
 //!   `open.rs` and `server.rs`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use livenstore::{EventStore, JsonStore, StoreError};
 use livenstore_postgres::PostgresStore;
@@ -51,6 +52,11 @@ impl Target {
         }
     }
 
+    /// Whether the target is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(self, Target::Dir(_))
+    }
+
     /// The directory, for the commands that work on directories only.
     ///
     /// # Errors
@@ -66,9 +72,15 @@ impl Target {
     /// Opens the store for a read command: a directory read-only, without the writer's lock; a
     /// PostgreSQL schema only if it exists. Nothing is created.
     pub fn for_reading(&self) -> Result<Store, CliError> {
+        self.for_reading_with(false)
+    }
+
+    /// [`for_reading`](Self::for_reading); a damaged directory's reads skip the damaged records
+    /// when `skip_damaged` (a PostgreSQL store has none).
+    pub fn for_reading_with(&self, skip_damaged: bool) -> Result<Store, CliError> {
         match self {
             Target::Dir(dir) => Ok(Store::Json {
-                store: open::for_reading(dir)?,
+                store: open::for_reading(dir, skip_damaged)?,
                 dir: dir.clone(),
             }),
             Target::Postgres(server) => Ok(Store::Postgres {
@@ -78,12 +90,13 @@ impl Target {
         }
     }
 
-    /// Opens the store for `append`: a directory with the writer's lock (created when missing);
-    /// a PostgreSQL schema, created when missing.
-    pub fn for_writing(&self) -> Result<Store, CliError> {
+    /// Opens the store for `append`: a directory with the writer's lock (created when missing;
+    /// waiting up to `wait` for another writer to let go); a PostgreSQL schema, created when
+    /// missing (it has no such lock).
+    pub fn for_writing(&self, wait: Option<Duration>) -> Result<Store, CliError> {
         match self {
             Target::Dir(dir) => Ok(Store::Json {
-                store: open::for_writing(dir)?,
+                store: open::for_writing(dir, wait)?,
                 dir: dir.clone(),
             }),
             Target::Postgres(server) => Ok(Store::Postgres {

@@ -93,7 +93,7 @@ fn import_reads_standard_input_into_an_empty_opened_store() -> R {
     let done = Run::from(child.wait_with_output()?).ok();
     assert_eq!(
         done.json_lines(),
-        [serde_json::json!({"events": 5, "links": 3})]
+        [serde_json::json!({"events": 5, "links": 3, "holes": 0})]
     );
     assert_same_store(&dir, &copy)
 }

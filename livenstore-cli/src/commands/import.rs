@@ -10,7 +10,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use livenstore::store::json::{JsonImporter, JsonStoreOptions};
+use std::time::Duration;
+
+use livenstore::store::json::JsonImporter;
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -27,10 +29,17 @@ pub const NOT_FOR_POSTGRES: &str =
 struct Summary {
     events: u64,
     links: u64,
+    holes: u64,
 }
 
-/// `import FILE` (`-` for standard input).
-pub fn run(dir: &Path, file: &Path, json: bool, out: &mut Output) -> Result<(), CliError> {
+/// `import FILE [--wait SECS]` (`-` for standard input).
+pub fn run(
+    dir: &Path,
+    file: &Path,
+    wait: Option<Duration>,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), CliError> {
     let name = file.display().to_string();
     let mut input: Box<dyn BufRead> = if name == "-" {
         Box::new(std::io::stdin().lock())
@@ -43,7 +52,7 @@ pub fn run(dir: &Path, file: &Path, json: bool, out: &mut Output) -> Result<(), 
         Box::new(BufReader::new(opened))
     };
     open::check_writable_dir(dir)?;
-    let mut importer = JsonImporter::create(dir, JsonStoreOptions::default())
+    let mut importer = JsonImporter::create(dir, open::writer_options(wait))
         .map_err(|e| CliError::from_store(dir, e))?;
     let mut text = String::new();
     let mut line = 0u64;
@@ -69,6 +78,7 @@ pub fn run(dir: &Path, file: &Path, json: bool, out: &mut Output) -> Result<(), 
         let written = match ExportRecord::parse(record) {
             Ok(ExportRecord::Event(event)) => importer.event(&event),
             Ok(ExportRecord::Link { id, link }) => importer.link(id, &link),
+            Ok(ExportRecord::Hole(hole)) => importer.hole(&hole),
             Err(reason) => return Err(stop(reason, &importer)),
         };
         written.map_err(|e| stop(e.to_string(), &importer))?;
@@ -76,6 +86,7 @@ pub fn run(dir: &Path, file: &Path, json: bool, out: &mut Output) -> Result<(), 
     let summary = Summary {
         events: importer.events(),
         links: importer.links(),
+        holes: importer.holes(),
     };
     drop(
         importer
@@ -85,8 +96,12 @@ pub fn run(dir: &Path, file: &Path, json: bool, out: &mut Output) -> Result<(), 
     if json {
         out.json(&summary)
     } else {
+        let holes = match summary.holes {
+            0 => String::new(),
+            n => format!(" (and {n} hole(s))"),
+        };
         out.line(&format!(
-            "imported {} event(s) and {} link(s) into {}",
+            "imported {} event(s) and {} link(s){holes} into {}",
             summary.events,
             summary.links,
             dir.display()

@@ -4,6 +4,7 @@ mod append;
 mod events;
 mod export;
 mod import;
+mod repair;
 mod stats;
 mod streams;
 mod tail;
@@ -58,12 +59,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let dir = store.dir_only("verify", verify::NOT_FOR_POSTGRES)?;
             verify::run(dir, json, &mut out)
         }
-        Command::Export { format, output } => {
-            export::run(store, format, output.as_deref(), json, &mut out)
+        Command::Repair { wait } => {
+            let dir = store.dir_only("repair", repair::NOT_FOR_POSTGRES)?;
+            repair::run(dir, wait, json, &mut out)
         }
-        Command::Import { file } => {
+        Command::Export {
+            format,
+            output,
+            skip_damaged,
+        } => export::run(
+            store,
+            format,
+            output.as_deref(),
+            skip_damaged,
+            json,
+            &mut out,
+        ),
+        Command::Import { file, wait } => {
             let dir = store.dir_only("import", import::NOT_FOR_POSTGRES)?;
-            import::run(dir, &file, json, &mut out)
+            import::run(dir, &file, wait, json, &mut out)
         }
         Command::Append(args) => append::run(store, args, json, &mut out),
     };

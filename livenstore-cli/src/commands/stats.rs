@@ -2,8 +2,9 @@
 //!
 //! Events, streams and links come from the store's counts (cheap); the count per event type
 //! reads every event once (in pages). A directory also reports its segment files (from the
-//! directory listing) and the torn tail a read-only open left alone; a PostgreSQL store has no
-//! such files, so those fields are left out.
+//! directory listing), the torn tail a read-only open left alone, the holes `repair` left, the
+//! damaged records (a damaged store is counted around its damage, with a warning) and the
+//! quarantine files; a PostgreSQL store has no such files, so those fields are left out.
 //!
 //! The counts describe one moment, the one the streams were read at: a read-only directory does
 //! not change while it is open, and for a store other processes append to (a PostgreSQL server)
@@ -13,7 +14,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use livenstore::{EventStore, StreamInfo, Timestamp};
+use livenstore::store::json::list_quarantine;
+use livenstore::{EventStore, JsonStore, StreamInfo, Timestamp};
 use serde::Serialize;
 
 use super::PAGE;
@@ -36,50 +38,75 @@ struct Stats {
     first_recorded_at: Option<Timestamp>,
     last_recorded_at: Option<Timestamp>,
     /// Bytes of an unfinished last batch that a read-only open leaves alone (a writer is in
-    /// the middle of an append, or crashed there; the next writable open cuts them off).
-    /// Directories only.
+    /// the middle of an append, or crashed there; the next writable open moves them to a
+    /// quarantine file). Directories only.
     #[serde(skip_serializing_if = "Option::is_none")]
     torn_tail_bytes: Option<u64>,
+    /// Lost records kept on record (holes `repair` left). Directories only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holes: Option<u64>,
+    /// Damaged records not repaired yet. Directories only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    damaged: Option<u64>,
+    /// The quarantine files (`segment-*.jsonl.torn-*`, `segment-*.jsonl.damaged-*`) and their
+    /// sizes. Directories only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantine: Option<BTreeMap<String, u64>>,
     types: BTreeMap<String, u64>,
+}
+
+/// What only a directory has.
+#[derive(Default)]
+struct DirFacts {
+    segments: u64,
+    segment_bytes: u64,
+    torn_tail_bytes: u64,
+    holes: u64,
+    /// Lost positions (holes and damage): positions that hold no event.
+    lost_positions: u64,
+    damaged: u64,
+    quarantine: BTreeMap<String, u64>,
 }
 
 /// `stats`.
 pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError> {
-    let opened = target.for_reading()?;
+    // A damaged directory is counted around its damage (the open warns about it).
+    let opened = target.for_reading_with(target.is_dir())?;
     let store = opened.events();
-    let (events, streams) = counts(store)?;
+    let facts = match &opened {
+        Store::Json { store, dir } => Some(dir_facts(store, dir)?),
+        Store::Postgres { .. } => None,
+    };
+    let lost = facts.as_ref().map_or(0, |f| f.lost_positions);
+    let (end, streams) = counts(store)?;
+    let events = end.saturating_sub(lost);
     let entries: u64 = streams.iter().map(|s| s.event_count).sum();
     let mut types = BTreeMap::new();
     let (mut first, mut last) = (None, None);
     let mut next = 1;
-    while next <= events {
-        let want = usize::try_from(events - next + 1).map_or(PAGE, |left| left.min(PAGE));
+    while next <= end {
+        let want = usize::try_from(end - next + 1).map_or(PAGE, |left| left.min(PAGE));
         let page = store.read_all(next, want)?;
-        let Some(end) = page.last() else { break };
-        next = end.position() + 1;
+        let Some(tail) = page.last() else { break };
+        next = tail.position() + 1;
         first = first.or(Some(page[0].recorded_at()));
-        last = Some(end.recorded_at());
+        last = Some(tail.recorded_at());
         for event in &page {
             *types.entry(event.event_type().to_owned()).or_insert(0) += 1;
         }
     }
-    let (segments, segment_bytes, torn_tail_bytes) = match &opened {
-        Store::Json { store, dir } => {
-            let (count, bytes) = segment_files(dir)?;
-            let torn = store.recovery().torn_tail.map_or(0, |t| t.bytes);
-            (Some(count), Some(bytes), Some(torn))
-        }
-        Store::Postgres { .. } => (None, None, None),
-    };
     let stats = Stats {
         events,
         streams: streams.len() as u64,
         links: entries.saturating_sub(events),
-        segments,
-        segment_bytes,
+        segments: facts.as_ref().map(|f| f.segments),
+        segment_bytes: facts.as_ref().map(|f| f.segment_bytes),
         first_recorded_at: first,
         last_recorded_at: last,
-        torn_tail_bytes,
+        torn_tail_bytes: facts.as_ref().map(|f| f.torn_tail_bytes),
+        holes: facts.as_ref().map(|f| f.holes),
+        damaged: facts.as_ref().map(|f| f.damaged),
+        quarantine: facts.map(|f| f.quarantine),
         types,
     };
     if json {
@@ -98,6 +125,18 @@ pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError
     table.row(vec!["last event".into(), time(stats.last_recorded_at)]);
     if let Some(torn) = stats.torn_tail_bytes.filter(|&bytes| bytes > 0) {
         table.row(vec!["torn tail bytes".into(), torn.to_string()]);
+    }
+    if let Some(holes) = stats.holes.filter(|&n| n > 0) {
+        table.row(vec!["holes".into(), holes.to_string()]);
+    }
+    if let Some(damaged) = stats.damaged.filter(|&n| n > 0) {
+        table.row(vec!["damaged records".into(), damaged.to_string()]);
+    }
+    for (file, bytes) in stats.quarantine.iter().flatten() {
+        table.row(vec![
+            "quarantine file".into(),
+            format!("{file} ({bytes} bytes)"),
+        ]);
     }
     table.write_rows(out)?;
     if !stats.types.is_empty() {
@@ -144,22 +183,39 @@ fn counts(store: &dyn EventStore) -> Result<(u64, Vec<StreamInfo>), CliError> {
     Ok((events, streams))
 }
 
-/// Number and total size of the `segment-*.jsonl` files.
-fn segment_files(dir: &Path) -> Result<(u64, u64), CliError> {
+/// The segment files (number and total size, from the listing), the torn tail, holes, damage
+/// and quarantine files of a directory.
+fn dir_facts(store: &JsonStore, dir: &Path) -> Result<DirFacts, CliError> {
     let io = |source| CliError::File {
         action: "cannot list",
         path: dir.to_path_buf(),
         source,
     };
-    let (mut count, mut bytes) = (0, 0);
+    let mut facts = DirFacts::default();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with("segment-") && name.ends_with(".jsonl") {
-            count += 1;
-            bytes += entry.metadata().map_err(io)?.len();
+            facts.segments += 1;
+            facts.segment_bytes += entry.metadata().map_err(io)?.len();
         }
     }
-    Ok((count, bytes))
+    let report = store.recovery();
+    facts.torn_tail_bytes = report.torn_tail.map_or(0, |t| t.bytes);
+    facts.damaged = report.damaged.len() as u64;
+    for hole in store.holes() {
+        facts.holes += u64::from(!hole.damaged);
+        facts.lost_positions += u64::from(hole.position.is_some());
+    }
+    for file in list_quarantine(dir)? {
+        let name = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        facts
+            .quarantine
+            .insert(name.unwrap_or_default(), file.bytes);
+    }
+    Ok(facts)
 }
