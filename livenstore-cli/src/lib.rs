@@ -37,6 +37,28 @@ mod server;
 mod store;
 mod warning;
 
+/// Entry points of the fuzz targets (`fuzz/`), compiled only when fuzzing (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzz {
+    use livenstore::store::json::{verify, JsonImporter, JsonStoreOptions};
+
+    /// An import file of any bytes, through `import`'s reader into an empty store: each line is
+    /// imported or refused with its line number, never a panic; an import that finishes leaves
+    /// a store that verifies healthy.
+    pub fn import(data: &[u8]) {
+        let dir =
+            std::env::temp_dir().join(format!("livenstore-fuzz-import-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let importer = JsonImporter::create(&dir, JsonStoreOptions::new()).expect("an importer");
+        let mut input = data;
+        if crate::commands::import::import_lines(&mut input, "input", importer, &dir).is_ok() {
+            let report = verify(&dir).expect("verify");
+            assert!(report.problems.is_empty(), "{:?}", report.problems);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 use std::io::Write;
 use std::process::ExitCode;
 

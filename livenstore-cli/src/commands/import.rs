@@ -25,42 +25,33 @@ pub const NOT_FOR_POSTGRES: &str =
     "it writes segment files; to copy a PostgreSQL store, export it and import the file into a \
      directory";
 
+/// What an import wrote.
 #[derive(Serialize)]
-struct Summary {
-    events: u64,
-    links: u64,
-    holes: u64,
+pub(crate) struct Summary {
+    pub events: u64,
+    pub links: u64,
+    pub holes: u64,
 }
 
-/// `import FILE [--wait SECS]` (`-` for standard input).
-pub fn run(
+/// Feeds every line of `input` (named `name` in errors) to `importer`, then finishes it.
+///
+/// # Errors
+///
+/// [`CliError::Import`] naming the line that is not a record or was refused (the records
+/// before it stay imported); the store's errors from finishing.
+pub(crate) fn import_lines(
+    input: &mut dyn BufRead,
+    name: &str,
+    mut importer: JsonImporter,
     dir: &Path,
-    file: &Path,
-    wait: Option<Duration>,
-    json: bool,
-    out: &mut Output,
-) -> Result<(), CliError> {
-    let name = file.display().to_string();
-    let mut input: Box<dyn BufRead> = if name == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let opened = File::open(file).map_err(|source| CliError::File {
-            action: "cannot open",
-            path: file.to_path_buf(),
-            source,
-        })?;
-        Box::new(BufReader::new(opened))
-    };
-    open::check_writable_dir(dir)?;
-    let mut importer = JsonImporter::create(dir, open::writer_options(wait))
-        .map_err(|e| CliError::from_store(dir, e))?;
+) -> Result<Summary, CliError> {
     let mut text = String::new();
     let mut line = 0u64;
     loop {
         text.clear();
         line += 1;
         let stop = |reason: String, importer: &JsonImporter| CliError::Import {
-            file: name.clone(),
+            file: name.to_owned(),
             line,
             reason,
             events: importer.events(),
@@ -93,6 +84,32 @@ pub fn run(
             .finish()
             .map_err(|e| CliError::from_store(dir, e))?,
     );
+    Ok(summary)
+}
+
+/// `import FILE [--wait SECS]` (`-` for standard input).
+pub fn run(
+    dir: &Path,
+    file: &Path,
+    wait: Option<Duration>,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let name = file.display().to_string();
+    let mut input: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let opened = File::open(file).map_err(|source| CliError::File {
+            action: "cannot open",
+            path: file.to_path_buf(),
+            source,
+        })?;
+        Box::new(BufReader::new(opened))
+    };
+    open::check_writable_dir(dir)?;
+    let importer = JsonImporter::create(dir, open::writer_options(wait))
+        .map_err(|e| CliError::from_store(dir, e))?;
+    let summary = import_lines(&mut input, &name, importer, dir)?;
     if json {
         out.json(&summary)
     } else {

@@ -3,7 +3,7 @@
 mod append;
 mod events;
 mod export;
-mod import;
+pub(crate) mod import;
 mod repair;
 mod stats;
 mod streams;

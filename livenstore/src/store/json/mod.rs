@@ -112,6 +112,8 @@ mod crc;
 mod durability;
 mod encode;
 mod format;
+#[cfg(fuzzing)]
+pub mod fuzz;
 mod id_index;
 mod import;
 mod index;
