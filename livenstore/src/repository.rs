@@ -50,17 +50,14 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
     /// moved it to a quarantine file and left a hole), so replaying the others would build a
     /// state that never was.
     #[error(
-        "stream `{stream}` lacks version {missing} (its next event is version {found}): the \
-         record was lost, so the aggregate cannot be rebuilt (see the store's holes and \
-         quarantine files)"
+        "stream `{stream}` lacks version {missing}: the record was lost, so the aggregate \
+         cannot be rebuilt (see the store's holes and quarantine files)"
     )]
     MissingVersion {
         /// The aggregate's stream.
         stream: String,
         /// The first version missing.
         missing: u64,
-        /// The version of the event that follows the gap.
-        found: u64,
     },
 }
 
@@ -200,12 +197,8 @@ impl<S: EventStore> Repository<S> {
                 .iter()
                 .zip(expected..)
                 .find(|(event, want)| event.stream_version() != *want);
-            if let Some((event, missing)) = gap {
-                return Err(RepositoryError::MissingVersion {
-                    stream,
-                    missing,
-                    found: event.stream_version(),
-                });
+            if let Some((_, missing)) = gap {
+                return Err(RepositoryError::MissingVersion { stream, missing });
             }
             root.replay_all(&page)
                 .map_err(|source| RepositoryError::Replay {
@@ -213,6 +206,13 @@ impl<S: EventStore> Repository<S> {
                     source,
                 })?;
             if page.len() < LOAD_PAGE {
+                // A lost last version leaves no event after it to show the gap.
+                if self.store.has_gaps(&stream)?
+                    && self.store.stream_version(&stream)? > root.version()
+                {
+                    let missing = root.version() + 1;
+                    return Err(RepositoryError::MissingVersion { stream, missing });
+                }
                 return Ok(root);
             }
         }

@@ -231,4 +231,8 @@ impl<S: EventStore, M: SubscriptionManager> EventStore for PublishingStore<S, M>
     fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         self.store.stream_version(stream)
     }
+
+    fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
+        self.store.has_gaps(stream)
+    }
 }

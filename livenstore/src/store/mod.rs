@@ -398,6 +398,20 @@ pub trait EventStore: Send + Sync {
             .stream_info(stream)?
             .map_or(0, |info| info.last_version))
     }
+
+    /// Whether `stream` has lost versions: records a repair of damage moved out of the store,
+    /// their versions kept taken ([`JsonStore::holes`](crate::JsonStore::holes)). Reads skip
+    /// them, so a reader that needs every version (a [`Repository`](crate::Repository)
+    /// rebuilding an aggregate) asks. The default, for stores that cannot lose a record, is
+    /// `false`; a store that wraps another forwards it.
+    ///
+    /// # Errors
+    ///
+    /// As [`stream_info`](Self::stream_info).
+    fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
+        let _ = stream;
+        Ok(false)
+    }
 }
 
 /// Checks an event type name: non-empty, at most 256 bytes, no control characters.

@@ -61,7 +61,7 @@ pub(crate) struct QuarantineRef {
 
 /// A hole: what `repair` leaves in the log where a record was lost. It holds the global
 /// `position` and the stream `version` the lost record had (each when known), so nothing after
-/// it is renumbered and neither is ever given out again.
+/// it is renumbered and neither is given out again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HoleRecord {
     /// The lost record's global position (`None`: a link, or unknown).

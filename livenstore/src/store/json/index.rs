@@ -7,7 +7,8 @@
 //!   the store.
 //! - `recorded_at` never decreases along `events`.
 //! - Gaps: a position or a stream version whose record was lost is still taken, so nothing after
-//!   it is renumbered and it is never given out again. A lost position is an entry of `events`
+//!   it is renumbered and it is never given out again (as far as the gap is known: see
+//!   `resolve.rs`). A lost position is an entry of `events`
 //!   whose [`EntryKind`] is not `Event` (a `Hole` that `repair` recorded, or a `Damaged` record
 //!   of a damaged store opened read-only); a lost stream version whose position is unknown is a
 //!   stream entry with position 0, its kind in `missing`. Reads skip holes and fail on damage

@@ -54,20 +54,21 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(io_err(&path))?;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A wait too long to have a deadline (`Duration::MAX`) waits for as long as it takes.
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(DirLock { file }),
                 Err(TryLockError::WouldBlock) => {
                     let now = Instant::now();
-                    match deadline {
-                        Some(deadline) if now < deadline => {
-                            std::thread::sleep(pause.min(deadline - now));
-                            pause = (pause * 2).min(Duration::from_millis(50));
-                        }
+                    let left = match deadline {
+                        Some(Some(deadline)) if now < deadline => deadline - now,
+                        Some(None) => Duration::MAX,
                         _ => return Err(StoreError::Locked { path }),
-                    }
+                    };
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(TryLockError::Error(source)) => return Err(StoreError::Io { path, source }),
             }
@@ -105,8 +106,7 @@ mod tests {
         let gave_up = DirLock::acquire_within(dir.path(), Some(Duration::from_millis(30)));
         assert!(matches!(gave_up, Err(StoreError::Locked { .. })));
         std::thread::scope(|s| {
-            let waiter =
-                s.spawn(|| DirLock::acquire_within(dir.path(), Some(Duration::from_secs(20))));
+            let waiter = s.spawn(|| DirLock::acquire_within(dir.path(), Some(Duration::MAX)));
             std::thread::sleep(Duration::from_millis(50));
             drop(held);
             waiter.join().unwrap().unwrap();

@@ -32,7 +32,9 @@
 //! - `batch: [i, n]`: the line is the i-th of the n events one `append` wrote. A link line is a
 //!   batch of its own.
 //! - A hole line is what [`repair`] leaves for a lost record: the position and stream version it
-//!   held stay taken, and where its bytes went is on record. Reads skip holes.
+//!   held stay taken, and where its bytes went is on record. Reads skip holes. (When the
+//!   damaged line no longer tells which stream it was in, and it was its stream's last record,
+//!   that version cannot be kept taken: the repair report says so with `stream: None`.)
 //!
 //! # Index: rebuilt by a header-only scan
 //!
@@ -52,7 +54,8 @@
 //! 2. No byte is discarded. The log is only appended to, but for two explicit exceptions that
 //!    first move the bytes to a synced quarantine file: the cut of a torn tail (never
 //!    acknowledged) on a writable open, and [`repair`], which copies every intact line byte for
-//!    byte and replaces each damaged one by a hole line.
+//!    byte and replaces each damaged one by a hole line. (The bytes of a write that failed are
+//!    cut back at once: that append returned the error.)
 //! 3. An append is one `write` of all its lines, made under the writer lock; a batch counts only
 //!    once its last line (`[n, n]`) is on disk whole.
 //! 4. One writer per directory (the `LOCK` file); read-only opens never write. A writer never
@@ -295,7 +298,8 @@ impl JsonStore {
     /// # Errors
     ///
     /// [`StoreError::Io`] (also when `dir` does not exist), [`StoreError::Corrupted`] when a
-    /// segment file is missing.
+    /// segment file is missing, or when positions or versions jump by more than the damaged
+    /// lines between them can have held (a log edited by hand).
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         Self::open_read_only_with(dir, JsonStoreOptions::default())
     }
@@ -359,7 +363,8 @@ impl JsonStore {
 
     /// For a read-only store: scans what the writer appended since the open or the last refresh
     /// and returns how many positions were added. For a writable store: returns 0 (it always
-    /// sees its own appends).
+    /// sees its own appends). When a segment file was replaced since (by [`repair`]), the whole
+    /// log is scanned again.
     ///
     /// # Errors
     ///
@@ -368,28 +373,33 @@ impl JsonStore {
         if self.shared.writer.is_some() {
             return Ok(0);
         }
+        let dir = &self.shared.dir;
         let mut index = self.shared.index_mut();
         let before = index.last_position();
-        let damaged_before = self.lock_recovery().damaged.len();
-        let report = match recovery::scan_dir(&self.shared.dir, &mut index) {
-            Ok(torn) => {
-                let damaged = std::mem::take(&mut self.lock_recovery().damaged);
-                RecoveryReport {
+        let damaged_before = self.lock_recovery().damaged.clone();
+        let report = if segments_replaced(&index)? {
+            let mut fresh = Index::default();
+            let report = scan_or_survey(dir, &mut fresh)?;
+            *index = fresh;
+            report
+        } else {
+            match recovery::scan_dir(dir, &mut index) {
+                Ok(torn) => RecoveryReport {
                     torn_tail: torn,
-                    damaged,
+                    damaged: damaged_before.clone(),
+                },
+                Err(StoreError::Corrupted { line, .. }) if line > 0 => {
+                    // New damage: survey the whole log again.
+                    let survey = Survey::take(dir)?;
+                    *index = survey.build_index()?;
+                    survey.report()
                 }
+                Err(e) => return Err(e),
             }
-            Err(StoreError::Corrupted { line, .. }) if line > 0 => {
-                // New damage: survey the whole log again.
-                let survey = Survey::take(&self.shared.dir)?;
-                *index = survey.build_index()?;
-                survey.report()
-            }
-            Err(e) => return Err(e),
         };
         let added = index.last_position().saturating_sub(before);
         drop(index);
-        if report.damaged.len() != damaged_before {
+        if report.damaged != damaged_before {
             self.shared.options.report_recovery(&report);
         }
         *self.lock_recovery() = report;
@@ -486,6 +496,27 @@ impl JsonStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Whether a segment file of `index` was replaced (renamed over, as `repair` does) or removed
+/// since it was opened.
+fn segments_replaced(index: &Index) -> Result<bool, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    for segment in &index.segments {
+        let open = segment.file.metadata().map_err(io_err(&segment.path))?;
+        match std::fs::metadata(&segment.path) {
+            Ok(now) if (now.dev(), now.ino()) == (open.dev(), open.ino()) => {}
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: segment.path.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// A writable open of a damaged store fails: the error says how to go on.
@@ -671,5 +702,12 @@ impl EventStore for JsonStore {
 
     fn last_position(&self) -> Result<u64, StoreError> {
         Ok(self.shared.index().last_position())
+    }
+
+    fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
+        let index = self.shared.index();
+        Ok(index
+            .stream_id(stream)
+            .is_some_and(|sid| index.streams[sid as usize].gaps > 0))
     }
 }

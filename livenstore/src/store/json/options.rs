@@ -156,10 +156,13 @@ impl JsonStoreOptions {
         self
     }
 
-    /// Calls `hook` when an open (or a [`refresh`](super::JsonStore::refresh)) recovers
-    /// something: a torn tail moved to a quarantine file, or damaged records found by a
-    /// read-only open. It runs before the open returns, on the opening thread; what it was told
-    /// stays available from [`JsonStore::recovery`](super::JsonStore::recovery).
+    /// Calls `hook` when an open finds something to report: a torn tail (moved to a quarantine
+    /// file by a writable open, left alone by a read-only one: then
+    /// [`TornTail::quarantine`](super::TornTail::quarantine) is `None`), or damaged records (a
+    /// read-only open). A [`refresh`](super::JsonStore::refresh) of a read-only store calls it
+    /// again when the damage it finds changes. It runs before the open returns, on the opening
+    /// thread; what it was told stays available from
+    /// [`JsonStore::recovery`](super::JsonStore::recovery).
     pub fn on_recovery(mut self, hook: impl Fn(&RecoveryReport) + Send + Sync + 'static) -> Self {
         self.recovery_hook = Some(Arc::new(hook));
         self

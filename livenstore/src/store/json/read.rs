@@ -99,7 +99,7 @@ pub(crate) fn plan<S: Into<Slot>>(
     max: usize,
     skip_damaged: bool,
 ) -> Result<(Vec<Want>, ReadCtx), StoreError> {
-    let mut wants: Vec<Want> = Vec::new();
+    let mut wants: Vec<Want> = Vec::with_capacity(slots.size_hint().0.min(max));
     for slot in slots {
         if wants.len() >= max {
             break;

@@ -185,10 +185,12 @@ enum Pending {
     Hole(Box<HoleRecord>),
 }
 
-/// Adds `pending` to the index, in order; the first record is on line `first_line`.
+/// Adds `pending` to the index, in order (each record with the line it came from, for errors),
+/// and moves the cursor to `to`: the offset and line just after the last line counted.
 fn flush(
     index: &mut Index,
     pending: &mut Vec<(u64, Pending)>,
+    to: (u64, u64),
     corrupted: &impl Fn(u64, String) -> StoreError,
 ) -> Result<(), StoreError> {
     for (line, p) in pending.drain(..) {
@@ -208,12 +210,13 @@ fn flush(
         };
         result.map_err(|reason| corrupted(line, reason))?;
     }
+    (index.cursor.offset, index.cursor.line) = to;
     Ok(())
 }
 
 /// Scans segment `cursor.segment` of `index` from the cursor on, adding every complete batch.
-/// Returns the torn tail found at its end, if any (the cursor stays at the end of the last
-/// complete batch).
+/// Returns the torn tail found at its end, if any. Afterwards the cursor is just after the last
+/// line counted: the last complete batch, or a hole that ends the batch it sits in.
 ///
 /// # Errors
 ///
@@ -289,6 +292,11 @@ pub(crate) fn scan_segment(
             Ok(record) => record,
             Err(reason) => {
                 damage = Some((line, corrupt(reason)?));
+                // What came before the damage is settled now: a batch that holes closed
+                // counts; an unfinished one is part of the torn tail.
+                if tracker.finish() == End::ClosedByGap {
+                    flush(index, &mut pending, (line_start, line - 1), &corrupted)?;
+                }
                 continue;
             }
         };
@@ -300,9 +308,7 @@ pub(crate) fn scan_segment(
             tracker.gap();
             pending.push((line, Pending::Hole(hole)));
             if !tracker.is_open() {
-                flush(index, &mut pending, &corrupted)?;
-                index.cursor.offset = offset;
-                index.cursor.line = line;
+                flush(index, &mut pending, (offset, line), &corrupted)?;
             }
             continue;
         };
@@ -310,7 +316,7 @@ pub(crate) fn scan_segment(
             .record(i, total)
             .map_err(|e| corrupted(line, e.reason(i, total)))?;
         if step.closes_previous {
-            flush(index, &mut pending, &corrupted)?;
+            flush(index, &mut pending, (line_start, line - 1), &corrupted)?;
         }
         match record {
             Record::Event { header, .. } => {
@@ -338,23 +344,21 @@ pub(crate) fn scan_segment(
             Record::Hole(_) => unreachable!("holes have no batch marker"),
         }
         if step.completes {
-            flush(index, &mut pending, &corrupted)?;
-            index.cursor.offset = offset;
-            index.cursor.line = line;
+            flush(index, &mut pending, (offset, line), &corrupted)?;
         }
     }
-    let end = tracker.finish();
-    if end == End::ClosedByGap && damage.is_none() {
-        // The last records of the last batch were lost (and recorded as holes): it counts.
-        flush(index, &mut pending, &corrupted)?;
-        index.cursor.offset = offset;
-        index.cursor.line = line;
-        return Ok(None);
+    if damage.is_none() {
+        match tracker.finish() {
+            End::Clean => return Ok(None),
+            End::ClosedByGap => {
+                // The last records of the last batch were lost (and recorded as holes).
+                flush(index, &mut pending, (offset, line), &corrupted)?;
+                return Ok(None);
+            }
+            End::Unfinished => {}
+        }
     }
     let cursor = index.cursor;
-    if damage.is_none() && end == End::Clean {
-        return Ok(None);
-    }
     let (damage_line, reason) =
         damage.unwrap_or_else(|| (cursor.line + 1, "the last batch is incomplete".into()));
     if !is_last {

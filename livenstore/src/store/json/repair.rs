@@ -200,19 +200,17 @@ fn plan_segment(
 ) -> Result<(), StoreError> {
     let end = survey.counted_end();
     let (id, path) = &survey.segments[k];
-    let lines: Vec<usize> = (0..survey.lines.len())
-        .filter(|&i| survey.lines[i].segment == k)
+    let lines = survey.segment_lines(k);
+    let counted = lines.start..lines.end.min(end).max(lines.start);
+    let torn = end.max(lines.start)..lines.end;
+    let damaged: Vec<usize> = counted
+        .clone()
+        .filter(|&i| survey.lines[i].damaged().is_some())
         .collect();
-    let torn: Vec<usize> = lines.iter().copied().filter(|&i| i >= end).collect();
-    let damaged: Vec<usize> = lines
-        .iter()
-        .copied()
-        .filter(|&i| i < end && survey.lines[i].damaged().is_some())
-        .collect();
-    let orphans = survey
-        .gaps
-        .iter()
-        .any(|g| g.cause.is_none() && lines.contains(&g.line));
+    // The survey's gaps are in line order: this segment's are a slice of them.
+    let gaps_here = &survey.gaps[survey.gaps.partition_point(|g| g.line < lines.start)
+        ..survey.gaps.partition_point(|g| g.line < lines.end)];
+    let orphans = gaps_here.iter().any(|g| g.cause.is_none());
     if torn.is_empty() && damaged.is_empty() && !orphans {
         return Ok(());
     }
@@ -221,8 +219,8 @@ fn plan_segment(
         let line = &survey.lines[i];
         &bytes[line.offset as usize..(line.offset + line.len) as usize]
     };
-    if let Some(&first) = torn.first() {
-        let from = survey.lines[first].offset as usize;
+    if !torn.is_empty() {
+        let from = survey.lines[torn.start].offset as usize;
         let file = write_quarantine(path, QuarantineKind::TornTail, &bytes[from..])?;
         report.quarantine_files.push(file);
     }
@@ -246,12 +244,8 @@ fn plan_segment(
     };
     let repaired_at = Timestamp::now();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut gaps = survey
-        .gaps
-        .iter()
-        .filter(|g| lines.contains(&g.line))
-        .peekable();
-    for &i in lines.iter().filter(|&&i| i < end) {
+    let mut gaps = gaps_here.iter().peekable();
+    for i in counted {
         let line = &survey.lines[i];
         let quarantined = match (&quarantine, places.get(&i)) {
             (Some(file), Some(&(offset, bytes))) => Some(QuarantineRef {

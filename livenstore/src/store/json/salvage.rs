@@ -25,6 +25,8 @@ pub(crate) struct Salvage {
     pub id: Option<EventId>,
     pub stream: Option<String>,
     pub version: Option<u64>,
+    /// The batch marker `[i, n]`.
+    pub batch: Option<(u32, u32)>,
 }
 
 impl Salvage {
@@ -68,7 +70,17 @@ pub(crate) fn salvage(line: &[u8]) -> Salvage {
         id: string_after(header, b"\"id\":").and_then(|s| s.parse().ok()),
         stream: string_after(header, b"\"stream\":"),
         version: number_after(header, b"\"version\":"),
+        batch: batch_after(header),
     }
+}
+
+/// The `"batch":[i,n]` marker.
+fn batch_after(text: &[u8]) -> Option<(u32, u32)> {
+    let key = b"\"batch\":";
+    let at = find(text, key)? + key.len();
+    let mut values = serde_json::Deserializer::from_slice(&text[at..]).into_iter::<[u32; 2]>();
+    let [i, n] = values.next()?.ok()?;
+    Some((i, n))
 }
 
 /// The fields of a record that decodes.
@@ -80,6 +92,7 @@ pub(crate) fn from_record(record: &Record<'_>) -> Salvage {
             id: Some(header.id),
             stream: Some(header.stream.to_string()),
             version: Some(header.version),
+            batch: Some((header.batch[0], header.batch[1])),
         },
         Record::Link(link) => Salvage {
             kind: SalvagedKind::Link,
@@ -87,6 +100,7 @@ pub(crate) fn from_record(record: &Record<'_>) -> Salvage {
             id: Some(link.id),
             stream: Some(link.stream.to_string()),
             version: Some(link.version),
+            batch: Some((1, 1)),
         },
         Record::Hole(hole) => Salvage {
             kind: SalvagedKind::Hole,
@@ -94,6 +108,7 @@ pub(crate) fn from_record(record: &Record<'_>) -> Salvage {
             id: hole.id,
             stream: hole.stream.clone(),
             version: hole.version,
+            batch: None,
         },
     }
 }
@@ -160,6 +175,7 @@ mod tests {
         assert_eq!(got.position, Some(42), "not the payload's field");
         assert_eq!(got.stream.as_deref(), Some("acc-1"));
         assert_eq!((got.version, got.id), (Some(7), Some(id)));
+        assert_eq!(got.batch, Some((1, 1)));
     }
 
     #[test]

@@ -237,26 +237,34 @@ impl Survey {
         }
     }
 
-    /// Step 2: the torn tail of the last segment.
+    /// The lines of segment `k`: a range of [`Survey::lines`] (they are in segment order).
+    pub fn segment_lines(&self, k: usize) -> std::ops::Range<usize> {
+        let start = self.lines.partition_point(|l| l.segment < k);
+        let end = self.lines.partition_point(|l| l.segment <= k);
+        start..end
+    }
+
+    /// Step 2: the torn tail of the last segment: the longest run of lines at its end that an
+    /// interrupted append can leave (see `recovery.rs`): the first records of one batch, in
+    /// order, and lines cut short or never written, starting where a batch can start.
     fn find_torn_tail(&mut self) {
         let Some(last) = self.segments.len().checked_sub(1) else {
             return;
         };
-        let mut first = self.lines.len();
-        while first > 0 {
-            let line = &self.lines[first - 1];
-            let torn_like = line.segment == last
-                && match &line.kind {
-                    LineKind::Event(e) => e.batch.0 < e.batch.1,
-                    LineKind::Damaged(d) => d.torn_like,
-                    LineKind::Link(_) | LineKind::Hole(_) => false,
-                };
-            if !torn_like {
-                break;
-            }
+        let lines = self.segment_lines(last);
+        let torn_like = |l: &Line| match &l.kind {
+            LineKind::Event(e) => e.batch.0 < e.batch.1,
+            LineKind::Damaged(d) => d.torn_like,
+            LineKind::Link(_) | LineKind::Hole(_) => false,
+        };
+        let mut first = lines.end;
+        while first > lines.start && torn_like(&self.lines[first - 1]) {
             first -= 1;
         }
-        if first == self.lines.len() {
+        while first < lines.end && !self.is_unfinished_batch(first, lines.start) {
+            first += 1;
+        }
+        if first == lines.end {
             return;
         }
         let reason = self.lines[first..]
@@ -267,6 +275,27 @@ impl Survey {
                 |(n, r)| format!("line {n}: {r}"),
             );
         self.torn = Some(TornRegion { first, reason });
+    }
+
+    /// Whether the lines from `first` to the end are what an unfinished append leaves: a batch
+    /// may start there (`segment_start`, after a complete batch, a hole or damage), and the
+    /// records among them are `[1, n]`, `[2, n]`, ... in order.
+    fn is_unfinished_batch(&self, first: usize, segment_start: usize) -> bool {
+        let boundary = first == segment_start
+            || match &self.lines[first - 1].kind {
+                LineKind::Event(e) => e.batch.0 == e.batch.1,
+                LineKind::Link(_) | LineKind::Hole(_) | LineKind::Damaged(_) => true,
+            };
+        let mut next = (1, None);
+        boundary
+            && self.lines[first..].iter().all(|l| match &l.kind {
+                LineKind::Event(e) => {
+                    let fits = e.batch.0 == next.0 && next.1.is_none_or(|n| n == e.batch.1);
+                    next = (e.batch.0 + 1, Some(e.batch.1));
+                    fits
+                }
+                _ => true,
+            })
     }
 
     /// The lines before the torn tail: those that count.
@@ -285,6 +314,7 @@ impl Survey {
                 id: Some(EventId::from_u128(e.id)),
                 stream: name(&self.streams, e.stream),
                 version: Some(e.version),
+                batch: Some(e.batch),
             },
             LineKind::Link(l) => Salvage {
                 kind: SalvagedKind::Link,
@@ -292,6 +322,7 @@ impl Survey {
                 id: Some(EventId::from_u128(l.id)),
                 stream: name(&self.streams, l.stream),
                 version: Some(l.version),
+                batch: Some((1, 1)),
             },
             LineKind::Hole(h) => Salvage {
                 kind: SalvagedKind::Hole,
@@ -299,6 +330,7 @@ impl Survey {
                 id: h.id,
                 stream: h.stream.clone(),
                 version: h.version,
+                batch: None,
             },
             LineKind::Damaged(_) => return,
         };
@@ -309,20 +341,25 @@ impl Survey {
         }));
     }
 
-    /// Step 3: batch markers of segment `k` (lines before `end` only).
+    /// Step 3: batch markers of segment `k` (lines before `end` only). A batch still open at
+    /// the end of the last segment counts only if a hole or a damaged line that was its last
+    /// (`[n, n]`) follows it: nothing else shows that its append finished.
     fn check_batches(&mut self, k: usize, end: usize) {
         let mut tracker = BatchTracker::default();
         let mut open: Vec<usize> = Vec::new();
-        let lines: Vec<usize> = (0..end).filter(|&i| self.lines[i].segment == k).collect();
-        for i in lines {
+        let mut gaps_since: Vec<usize> = Vec::new();
+        let range = self.segment_lines(k);
+        for i in range.start..range.end.min(end) {
             let (at, of) = match &self.lines[i].kind {
                 LineKind::Event(e) => e.batch,
                 LineKind::Link(_) => (1, 1),
                 LineKind::Hole(_) | LineKind::Damaged(_) => {
                     tracker.gap();
+                    gaps_since.push(i);
                     continue;
                 }
             };
+            gaps_since.clear();
             let step = match tracker.record(at, of) {
                 Ok(step) => step,
                 Err(BatchError::Interrupted) => {
@@ -351,21 +388,35 @@ impl Survey {
                     continue;
                 }
             };
-            if step.closes_previous {
+            if step.closes_previous || step.completes {
                 open.clear();
             }
-            if step.completes {
-                open.clear();
-            } else {
+            if !step.completes {
                 open.push(i);
             }
         }
-        if tracker.finish() == End::Unfinished {
+        let is_last = k + 1 == self.segments.len();
+        let finished = match tracker.finish() {
+            End::Clean => true,
+            End::Unfinished => false,
+            End::ClosedByGap => !is_last || gaps_since.iter().any(|&g| self.ends_a_batch(g)),
+        };
+        if !finished {
             for j in open {
-                let reason = "part of an append whose last line is missing (the segment ends \
-                              first)";
+                let reason = "part of an append whose last line is missing (nothing after it \
+                              shows that the append finished)";
                 self.mark_damaged(j, reason.to_owned());
             }
+        }
+    }
+
+    /// Whether gap line `i` shows a batch's end: a hole (`repair` decided), or a damaged line
+    /// whose marker still reads `[n, n]`.
+    fn ends_a_batch(&self, i: usize) -> bool {
+        match &self.lines[i].kind {
+            LineKind::Hole(_) => true,
+            LineKind::Damaged(d) => d.salvage.batch.is_some_and(|(at, of)| at == of),
+            _ => false,
         }
     }
 

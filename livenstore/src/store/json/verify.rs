@@ -46,7 +46,8 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// Whether no line is corrupted (a torn tail alone counts as healthy: opening repairs it).
+    /// Whether no line is corrupted (a torn tail alone counts as healthy: the next writable open
+    /// moves it to a quarantine file).
     pub fn is_healthy(&self) -> bool {
         self.problems.iter().all(|p| p.torn_tail)
     }

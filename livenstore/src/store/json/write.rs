@@ -3,7 +3,9 @@
 //! Invariants:
 //! - All writes happen under the writer mutex, in the order the index gives positions; a batch's
 //!   lines go to the file in one `write_all` and the index learns of them only after it
-//!   succeeded. A failed write is cut back (`set_len`) so the file ends at a batch boundary.
+//!   succeeded. A failed write is cut back (`set_len`) so the file ends at a batch boundary;
+//!   those bytes are the only ones ever cut without a quarantine file, their append having
+//!   returned the error. If the cut fails too, the writer refuses every later append.
 //! - The idempotency check runs before the version check (see [`EventStore`](crate::EventStore)).
 //! - The durability wait happens after the writer mutex is released, so other appenders can
 //!   write while one `fsync` runs (group commit). An append holds an `AppendTicket` from its
@@ -36,6 +38,8 @@ pub(crate) struct Writer {
     /// Batches written since open (the group-commit counter).
     written: u64,
     buf: Vec<u8>,
+    /// Set when the file could not be brought back to a batch boundary: no append may follow.
+    broken: Option<String>,
 }
 
 impl Writer {
@@ -84,6 +88,7 @@ impl Writer {
             size,
             written: 0,
             buf: Vec::new(),
+            broken: None,
         })
     }
 
@@ -96,8 +101,15 @@ impl Writer {
         }
         let start = self.size;
         if let Err(source) = (&*self.file).write_all(&self.buf) {
-            // Leave the file at a batch boundary; if even that fails, the next open cuts it.
-            let _ = self.file.set_len(start);
+            // Leave the file at a batch boundary (the failed append's bytes go: it returns the
+            // error). If even that fails, the file ends in part of a batch: refuse to append
+            // after it; the next open finds it as a torn tail.
+            if let Err(cut) = self.file.set_len(start) {
+                self.broken = Some(format!(
+                    "an append's write failed ({source}) and could not be cut back ({cut}); \
+                     reopen the store"
+                ));
+            }
             return Err(StoreError::Io {
                 path: self.path.clone(),
                 source,
@@ -146,6 +158,12 @@ fn lock_writer(shared: &Shared) -> Result<MutexGuard<'_, Writer>, StoreError> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     shared.syncer.check_failed(&guard.path)?;
+    if let Some(reason) = &guard.broken {
+        return Err(StoreError::Io {
+            path: guard.path.clone(),
+            source: std::io::Error::other(reason.clone()),
+        });
+    }
     Ok(guard)
 }
 
