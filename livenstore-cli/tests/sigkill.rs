@@ -77,17 +77,31 @@ fn appends_killed_at_random_moments_lose_nothing_they_acknowledged() -> R {
             .spawn()?;
         Ok(Writer { id, payload, child })
     };
-    // How long an append process takes here, to spread the kills over its life.
-    let started = Instant::now();
-    let mut calibrate = spawn(EventId::new(), 4)?;
-    assert!(calibrate.child.wait()?.success());
-    let life = started.elapsed().as_micros() as u64;
     let mut sent: HashMap<EventId, usize> = HashMap::new();
-    sent.insert(calibrate.id, calibrate.payload);
     let mut acknowledged: HashMap<EventId, u64> = HashMap::new();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ rounds);
     let (mut killed, mut finished) = (0u64, 0u64);
-    for _ in 0..rounds {
+    let mut life = 0;
+    for round in 0..rounds {
+        if round % 20 == 0 {
+            // How long an append process takes now (opening scans a growing log), so the
+            // kills are spread over its whole life.
+            let started = Instant::now();
+            let mut calibrate = spawn(EventId::new(), payloads.len() - 1)?;
+            assert!(calibrate.child.wait()?.success());
+            life = started.elapsed().as_micros() as u64;
+            let mut out = String::new();
+            calibrate
+                .child
+                .stdout
+                .take()
+                .ok_or("stdout")?
+                .read_to_string(&mut out)?;
+            let printed: serde_json::Value = serde_json::from_str(out.trim())?;
+            let position = printed["position"].as_u64().ok_or("position")?;
+            acknowledged.insert(calibrate.id, position);
+            sent.insert(calibrate.id, calibrate.payload);
+        }
         let mut writers = Vec::new();
         for _ in 0..2 {
             let payload = rng.below(payloads.len() as u64) as usize;
