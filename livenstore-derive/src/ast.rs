@@ -9,7 +9,6 @@ use syn::{DeriveInput, Ident, LitStr, Path};
 use crate::attr::{self, AggregateAttrs, EventAttrs};
 use crate::case::to_snake_case;
 use crate::ctxt::Errors;
-use crate::valid;
 
 /// The input of `#[derive(DomainEvent)]`.
 pub struct Event<'a> {
@@ -20,13 +19,11 @@ pub struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
-    /// Parses and checks the input, reporting every problem at once.
-    pub fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
-        let mut errors = Errors::default();
-        let attrs = attr::event_attrs(&input.attrs, &mut errors);
-        let event = Event { input, attrs };
-        valid::check_event(&event, &mut errors);
-        errors.finish().map(|()| event)
+    /// Parses the input; what is wrong with its attributes goes to `errors` (`valid.rs`
+    /// checks the rest).
+    pub fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Self {
+        let attrs = attr::event_attrs(&input.attrs, errors);
+        Event { input, attrs }
     }
 
     /// The stable type name: `#[event(name = "...")]`, or the type's own name.
@@ -59,13 +56,11 @@ pub struct ListedEvent<'a> {
 }
 
 impl<'a> Aggregate<'a> {
-    /// Parses and checks the input, reporting every problem at once.
-    pub fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
-        let mut errors = Errors::default();
-        let attrs = attr::aggregate_attrs(&input.attrs, &mut errors);
-        let aggregate = Aggregate { input, attrs };
-        valid::check_aggregate(&aggregate, &mut errors);
-        errors.finish().map(|()| aggregate)
+    /// Parses the input; what is wrong with its attributes goes to `errors` (`valid.rs`
+    /// checks the rest).
+    pub fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Self {
+        let attrs = attr::aggregate_attrs(&input.attrs, errors);
+        Aggregate { input, attrs }
     }
 
     /// The listed events, in order (empty when `events` is missing).

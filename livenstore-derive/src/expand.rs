@@ -7,11 +7,11 @@ use syn::ext::IdentExt;
 use syn::DeriveInput;
 
 use crate::ast::{self, Aggregate, Event};
-use crate::fallback;
+use crate::{fallback, valid};
 
 /// `#[derive(DomainEvent)]`: the impl, or the errors and a stub impl.
 pub fn derive_domain_event(input: &DeriveInput) -> TokenStream {
-    match Event::from_syn(input) {
+    match valid::event(input) {
         Ok(event) => domain_event(&event),
         Err(error) => fallback::domain_event(input, &error),
     }
@@ -19,7 +19,7 @@ pub fn derive_domain_event(input: &DeriveInput) -> TokenStream {
 
 /// `#[derive(Aggregate)]`: the event enum and impls, or the errors and a stub impl.
 pub fn derive_aggregate(input: &DeriveInput) -> TokenStream {
-    match Aggregate::from_syn(input) {
+    match valid::aggregate(input) {
         Ok(aggregate) => aggregate_impl(&aggregate),
         Err(error) => fallback::aggregate(input, &error),
     }

@@ -8,6 +8,22 @@ use syn::{Data, DeriveInput, LitStr};
 use crate::ast::{default_handler, path_string, Aggregate, Event};
 use crate::ctxt::Errors;
 
+/// Parses and checks the input of `#[derive(DomainEvent)]`, reporting every problem at once.
+pub fn event(input: &DeriveInput) -> syn::Result<Event<'_>> {
+    let mut errors = Errors::default();
+    let event = Event::from_syn(input, &mut errors);
+    check_event(&event, &mut errors);
+    errors.finish().map(|()| event)
+}
+
+/// Parses and checks the input of `#[derive(Aggregate)]`, reporting every problem at once.
+pub fn aggregate(input: &DeriveInput) -> syn::Result<Aggregate<'_>> {
+    let mut errors = Errors::default();
+    let aggregate = Aggregate::from_syn(input, &mut errors);
+    check_aggregate(&aggregate, &mut errors);
+    errors.finish().map(|()| aggregate)
+}
+
 /// Every rule of `#[derive(DomainEvent)]`.
 pub fn check_event(event: &Event, errors: &mut Errors) {
     check_not_union(event.input, "DomainEvent", errors);
