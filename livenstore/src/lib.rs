@@ -50,34 +50,27 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-mod aggregate;
 mod clock;
-mod domain_event;
-mod envelope;
-mod id;
-mod metadata;
-mod payload;
-mod registry;
-mod repository;
-mod root;
 mod time;
 
+pub mod aggregate;
+pub mod event;
 pub mod pubsub;
 pub mod store;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use aggregate::{Aggregate, AggregateEvent, DomainError, EventDecodeError};
-pub use domain_event::DomainEvent;
-pub use envelope::{EnvelopeError, LinkInfo, NewEvent, RecordedEvent, RecordedEventParts};
-pub use id::{EventId, ParseEventIdError};
-pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
-pub use payload::Payload;
+pub use aggregate::{
+    stream_name, Aggregate, AggregateEvent, AggregateRoot, DomainError, EventDecodeError,
+    ReplayError, Repository, RepositoryError,
+};
+pub use event::{
+    DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry, LinkInfo, Metadata,
+    NewEvent, ParseEventIdError, Payload, RecordedEvent, RecordedEventParts, RegistryDecodeError,
+    RegistryError, CAUSATION_ID, CORRELATION_ID,
+};
 pub use pubsub::{EventFilter, InMemorySubscriptionManager, PublishingStore, SubscriptionManager};
-pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
-pub use repository::{Repository, RepositoryError};
-pub use root::{stream_name, AggregateRoot, ReplayError};
 pub use store::json::JsonStore;
 pub use store::memory::InMemoryStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
@@ -92,7 +85,7 @@ pub use livenstore_derive::Aggregate;
 /// What the derives' generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::registry::EventRegistration;
+    pub use crate::event::EventRegistration;
     pub use inventory;
     pub use serde_json;
 

@@ -48,7 +48,7 @@
 
 pub(crate) mod chunk;
 mod config;
-mod event_types;
+mod type_index;
 mod hash;
 mod id_generator;
 mod id_index;

@@ -22,7 +22,7 @@ use std::cmp::max;
 use std::sync::Arc;
 
 use super::chunk::Entry;
-use super::event_types::TypeIndex;
+use super::type_index::TypeIndex;
 use super::id_generator::IdGenerator;
 use super::id_index::IdIndex;
 use super::log::Log;

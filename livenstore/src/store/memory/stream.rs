@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::chunk::{Chunk, Entry, NewEntry, Record, StoredEvent, MAX_ENTRIES};
-use super::event_types::EventTypes;
+use crate::event::type_names::EventTypes;
 use super::hash::FastSet;
 use super::name_key::NameKey;
 use super::tail::{LockedTail, Tail};

@@ -95,7 +95,7 @@ impl LockedTail {
 mod tests {
     use super::*;
     use crate::store::memory::chunk::{Entry, NewEntry, Record};
-    use crate::store::memory::event_types::EventTypes;
+    use crate::event::type_names::EventTypes;
     use crate::{EventId, Payload, Timestamp};
 
     fn open_tail() -> Tail {

@@ -1,76 +1,14 @@
-//! [`EventTypes`]: the event type names of one in-memory store, numbered, shared with its chunks so
-//! a stored record keeps a 4-byte number instead of a name.
-//!
-//! Invariants:
-//! - Names are added at the next free number and never changed or removed, so a number read from
-//!   a record always names the same type, through any handle, for as long as the table lives.
-//! - Numbers are split in pages of doubling size (16, 32, 64, ...); page `p` is made when its
-//!   first name is added. Filled entries are `OnceLock`s, so readers need no lock.
-//! - Only the store, holding its write lock, names numbers (`set`), in order.
+//! [`TypeIndex`]: an in-memory store's side of its event types: name to number (the numbers its
+//! chunks keep, named in the shared [`EventTypes`] table), and the positions of each type's
+//! events.
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::hash::FastMap;
 use super::position_list::PositionList;
+use crate::event::type_names::EventTypes;
 use crate::store::StoreError;
-
-/// Names on page 0; page `p` has `FIRST_PAGE << p`.
-const FIRST_PAGE: u32 = 16;
-/// Pages: enough for every `u32` number.
-const PAGES: usize = 29;
-
-type Page = Box<[OnceLock<Arc<str>>]>;
-
-/// The page and the index on it of type number `number`.
-fn locate(number: u32) -> (usize, usize) {
-    let n = u64::from(number) / u64::from(FIRST_PAGE) + 1;
-    let page = n.ilog2() as usize;
-    let first = u64::from(FIRST_PAGE) * ((1u64 << page) - 1);
-    // Below the page size, which fits a usize.
-    (page, (u64::from(number) - first) as usize)
-}
-
-/// The numbered type names; see the module documentation.
-#[derive(Debug)]
-pub(crate) struct EventTypes {
-    pages: [OnceLock<Page>; PAGES],
-}
-
-impl EventTypes {
-    pub(crate) fn new() -> Self {
-        EventTypes {
-            pages: std::array::from_fn(|_| OnceLock::new()),
-        }
-    }
-
-    /// The name numbered `number`.
-    #[inline]
-    pub(crate) fn get(&self, number: u32) -> Option<&str> {
-        let (page, index) = locate(number);
-        self.pages
-            .get(page)?
-            .get()?
-            .get(index)?
-            .get()
-            .map(|name| &**name)
-    }
-
-    /// Names `number`, which must be the next free number (the store counts them). `&self` is
-    /// enough: an empty `OnceLock` is filled once, and readers sharing the table are unaffected.
-    /// Returns whether the number was free.
-    pub(crate) fn set(&self, number: u32, name: Arc<str>) -> bool {
-        let (page, index) = locate(number);
-        let Some(page) = self
-            .pages
-            .get(page)
-            .map(|p| p.get_or_init(|| (0..FIRST_PAGE << page).map(|_| OnceLock::new()).collect()))
-        else {
-            return false;
-        };
-        page.get(index).is_some_and(|slot| slot.set(name).is_ok())
-    }
-}
 
 /// The store's side of its types: name to number, and the positions of each type's events.
 ///
@@ -185,24 +123,5 @@ impl TypeIndex {
     /// Bytes held by the position lists, estimated.
     pub(crate) fn memory_bytes(&self) -> u64 {
         self.positions.iter().map(PositionList::memory_bytes).sum()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_name_what_was_set() {
-        let table = EventTypes::new();
-        for n in 0..5_000u32 {
-            assert!(table.set(n, Arc::from(format!("T{n}"))));
-        }
-        assert!(!table.set(7, Arc::from("again")), "a number is named once");
-        for n in 0..5_000u32 {
-            assert_eq!(table.get(n), Some(format!("T{n}").as_str()));
-        }
-        assert_eq!(table.get(5_000), None);
-        assert!(locate(u32::MAX).0 < PAGES);
     }
 }

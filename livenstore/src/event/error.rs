@@ -1,0 +1,37 @@
+//! [`EnvelopeError`]: what can go wrong between a domain event and its envelope.
+
+use crate::EventId;
+
+/// Errors converting between domain events and envelopes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// The stored event is of another type than the one asked for.
+    #[error("wrong event type: expected `{expected}`, the event {event_id} is a `{actual}`")]
+    TypeMismatch {
+        /// The type asked for (`T::EVENT_TYPE`).
+        expected: &'static str,
+        /// The stored event's type.
+        actual: String,
+        /// The stored event's id.
+        event_id: EventId,
+    },
+    /// The domain value could not be serialized to JSON.
+    #[error("could not serialize a `{event_type}` event to JSON: {source}")]
+    Serialize {
+        /// The event type being serialized.
+        event_type: &'static str,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The stored payload does not decode into the domain type.
+    #[error("event {event_id} (`{event_type}`) has a payload that does not decode: {source}")]
+    Deserialize {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+}

@@ -1,0 +1,39 @@
+//! Everything an event is: the domain trait and its registry by name, the envelope callers append
+//! ([`NewEvent`]) and stores hand back ([`RecordedEvent`]), and its parts: [`EventId`],
+//! [`Payload`], [`Metadata`], [`LinkInfo`].
+//!
+//! | file | holds |
+//! |---|---|
+//! | `domain_event.rs` | [`DomainEvent`]: a domain type's stable event type name |
+//! | `registry.rs` | [`EventRegistry`]: every `DomainEvent` type of the program, by name |
+//! | `new_event.rs` | [`NewEvent`] |
+//! | `recorded_event.rs` | [`RecordedEvent`], [`RecordedEventParts`] |
+//! | `link.rs` | [`LinkInfo`] |
+//! | `error.rs` | [`EnvelopeError`] |
+//! | `id.rs`, `payload.rs`, `metadata.rs` | [`EventId`], [`Payload`], [`Metadata`] |
+//! | `chunk.rs`, `type_names.rs` | how a store keeps events so that reads share them without a copy |
+//!
+//! The crate root re-exports every public item here, so `livenstore::NewEvent` and
+//! `livenstore::event::NewEvent` are the same type.
+
+pub(crate) mod chunk;
+mod domain_event;
+mod error;
+mod id;
+mod link;
+mod metadata;
+mod new_event;
+mod payload;
+mod recorded_event;
+mod registry;
+pub(crate) mod type_names;
+
+pub use domain_event::DomainEvent;
+pub use error::EnvelopeError;
+pub use id::{EventId, ParseEventIdError};
+pub use link::LinkInfo;
+pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
+pub use new_event::NewEvent;
+pub use payload::Payload;
+pub use recorded_event::{RecordedEvent, RecordedEventParts};
+pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
