@@ -54,6 +54,7 @@ mod clock;
 mod time;
 
 pub mod aggregate;
+pub mod backend;
 pub mod event;
 pub mod pubsub;
 pub mod store;

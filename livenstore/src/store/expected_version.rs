@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use super::StoreError;
-
-/// The version a stream must be at for an append to go through.
+/// The version a stream must be at for an append to go through. Backends check it with
+/// [`check`](Self::check) (the rule lives with the other append rules, in
+/// [`backend`](crate::backend)).
 ///
 /// # Examples
 ///
@@ -38,23 +38,6 @@ impl ExpectedVersion {
             ExpectedVersion::NoStream => actual == 0,
             ExpectedVersion::StreamExists => actual > 0,
             ExpectedVersion::Exact(v) => actual == v,
-        }
-    }
-
-    /// `Ok` when [`matches`](Self::matches), else the conflict error for `stream`.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Conflict`] carrying the stream, this expectation and `actual`.
-    pub fn check(self, stream: &str, actual: u64) -> Result<(), StoreError> {
-        if self.matches(actual) {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict {
-                stream: stream.to_owned(),
-                expected: self,
-                actual,
-            })
         }
     }
 }

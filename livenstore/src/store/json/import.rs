@@ -38,7 +38,7 @@ use super::recovery::{list_segments, segment_name};
 use super::write::create_segment;
 use super::Hole;
 use super::{io_err, sync_dir, JsonStore, JsonStoreOptions};
-use crate::store::{check_payload_size, validate_event_type, validate_stream_name};
+use crate::backend::{check_payload_size, validate_event_type, validate_stream_name};
 use crate::{EventId, LinkInfo, RecordedEvent, StoreError, Timestamp};
 
 /// Writes exported records into an empty [`JsonStore`] directory, keeping everything: ids,

@@ -606,7 +606,7 @@ impl EventStore for JsonStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        crate::store::validate_stream_name(stream)?;
+        crate::backend::validate_stream_name(stream)?;
         let index = self.shared.index();
         let Some(sid) = index.stream_id(stream) else {
             return Ok(Vec::new());
@@ -680,7 +680,7 @@ impl EventStore for JsonStore {
     }
 
     fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
-        crate::store::validate_stream_name(stream)?;
+        crate::backend::validate_stream_name(stream)?;
         let index = self.shared.index();
         Ok(index
             .stream_id(stream)

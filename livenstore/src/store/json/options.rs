@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RecoveryReport;
-use crate::store::MAX_PAYLOAD_BYTES;
+use crate::backend::MAX_PAYLOAD_BYTES;
 
 /// When appended lines are forced to the disk (`fsync`).
 ///

@@ -23,9 +23,8 @@ use super::index::{EntryKind, EventEntry, Index};
 use super::quarantine::{write_quarantine, QuarantineKind};
 use super::recovery::{open_segment, segment_name, TornTail};
 use super::{io_err, read, sync_dir, Durability, Shared};
-use crate::store::{
-    check_idempotent, validate_append, validate_stream_name, AppendResult, ExpectedVersion,
-};
+use crate::backend::{check_idempotent, validate_append, validate_stream_name};
+use crate::store::{AppendResult, ExpectedVersion};
 use crate::{EventId, NewEvent, RecordedEvent, StoreError, StreamInfo, Timestamp};
 
 /// The writable end of the log.

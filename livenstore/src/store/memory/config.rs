@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::store::MAX_PAYLOAD_BYTES;
+use crate::backend::MAX_PAYLOAD_BYTES;
 
 /// The configuration of an [`InMemoryStore`](crate::InMemoryStore).
 ///

@@ -31,10 +31,11 @@ use super::stream::StreamState;
 use super::stream_table::StreamTable;
 use super::Config;
 use crate::clock::CoarseClock;
-use crate::store::{
+use crate::backend::{
     check_idempotent, check_no_repeated_id, check_payload_size, validate_event_type,
-    validate_stream_name, AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo,
+    validate_stream_name,
 };
+use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, Metadata, NewEvent, Payload, RecordedEvent, Timestamp};
 
 /// Fixed bytes per held event beyond its payload and metadata: its chunk slot. (The log, id and

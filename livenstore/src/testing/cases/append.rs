@@ -1,7 +1,7 @@
 //! Cases of appending: round trip, versions, positions, expected versions, atomic batches.
 
 use super::{append_ok, assert_conflict, numbered, ok};
-use crate::store::MAX_PAYLOAD_BYTES;
+use crate::backend::MAX_PAYLOAD_BYTES;
 use crate::testing::{event, oversized_payload};
 use crate::{EventId, EventStore, ExpectedVersion, Metadata, NewEvent, StoreError, Timestamp};
 

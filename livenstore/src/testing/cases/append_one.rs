@@ -1,7 +1,7 @@
 //! Cases of [`EventStore::append_one`]: it behaves exactly as `append` of a one-event call.
 
 use super::{append_ok, assert_conflict, numbered, ok};
-use crate::store::MAX_PAYLOAD_BYTES;
+use crate::backend::MAX_PAYLOAD_BYTES;
 use crate::testing::{event, oversized_payload};
 use crate::{EventId, EventStore, ExpectedVersion, NewEvent, StoreError};
 

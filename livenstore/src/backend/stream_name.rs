@@ -1,6 +1,6 @@
 //! Stream name rules, the same for every backend.
 
-use super::StoreError;
+use crate::StoreError;
 
 /// The longest stream name allowed, in bytes.
 pub const MAX_STREAM_NAME_BYTES: usize = 256;
@@ -15,7 +15,7 @@ pub const MAX_STREAM_NAME_BYTES: usize = 256;
 /// # Examples
 ///
 /// ```
-/// use livenstore::store::validate_stream_name;
+/// use livenstore::backend::validate_stream_name;
 ///
 /// assert!(validate_stream_name("user-42").is_ok());
 /// assert!(validate_stream_name("").is_err());

@@ -5,7 +5,7 @@
 //! (another stream, other content, only part of the call) is refused. The rule runs before the
 //! expected-version check, so a retried append that already went through succeeds.
 
-use super::{AppendResult, StoreError};
+use crate::{AppendResult, StoreError};
 use crate::{EventId, NewEvent, RecordedEvent};
 
 /// Applies the idempotency rule to an append of `events` to `stream`, looking stored events up
@@ -24,7 +24,7 @@ use crate::{EventId, NewEvent, RecordedEvent};
 /// # Examples
 ///
 /// ```
-/// use livenstore::store::check_idempotent;
+/// use livenstore::backend::check_idempotent;
 /// use livenstore::{EventId, NewEvent};
 ///
 /// let event = NewEvent::from_json("Tick", "{}").unwrap().with_id(EventId::new());

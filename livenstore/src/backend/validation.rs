@@ -1,0 +1,130 @@
+//! What every backend checks of an append's input before it writes: event type names, payload
+//! sizes, ids given twice in one call.
+
+use super::stream_name::{has_control, validate_stream_name};
+use crate::{NewEvent, StoreError};
+
+/// The largest payload a store accepts by default, in bytes of JSON text (16 MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Checks an event type name: non-empty, at most 256 bytes, no control characters.
+///
+/// # Errors
+///
+/// [`StoreError::InvalidEventType`] saying what is wrong.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::validate_event_type;
+///
+/// assert!(validate_event_type("order.placed").is_ok());
+/// assert!(validate_event_type("").is_err());
+/// ```
+pub fn validate_event_type(event_type: &str) -> Result<(), StoreError> {
+    let reason = if event_type.is_empty() {
+        "it is empty"
+    } else if event_type.len() > 256 {
+        "it is longer than 256 bytes"
+    } else if has_control(event_type) {
+        "it contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidEventType {
+        event_type: event_type.chars().take(100).collect(),
+        reason,
+    })
+}
+
+/// Checks what every backend checks of an append's input: the stream name, each event's type and
+/// payload size (against `max_payload`), and that no id is given twice in the call. Call it first
+/// in `append`, before anything is read or written.
+///
+/// # Errors
+///
+/// The first problem found.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::{validate_append, MAX_PAYLOAD_BYTES};
+/// use livenstore::NewEvent;
+///
+/// let event = NewEvent::from_json("Tick", "{}").unwrap();
+/// assert!(validate_append("clock-1", &[event.clone()], MAX_PAYLOAD_BYTES).is_ok());
+/// assert!(validate_append("a/b", &[event], MAX_PAYLOAD_BYTES).is_err());
+/// ```
+pub fn validate_append(
+    stream: &str,
+    events: &[NewEvent],
+    max_payload: usize,
+) -> Result<(), StoreError> {
+    validate_stream_name(stream)?;
+    check_no_repeated_id(events)?;
+    let mut checked_type = None;
+    for event in events {
+        // Batches mostly repeat one type: check it again only when it changes.
+        if checked_type != Some(event.event_type()) {
+            validate_event_type(event.event_type())?;
+            checked_type = Some(event.event_type());
+        }
+        check_payload_size(event.payload().len(), max_payload)?;
+    }
+    Ok(())
+}
+
+/// Refuses a payload of `size` bytes over `limit` with [`StoreError::PayloadTooLarge`] (part of
+/// [`validate_append`], for backends that take events another way, such as an import).
+///
+/// # Errors
+///
+/// [`StoreError::PayloadTooLarge`].
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::check_payload_size;
+///
+/// assert!(check_payload_size(10, 10).is_ok());
+/// assert!(check_payload_size(11, 10).is_err());
+/// ```
+#[inline]
+pub fn check_payload_size(size: usize, limit: usize) -> Result<(), StoreError> {
+    if size > limit {
+        return Err(StoreError::PayloadTooLarge { size, limit });
+    }
+    Ok(())
+}
+
+/// Checks that no id is given twice in one call's `events` (part of [`validate_append`]).
+///
+/// # Errors
+///
+/// [`StoreError::DuplicateEventId`] naming the first repeated id.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::check_no_repeated_id;
+/// use livenstore::{EventId, NewEvent};
+///
+/// let id = EventId::new();
+/// let event = NewEvent::from_json("Tick", "{}").unwrap().with_id(id);
+/// assert!(check_no_repeated_id(&[event.clone()]).is_ok());
+/// assert!(check_no_repeated_id(&[event.clone(), event]).is_err());
+/// ```
+pub fn check_no_repeated_id(events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.iter().filter(|e| e.id().is_some()).nth(1).is_some() {
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        for id in events.iter().filter_map(NewEvent::id) {
+            if !seen.insert(id) {
+                return Err(StoreError::DuplicateEventId {
+                    id,
+                    reason: "the call holds it twice",
+                });
+            }
+        }
+    }
+    Ok(())
+}

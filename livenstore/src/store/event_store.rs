@@ -1,0 +1,209 @@
+//! [`EventStore`]: the trait every store implements, with what its calls report
+//! ([`AppendResult`], [`StreamInfo`]).
+
+use super::{ExpectedVersion, StoreError};
+use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
+
+/// What a successful append reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The stream's version after the append (the version of its last event).
+    pub stream_version: u64,
+    /// The global position of the first event appended (0 when the call had no events).
+    pub first_position: u64,
+    /// The global position of the last event appended (0 when the call had no events).
+    pub last_position: u64,
+}
+
+/// What a store knows of one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// The stream's name.
+    pub stream: String,
+    /// Number of events in the stream (linked ones included).
+    pub event_count: u64,
+    /// Version of the first event still held (1 unless retention removed older ones).
+    pub first_version: u64,
+    /// Version of the last event (the stream's current version).
+    pub last_version: u64,
+    /// When the first event still held was recorded (or linked).
+    pub first_recorded_at: Timestamp,
+    /// When the last event was recorded (or linked).
+    pub last_recorded_at: Timestamp,
+}
+
+/// An event store: appends events to streams and reads them back.
+///
+/// Synchronous, `Send + Sync`, used through `&self`; every call is short and does its own I/O, so
+/// async code calls it through `spawn_blocking`. "from" arguments are inclusive; `max_count` caps
+/// how many events a read returns (`usize::MAX` for all).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let event = NewEvent::from_json("UserCreated", r#"{"name":"ada"}"#).unwrap();
+/// let result = store.append("user-1", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// assert_eq!((result.stream_version, result.first_position), (1, 1));
+///
+/// let events = store.read_stream("user-1", 1, usize::MAX).unwrap();
+/// assert_eq!(events[0].payload().as_str(), r#"{"name":"ada"}"#);
+/// ```
+pub trait EventStore: Send + Sync {
+    /// Appends `events` to `stream` atomically, if the stream's version matches `expected`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] on a version mismatch; [`StoreError::DuplicateEventId`],
+    /// [`StoreError::InvalidStreamName`], [`StoreError::InvalidEventType`],
+    /// [`StoreError::PayloadTooLarge`], [`StoreError::LimitExceeded`], [`StoreError::Closed`], and
+    /// I/O errors of persistent backends. On any error nothing is stored.
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// Appends one event to `stream`, if the stream's version matches `expected`: exactly
+    /// `append(stream, expected, vec![event])`, which is what this default implementation does.
+    /// Stores override it to skip the one-element `Vec` (the in-memory store does).
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append). On any error nothing is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+    ///
+    /// let store = InMemoryStore::new();
+    /// let opened = NewEvent::from_json("Opened", r#"{"owner":"ada"}"#).unwrap();
+    /// let result = store.append_one("account-1", ExpectedVersion::NoStream, opened).unwrap();
+    /// assert_eq!((result.stream_version, result.first_position, result.last_position), (1, 1, 1));
+    ///
+    /// // The expected version is checked as for `append`.
+    /// let late = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+    /// assert!(store.append_one("account-1", ExpectedVersion::NoStream, late).is_err());
+    /// ```
+    fn append_one(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        event: NewEvent,
+    ) -> Result<AppendResult, StoreError> {
+        self.append(stream, expected, vec![event])
+    }
+
+    /// The event with this id (as appended, without link information).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::EventNotFound`] when no event has it.
+    fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError>;
+
+    /// Events of `stream` from version `from_version` on, in version order; linked events carry
+    /// [`LinkInfo`](crate::LinkInfo). An unknown stream reads as empty.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidStreamName`], [`StoreError::Closed`], I/O errors.
+    fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Events from global position `from_position` on, in global order (links not repeated).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`], I/O errors.
+    fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Events of one type from global position `from_position` on, in global order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`], I/O errors.
+    fn read_by_type(
+        &self,
+        event_type: &str,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Events recorded at or after `from` and before `to`, in global order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`], I/O errors.
+    fn read_time_range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// What the store knows of `stream`; `None` when it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidStreamName`], [`StoreError::Closed`], I/O errors.
+    fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError>;
+
+    /// Every stream, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`], I/O errors.
+    fn streams(&self) -> Result<Vec<StreamInfo>, StoreError>;
+
+    /// Makes the stored event `id` also appear in `stream`, at the stream's next version, without
+    /// copying its payload. Returns that version.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::EventNotFound`], [`StoreError::InvalidStreamName`],
+    /// [`StoreError::InvalidArgument`] when the event already is in `stream`, I/O errors.
+    fn link_to_stream(&self, id: EventId, stream: &str) -> Result<u64, StoreError>;
+
+    /// The global position of the last event (0 when the store is empty).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`], I/O errors.
+    fn last_position(&self) -> Result<u64, StoreError>;
+
+    /// The current version of `stream` (0 when it does not exist).
+    ///
+    /// # Errors
+    ///
+    /// As [`stream_info`](Self::stream_info).
+    fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .stream_info(stream)?
+            .map_or(0, |info| info.last_version))
+    }
+
+    /// Whether `stream` has lost versions: records a repair of damage moved out of the store,
+    /// their versions kept taken ([`JsonStore::holes`](crate::JsonStore::holes)). Reads skip
+    /// them, so a reader that needs every version (a [`Repository`](crate::Repository)
+    /// rebuilding an aggregate) asks. The default, for stores that cannot lose a record, is
+    /// `false`; a store that wraps another forwards it.
+    ///
+    /// # Errors
+    ///
+    /// As [`stream_info`](Self::stream_info).
+    fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
+        let _ = stream;
+        Ok(false)
+    }
+}
