@@ -53,6 +53,23 @@ pub(crate) fn read_system_clock() -> Timestamp {
     now
 }
 
+impl Timestamp {
+    /// The current time, read from the system clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::Timestamp;
+    ///
+    /// let before = Timestamp::now();
+    /// assert!(Timestamp::now() >= before);
+    /// assert!(before > Timestamp::UNIX_EPOCH);
+    /// ```
+    pub fn now() -> Self {
+        read_system_clock()
+    }
+}
+
 /// A per-owner clock that reuses the latest system clock reading (see the module documentation
 /// for what it guarantees). Not shared: each store holds its own, behind its own lock.
 #[derive(Debug, Clone)]

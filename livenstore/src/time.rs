@@ -23,16 +23,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
+// `Timestamp::now` is in `clock.rs`, beside the record of the latest reading it keeps.
 impl Timestamp {
     /// The Unix epoch.
     pub const UNIX_EPOCH: Timestamp = Timestamp(0);
     /// The latest instant this type can hold (year 2554).
     pub const MAX: Timestamp = Timestamp(u64::MAX);
-
-    /// The current time, read from the system clock.
-    pub fn now() -> Self {
-        crate::clock::read_system_clock()
-    }
 
     /// The instant `nanos` nanoseconds after the Unix epoch.
     pub const fn from_unix_nanos(nanos: u64) -> Self {

@@ -348,4 +348,3 @@ impl<'de> serde::Deserialize<'de> for RecordedEvent {
         })
     }
 }
-

@@ -20,55 +20,11 @@
 //! Each case is also a public function in [`cases`], callable on its own.
 
 pub mod cases;
+mod fixtures;
+mod runner;
 
-use crate::{EventStore, NewEvent, Payload};
-
-/// Makes a store with `make` and runs `case` on it (what [`conformance_tests!`](crate::conformance_tests) expands to).
-pub fn run_case<S: EventStore, F: FnOnce() -> S>(make: F, case: fn(&S)) {
-    let store = make();
-    case(&store);
-}
-
-/// Makes a `(store, guard)` pair with `make`, runs `case` on the store, then drops the store
-/// before the guard.
-pub fn run_case_with_guard<S: EventStore, G, F: FnOnce() -> (S, G)>(make: F, case: fn(&S)) {
-    let (store, guard) = make();
-    case(&store);
-    drop(store);
-    drop(guard);
-}
-
-/// Makes an optional `(store, guard)` pair with `make` and runs `case` on the store, then drops the
-/// store before the guard. When `make` returns `None` (a backend whose server is not configured)
-/// the case does nothing: `make` itself says why, once.
-pub fn run_case_skippable<S: EventStore, G, F: FnOnce() -> Option<(S, G)>>(make: F, case: fn(&S)) {
-    if let Some((store, guard)) = make() {
-        case(&store);
-        drop(store);
-        drop(guard);
-    }
-}
-
-/// An event of `event_type` whose payload is `json` (which must be valid JSON).
-///
-/// # Panics
-///
-/// When `json` is not valid JSON (a mistake in the test itself).
-pub fn event(event_type: &'static str, json: &str) -> NewEvent {
-    match NewEvent::from_json(event_type, json) {
-        Ok(event) => event,
-        Err(err) => panic!("test payload {json:?} is not JSON: {err}"),
-    }
-}
-
-/// A payload one byte larger than `limit` (a JSON string of `limit - 1` letters).
-pub fn oversized_payload(limit: usize) -> Payload {
-    let mut json = String::with_capacity(limit + 1);
-    json.push('"');
-    json.extend(std::iter::repeat_n('a', limit.saturating_sub(1)));
-    json.push('"');
-    Payload::from_trusted_json(json)
-}
+pub use fixtures::{event, oversized_payload};
+pub use runner::{run_case, run_case_skippable, run_case_with_guard};
 
 /// Expands to one `#[test]` per conformance case, each on a fresh store.
 ///

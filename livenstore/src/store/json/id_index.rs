@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use super::index::EventEntry;
+use super::entry::EventEntry;
 
 /// Position of every stored event id.
 #[derive(Debug, Default)]
@@ -70,7 +70,7 @@ mod tests {
             len: 0,
             stream: 0,
             event_type: 0,
-            kind: crate::store::json::index::EntryKind::Event,
+            kind: crate::store::json::entry::EntryKind::Event,
         }
     }
 

@@ -31,13 +31,15 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::encode::{encode_event, encode_hole, encode_link, json_string, BatchHeader, EventLine};
+use super::entry::{EntryKind, EventEntry};
 use super::format::{HoleRecord, LinkRecord};
-use super::index::{EntryKind, EventEntry, Gap, GapKind, Index};
+use super::index::{Gap, GapKind, Index};
+use super::io::{io_err, sync_dir};
 use super::lock::DirLock;
 use super::recovery::{list_segments, segment_name};
-use super::write::create_segment;
+use super::writer::create_segment;
 use super::Hole;
-use super::{io_err, sync_dir, JsonStore, JsonStoreOptions};
+use super::{JsonStore, JsonStoreOptions};
 use crate::backend::{check_payload_size, validate_event_type, validate_stream_name};
 use crate::{EventId, LinkInfo, RecordedEvent, StoreError, Timestamp};
 

@@ -24,47 +24,9 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::entry::{EntryKind, EventEntry, UNKNOWN};
 use super::id_index::IdIndex;
 use crate::{EventId, StoreError, Timestamp};
-
-/// The `stream` (and `event_type`) of a gap entry whose stream (type) is unknown.
-pub(crate) const UNKNOWN: u32 = u32::MAX;
-
-/// What an entry of [`Index::events`] stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntryKind {
-    /// An event, at `segment` and `offset`.
-    Event,
-    /// A lost record that `repair` recorded as a hole: reads skip it.
-    Hole,
-    /// A damaged record (a store opened read-only without repair): reads that reach it fail.
-    /// `offset` is its index in [`Index::damage`].
-    Damaged,
-}
-
-/// Where one event's line is and what its header says. For a gap entry (`kind` not `Event`),
-/// `stream` and `version` are those of the lost record (or [`UNKNOWN`] and 0), `id` is 0 unless
-/// it could be read, and `recorded_at` is the previous entry's.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EventEntry {
-    pub id: u128,
-    pub recorded_at: u64,
-    pub version: u64,
-    pub offset: u64,
-    pub segment: u32,
-    pub len: u32,
-    pub stream: u32,
-    pub event_type: u32,
-    /// Fits in the padding after the fields above (the entry stays 64 bytes).
-    pub kind: EntryKind,
-}
-
-impl EventEntry {
-    /// Whether this entry is an event (not a gap).
-    pub fn is_event(&self) -> bool {
-        self.kind == EntryKind::Event
-    }
-}
 
 /// What a gap is: a recorded hole, or damage (its index in [`Index::damage`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

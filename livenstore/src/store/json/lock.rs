@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::io_err;
+use super::io::io_err;
 use crate::StoreError;
 
 /// Name of the lock file inside the store directory.

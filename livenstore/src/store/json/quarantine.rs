@@ -21,8 +21,8 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::io::{io_err, sync_dir};
 use super::recovery::parse_segment_name;
-use super::{io_err, sync_dir};
 use crate::{StoreError, Timestamp};
 
 /// Why bytes were quarantined.

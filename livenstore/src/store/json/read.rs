@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use super::entry::EventEntry;
 use super::format::{decode_line, Record};
-use super::index::{EventEntry, GapKind, Index, SegmentFile};
-use super::io_err;
+use super::index::{GapKind, Index, SegmentFile};
+use super::io::io_err;
 use crate::{EventId, LinkInfo, Payload, RecordedEvent, RecordedEventParts, StoreError, Timestamp};
 
 /// Largest single read when adjacent lines are read together.

@@ -29,9 +29,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{BatchTracker, End};
+use super::entry::{EntryKind, EventEntry};
 use super::format::{decode_line, HoleRecord, Record};
-use super::index::{Cursor, EventEntry, Gap, GapKind, Index, SegmentFile};
-use super::io_err;
+use super::index::{Cursor, Gap, GapKind, Index, SegmentFile};
+use super::io::io_err;
 use crate::{EventId, StoreError, Timestamp};
 
 /// The shortest run of zero bytes that counts as a block never written (a power loss) rather
@@ -332,7 +333,7 @@ pub(crate) fn scan_segment(
                     len,
                     stream,
                     event_type,
-                    kind: super::index::EntryKind::Event,
+                    kind: EntryKind::Event,
                 };
                 pending.push((line, Pending::Event(header.position, entry)));
             }

@@ -23,12 +23,14 @@ use std::path::{Path, PathBuf};
 use super::encode::encode_hole;
 use super::format::{HoleRecord, QuarantineRef};
 use super::index::Index;
+use super::io::{io_err, sync_dir};
+use super::lines::LineKind;
 use super::lock::DirLock;
 use super::quarantine::{write_quarantine, QuarantineKind};
 use super::recovery::{open_segment, scan_segments, DamagedRecord, TornTail};
 use super::resolve::SurveyGap;
-use super::survey::{LineKind, Survey};
-use super::{io_err, sync_dir, JsonStoreOptions};
+use super::survey::Survey;
+use super::JsonStoreOptions;
 use crate::{EventId, StoreError, Timestamp};
 
 /// A lost record that a store keeps on record: the global position and the stream version it

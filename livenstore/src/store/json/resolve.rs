@@ -20,7 +20,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use super::survey::{Line, LineKind, Names};
+use super::lines::{Line, LineKind, Names};
 
 /// A lost position and/or stream version, and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::lines::LineKind;
 use super::quarantine::{list_quarantine, QuarantineFile};
-use super::survey::{LineKind, Survey};
+use super::survey::Survey;
 use crate::StoreError;
 
 /// One problem [`verify`] found.

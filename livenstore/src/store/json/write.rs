@@ -1,150 +1,30 @@
-//! Appending: the writer, segment rolling, and the durability step after each write.
+//! Appending and linking: the rules, the lines, the write ([`Writer`]) and the durability step
+//! after each write.
 //!
 //! Invariants:
 //! - All writes happen under the writer mutex, in the order the index gives positions; a batch's
-//!   lines go to the file in one `write_all` and the index learns of them only after it
-//!   succeeded. A failed write is cut back (`set_len`) so the file ends at a batch boundary;
-//!   those bytes are the only ones ever cut without a quarantine file, their append having
-//!   returned the error. If the cut fails too, the writer refuses every later append.
+//!   lines go to the file in one write (`writer.rs`) and the index learns of them only after it
+//!   succeeded.
 //! - The idempotency check runs before the version check (see [`EventStore`](crate::EventStore)).
 //! - The durability wait happens after the writer mutex is released, so other appenders can
 //!   write while one `fsync` runs (group commit). An append holds an `AppendTicket` from its
 //!   start until its write, so a leader about to `fsync` can wait briefly for it to join
 //!   (see `durability.rs`).
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::encode::{encode_event, encode_link, json_string, BatchHeader, EventLine};
+use super::entry::{EntryKind, EventEntry};
 use super::format::LinkRecord;
-use super::index::{EntryKind, EventEntry, Index};
-use super::quarantine::{write_quarantine, QuarantineKind};
-use super::recovery::{open_segment, segment_name, TornTail};
-use super::{io_err, read, sync_dir, Durability, Shared};
+use super::index::Index;
+use super::shared::Shared;
+use super::writer::Writer;
+use super::{read, Durability};
 use crate::backend::{check_idempotent, validate_append, validate_stream_name};
 use crate::store::{AppendResult, ExpectedVersion};
 use crate::{EventId, NewEvent, RecordedEvent, StoreError, StreamInfo, Timestamp};
-
-/// The writable end of the log.
-#[derive(Debug)]
-pub(crate) struct Writer {
-    file: Arc<File>,
-    path: PathBuf,
-    segment: u32,
-    size: u64,
-    /// Batches written since open (the group-commit counter).
-    written: u64,
-    buf: Vec<u8>,
-    /// Set when the file could not be brought back to a batch boundary: no append may follow.
-    broken: Option<String>,
-}
-
-impl Writer {
-    /// Opens the last segment for appending (creating segment 1 in an empty store), after
-    /// cutting off `torn`.
-    ///
-    /// # Errors
-    ///
-    /// `Io` with the path.
-    pub fn open(
-        dir: &Path,
-        index: &mut Index,
-        torn: Option<&mut TornTail>,
-    ) -> Result<Self, StoreError> {
-        if index.segments.is_empty() {
-            let path = dir.join(segment_name(1));
-            create_segment(dir, &path)?;
-            index.segments.push(open_segment(1, path)?);
-        }
-        let last = index
-            .segments
-            .last()
-            .ok_or_else(|| StoreError::InvalidArgument("no segment".into()))?;
-        let (segment, path) = (last.id, last.path.clone());
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        if let Some(torn) = torn {
-            // The torn bytes go to a quarantine file (synced) before the segment is cut.
-            let mut bytes = Vec::new();
-            let mut reader = File::open(&path).map_err(io_err(&path))?;
-            reader
-                .seek(SeekFrom::Start(torn.offset))
-                .and_then(|_| reader.read_to_end(&mut bytes))
-                .map_err(io_err(&path))?;
-            torn.quarantine = Some(write_quarantine(&path, QuarantineKind::TornTail, &bytes)?);
-            file.set_len(torn.offset).map_err(io_err(&path))?;
-            file.sync_all().map_err(io_err(&path))?;
-        }
-        let size = file.metadata().map_err(io_err(&path))?.len();
-        Ok(Writer {
-            file: Arc::new(file),
-            path,
-            segment,
-            size,
-            written: 0,
-            buf: Vec::new(),
-            broken: None,
-        })
-    }
-
-    /// Writes `self.buf` as one batch, rolling to a new segment first when needed. Returns the
-    /// segment and offset the batch starts at.
-    fn write_batch(&mut self, shared: &Shared) -> Result<(u32, u64), StoreError> {
-        let len = self.buf.len() as u64;
-        if self.size > 0 && self.size + len > shared.options.segment_size {
-            self.roll(shared)?;
-        }
-        let start = self.size;
-        if let Err(source) = (&*self.file).write_all(&self.buf) {
-            // Leave the file at a batch boundary (the failed append's bytes go: it returns the
-            // error). If even that fails, the file ends in part of a batch: refuse to append
-            // after it; the next open finds it as a torn tail.
-            if let Err(cut) = self.file.set_len(start) {
-                self.broken = Some(format!(
-                    "an append's write failed ({source}) and could not be cut back ({cut}); \
-                     reopen the store"
-                ));
-            }
-            return Err(StoreError::Io {
-                path: self.path.clone(),
-                source,
-            });
-        }
-        self.size += len;
-        self.written += 1;
-        Ok((self.segment, start))
-    }
-
-    fn roll(&mut self, shared: &Shared) -> Result<(), StoreError> {
-        self.file.sync_data().map_err(io_err(&self.path))?;
-        let id = self.segment + 1;
-        let path = shared.dir.join(segment_name(id));
-        let file = create_segment(&shared.dir, &path)?;
-        let reader = open_segment(id, path.clone())?;
-        shared.index_mut().segments.push(reader);
-        self.file = Arc::new(file);
-        self.path = path;
-        self.segment = id;
-        self.size = 0;
-        Ok(())
-    }
-}
-
-/// Creates segment file `path` (refusing one that exists) and syncs `dir` so the file survives a
-/// crash.
-pub(super) fn create_segment(dir: &Path, path: &Path) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    sync_dir(dir)?;
-    Ok(file)
-}
 
 fn lock_writer(shared: &Shared) -> Result<MutexGuard<'_, Writer>, StoreError> {
     let writer = shared.writer.as_ref().ok_or_else(|| {
@@ -316,7 +196,9 @@ pub(crate) fn append(
         lines.push((id, start, buf.len() - start));
     }
     w.buf = buf;
-    let (segment, offset) = w.write_batch(shared)?;
+    let (segment, offset) = w.write_batch(shared.options.segment_size, |rolled| {
+        shared.index_mut().segments.push(rolled);
+    })?;
     drop(ticket);
     let target = w.written;
     {
@@ -375,7 +257,9 @@ pub(crate) fn link(shared: &Shared, id: EventId, stream: &str) -> Result<u64, St
     encode_link(&mut buf, &record)
         .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the link: {e}")))?;
     w.buf = buf;
-    w.write_batch(shared)?;
+    w.write_batch(shared.options.segment_size, |rolled| {
+        shared.index_mut().segments.push(rolled);
+    })?;
     let target = w.written;
     {
         let mut index = shared.index_mut();

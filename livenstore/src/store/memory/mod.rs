@@ -48,7 +48,6 @@
 
 pub(crate) mod chunk;
 mod config;
-mod type_index;
 mod hash;
 mod id_generator;
 mod id_index;
@@ -60,6 +59,7 @@ mod stats;
 mod stream;
 mod stream_table;
 mod tail;
+mod type_index;
 
 pub use config::Config;
 pub use stats::Stats;

@@ -22,19 +22,19 @@ use std::cmp::max;
 use std::sync::Arc;
 
 use super::chunk::Entry;
-use super::type_index::TypeIndex;
 use super::id_generator::IdGenerator;
 use super::id_index::IdIndex;
 use super::log::Log;
 use super::name_key::NameKey;
 use super::stream::StreamState;
 use super::stream_table::StreamTable;
+use super::type_index::TypeIndex;
 use super::Config;
-use crate::clock::CoarseClock;
 use crate::backend::{
     check_idempotent, check_no_repeated_id, check_payload_size, validate_event_type,
     validate_stream_name,
 };
+use crate::clock::CoarseClock;
 use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, Metadata, NewEvent, Payload, RecordedEvent, Timestamp};
 

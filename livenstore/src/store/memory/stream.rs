@@ -31,10 +31,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::chunk::{Chunk, Entry, NewEntry, Record, StoredEvent, MAX_ENTRIES};
-use crate::event::type_names::EventTypes;
 use super::hash::FastSet;
 use super::name_key::NameKey;
 use super::tail::{LockedTail, Tail};
+use crate::event::type_names::EventTypes;
 use crate::store::StreamInfo;
 use crate::{EventId, Metadata, Payload, RecordedEvent, Timestamp};
 

@@ -94,8 +94,8 @@ impl LockedTail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::memory::chunk::{Entry, NewEntry, Record};
     use crate::event::type_names::EventTypes;
+    use crate::store::memory::chunk::{Entry, NewEntry, Record};
     use crate::{EventId, Payload, Timestamp};
 
     fn open_tail() -> Tail {

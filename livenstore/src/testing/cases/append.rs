@@ -1,8 +1,8 @@
 //! Cases of appending: round trip, versions, positions, expected versions, atomic batches.
 
-use super::{append_ok, assert_conflict, numbered, ok};
+use super::support::{append_ok, assert_conflict, numbered, ok};
 use crate::backend::MAX_PAYLOAD_BYTES;
-use crate::testing::{event, oversized_payload};
+use crate::testing::fixtures::{event, oversized_payload};
 use crate::{EventId, EventStore, ExpectedVersion, Metadata, NewEvent, StoreError, Timestamp};
 
 /// Every field of an appended event reads back as appended or assigned.

@@ -1,8 +1,8 @@
 //! Cases of [`EventStore::append_one`]: it behaves exactly as `append` of a one-event call.
 
-use super::{append_ok, assert_conflict, numbered, ok};
+use super::support::{append_ok, assert_conflict, numbered, ok};
 use crate::backend::MAX_PAYLOAD_BYTES;
-use crate::testing::{event, oversized_payload};
+use crate::testing::fixtures::{event, oversized_payload};
 use crate::{EventId, EventStore, ExpectedVersion, NewEvent, StoreError};
 
 /// `append_one` gives versions and positions, checks expected versions and input, and retries

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use super::ok;
-use crate::testing::event;
+use super::support::ok;
+use crate::testing::fixtures::event;
 use crate::{EventStore, ExpectedVersion, StoreError};
 
 const THREADS: usize = 8;

@@ -1,7 +1,7 @@
 //! Cases of idempotent appends: the id check comes before the version check.
 
-use super::{append_ok, ok};
-use crate::testing::event;
+use super::support::{append_ok, ok};
+use crate::testing::fixtures::event;
 use crate::{EventId, EventStore, ExpectedVersion, StoreError};
 
 fn assert_duplicate<T: std::fmt::Debug>(result: Result<T, StoreError>, id: EventId) {

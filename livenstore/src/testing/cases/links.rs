@@ -1,7 +1,7 @@
 //! Cases of linking an event into other streams.
 
-use super::{append_ok, ok};
-use crate::testing::event;
+use super::support::{append_ok, ok};
+use crate::testing::fixtures::event;
 use crate::{EventId, EventStore, ExpectedVersion, StoreError};
 
 /// A link takes the target stream's next version, reads back with its `LinkInfo`, and leaves the

@@ -1,7 +1,7 @@
 //! Cases of reading: paging, by type, by time, stream information, unknown ids.
 
-use super::{append_ok, numbered, ok};
-use crate::testing::event;
+use super::support::{append_ok, numbered, ok};
+use crate::testing::fixtures::event;
 use crate::{EventId, EventStore, ExpectedVersion, RecordedEvent, StoreError, Timestamp};
 
 fn versions(events: &[RecordedEvent]) -> Vec<u64> {

@@ -1,8 +1,8 @@
 //! Cases of input validation: stream names and payload sizes.
 
-use super::{append_ok, ok};
+use super::support::{append_ok, ok};
 use crate::store::{MAX_PAYLOAD_BYTES, MAX_STREAM_NAME_BYTES};
-use crate::testing::{event, oversized_payload};
+use crate::testing::fixtures::{event, oversized_payload};
 use crate::{EventStore, ExpectedVersion, NewEvent, StoreError};
 
 fn assert_invalid_name<T: std::fmt::Debug>(result: Result<T, StoreError>, name: &str, call: &str) {
