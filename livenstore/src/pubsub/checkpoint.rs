@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::error::CheckpointError;
+use crate::JsonStore;
 
 /// The longest consumer name, in bytes.
 pub const MAX_CONSUMER_NAME_BYTES: usize = 128;
@@ -213,6 +214,33 @@ fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
 fn sync_dir(_dir: &Path) -> Result<(), CheckpointError> {
     // Directories cannot be opened for syncing on this platform; the rename is what it offers.
     Ok(())
+}
+
+// `JsonStore::checkpoints` is defined here, where checkpoint stores live, so that the store
+// module needs nothing of pub/sub (which builds on it).
+impl JsonStore {
+    /// The checkpoint store of this store's consumers: one file per consumer under
+    /// `<dir>/checkpoints/`, so consumers resume where they stopped after a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError`] when the directory cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::pubsub::CheckpointStore;
+    /// use livenstore::JsonStore;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = JsonStore::open(dir.path()).unwrap();
+    /// let checkpoints = store.checkpoints().unwrap();
+    /// checkpoints.save("projector", 42).unwrap();
+    /// assert_eq!(store.checkpoints().unwrap().load("projector").unwrap(), Some(42));
+    /// ```
+    pub fn checkpoints(&self) -> Result<FileCheckpointStore, CheckpointError> {
+        FileCheckpointStore::open(self.path().join("checkpoints"))
+    }
 }
 
 #[cfg(test)]

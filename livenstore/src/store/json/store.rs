@@ -254,31 +254,6 @@ impl JsonStore {
         &self.shared.dir
     }
 
-    /// The checkpoint store of this store's consumers: one file per consumer under
-    /// `<dir>/checkpoints/`, so consumers resume where they stopped after a restart.
-    ///
-    /// # Errors
-    ///
-    /// [`CheckpointError`](crate::pubsub::CheckpointError) when the directory cannot be created.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use livenstore::pubsub::CheckpointStore;
-    /// use livenstore::JsonStore;
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let store = JsonStore::open(dir.path()).unwrap();
-    /// let checkpoints = store.checkpoints().unwrap();
-    /// checkpoints.save("projector", 42).unwrap();
-    /// assert_eq!(store.checkpoints().unwrap().load("projector").unwrap(), Some(42));
-    /// ```
-    pub fn checkpoints(
-        &self,
-    ) -> Result<crate::pubsub::FileCheckpointStore, crate::pubsub::CheckpointError> {
-        crate::pubsub::FileCheckpointStore::open(self.shared.dir.join("checkpoints"))
-    }
-
     /// Whether this store was opened with [`open_read_only`](Self::open_read_only).
     pub fn is_read_only(&self) -> bool {
         self.shared.writer.is_none()
