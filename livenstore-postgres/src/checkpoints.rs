@@ -20,7 +20,8 @@ use postgres::Statement;
 
 use crate::codec::PgCount;
 use crate::connection::{self, prepared, Conn, DbFailure};
-use crate::store::{Inner, PostgresStore};
+use crate::inner::Inner;
+use crate::store::PostgresStore;
 
 /// Consumer checkpoints kept in the PostgreSQL database of a [`PostgresStore`] (its schema's
 /// `checkpoints` table), so a [`Consumer`](livenstore::pubsub::Consumer) resumes where it

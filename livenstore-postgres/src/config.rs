@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use livenstore::store::MAX_PAYLOAD_BYTES;
+use livenstore::backend::MAX_PAYLOAD_BYTES;
 use livenstore::StoreError;
 
 /// The longest schema name, in bytes: the notification channel is `livenstore_<schema>`, and

@@ -22,8 +22,8 @@ use r2d2::PooledConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::error::{self, ClientError, PoolError};
+use crate::inner::Inner;
 use crate::sql;
-use crate::store::Inner;
 
 /// A connection checked out of the store's pool.
 pub(crate) type Conn = PooledConnection<PostgresConnectionManager<NoTls>>;

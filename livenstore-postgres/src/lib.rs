@@ -189,25 +189,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod append;
 mod checkpoints;
 mod codec;
-mod columns;
 mod config;
 mod connection;
 mod error;
-mod event_store;
-mod group_commit;
-mod link;
-mod pipeline;
-mod plan;
-mod predicted;
+mod inner;
+mod pubsub;
 mod read;
 pub mod schema;
 mod sql;
-mod state;
 mod store;
-mod subscriptions;
+mod write;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -215,5 +208,6 @@ pub mod testing;
 pub use checkpoints::PostgresCheckpointStore;
 pub use config::{validate_schema_name, PostgresConfig, DEFAULT_SCHEMA, MAX_SCHEMA_NAME_BYTES};
 pub use error::endpoint;
-pub use store::{PostgresPool, PostgresStore};
-pub use subscriptions::{FollowerOptions, PostgresSubscriptionManager, LISTENER_APPLICATION_NAME};
+pub use inner::PostgresPool;
+pub use pubsub::{FollowerOptions, PostgresSubscriptionManager, LISTENER_APPLICATION_NAME};
+pub use store::PostgresStore;

@@ -10,7 +10,7 @@
 //! - A read that loses its connection is run once more on a fresh one (reads write nothing).
 //! - Rows are decoded by `codec`, which refuses stored values that break its rules.
 
-use livenstore::store::{validate_event_type, validate_stream_name};
+use livenstore::backend::{validate_event_type, validate_stream_name};
 use livenstore::{EventId, LinkInfo, RecordedEvent, StoreError, StreamInfo, Timestamp};
 use postgres::types::ToSql;
 use postgres::Row;
@@ -18,7 +18,7 @@ use postgres::Row;
 use crate::codec::{bigint, EventDecoder, PgCount, PgId, PgTime};
 use crate::connection::{self, prepared, DbFailure};
 use crate::error::{self, MISSING_HEAD};
-use crate::store::Inner;
+use crate::inner::Inner;
 
 /// Runs the statement `text` with `params` (once more after a lost connection) and decodes
 /// each row with `decode`.

@@ -1,17 +1,28 @@
-//! [`PostgresStore`]: connecting, the connection pool and the schema.
+//! [`PostgresStore`]: connecting, the connection pool and the schema, and the [`EventStore`]
+//! implementation: each call checks its arguments and hands the work to the module that does it
+//! (appends through the group commit, `read`, `link`).
+//!
+//! Invariant: every argument rule of the trait is checked here or in the module before any
+//! round trip, so a refused call costs no connection.
 
 use std::sync::Arc;
 
-use livenstore::{AppendResult, StoreError};
+use livenstore::backend::validate_append;
+use livenstore::{
+    AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
+    StreamInfo, Timestamp,
+};
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::config::PostgresConfig;
-use crate::group_commit::{GroupCommit, JoinRule, Limits};
-use crate::pipeline::Pipeline;
-use crate::plan::AppendRequest;
+use crate::inner::{Inner, PostgresPool};
 use crate::sql::Sql;
-use crate::{error, schema};
+use crate::write::group_commit::{GroupCommit, JoinRule, Limits};
+use crate::write::pipeline::Pipeline;
+use crate::write::plan::AppendRequest;
+use crate::write::{append, link};
+use crate::{error, read, schema};
 
 /// The smallest pool whose store runs two append groups at once.
 const MIN_POOL_TO_PIPELINE: u32 = 4;
@@ -27,9 +38,6 @@ const MIN_EVENTS_TO_PIPELINE: usize = 150;
 /// writers of 100-event batches (`postgres_store` bench, 20 interleaved rounds, three runs
 /// each): 0.83-0.90x the bare rate, against 0.75-0.76x with 150 here too.
 const MIN_EVENTS_TO_PIPELINE_WHEN_WRITTEN: usize = 64;
-
-/// The connection pool a [`PostgresStore`] works through.
-pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// An event store in a PostgreSQL database, shared by any number of processes.
 ///
@@ -53,25 +61,6 @@ pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 #[derive(Clone)]
 pub struct PostgresStore {
     pub(crate) inner: Arc<Inner>,
-}
-
-/// What a store and its clones share.
-pub(crate) struct Inner {
-    pub(crate) pool: PostgresPool,
-    pub(crate) config: PostgresConfig,
-    /// `host:port` of the server, for error messages.
-    pub(crate) endpoint: String,
-    /// `livenstore_<schema>`.
-    pub(crate) channel: String,
-    /// How to open a connection outside the pool (a dedicated `LISTEN` connection); `None` for
-    /// a store made [`with_pool`](PostgresStore::with_pool).
-    pub(crate) pg_config: Option<postgres::Config>,
-    /// The statements, for this schema.
-    pub(crate) sql: Sql,
-    /// Appends waiting for, or in, a group transaction.
-    pub(crate) group: GroupCommit<AppendRequest, Result<AppendResult, StoreError>>,
-    /// The order of the running groups and the chain a pipelined group decides against.
-    pub(crate) pipeline: Pipeline,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -225,5 +214,92 @@ impl PostgresStore {
     /// Where the server is, as `host:port`.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+}
+
+impl PostgresStore {
+    fn submit(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        validate_append(stream, &events, self.inner.config.max_payload_value())?;
+        let request = AppendRequest {
+            stream: stream.to_owned(),
+            expected,
+            events,
+        };
+        let inner = &*self.inner;
+        inner.group.submit(
+            request,
+            |group| append::run_group(inner, group),
+            || Err(error::abandoned()),
+        )
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.submit(stream, expected, events)
+    }
+
+    fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
+        read::read(&self.inner, id)
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read::read_stream(&self.inner, stream, from_version, max_count)
+    }
+
+    fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read::read_all(&self.inner, from_position, max_count)
+    }
+
+    fn read_by_type(
+        &self,
+        event_type: &str,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read::read_by_type(&self.inner, event_type, from_position, max_count)
+    }
+
+    fn read_time_range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        read::read_time_range(&self.inner, from, to)
+    }
+
+    fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
+        read::stream_info(&self.inner, stream)
+    }
+
+    fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
+        read::streams(&self.inner)
+    }
+
+    fn link_to_stream(&self, id: EventId, stream: &str) -> Result<u64, StoreError> {
+        link::link(&self.inner, id, stream)
+    }
+
+    fn last_position(&self) -> Result<u64, StoreError> {
+        read::last_position(&self.inner)
     }
 }

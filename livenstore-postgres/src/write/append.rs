@@ -41,14 +41,14 @@
 use livenstore::{AppendResult, EventId, StoreError};
 
 use crate::codec::{bigint, PgCount, PgTime};
-use crate::columns::{execute_with_events, Chunks, Param};
 use crate::connection::{self, prepared, write_transaction, Conn, DbFailure, End, Failure, Stage};
 use crate::error;
-use crate::group_commit::Group;
-use crate::pipeline::{write_id, Turn};
-use crate::plan::{plan, AppendRequest, GroupState, Plan, Row};
-use crate::store::Inner;
-use crate::{predicted, state};
+use crate::inner::Inner;
+use crate::write::columns::{execute_with_events, stream_columns, Chunks, Param};
+use crate::write::group_commit::Group;
+use crate::write::pipeline::{write_id, Turn};
+use crate::write::plan::{plan, AppendRequest, GroupState, Plan, Row};
+use crate::write::{predicted, state};
 
 /// The operation named in errors.
 const OPERATION: &str = "append";
@@ -482,14 +482,6 @@ fn finalize(
         .query_one(&statement, &params)
         .map_err(DbFailure::write_sent)?;
     row.try_get(0).map_err(DbFailure::write_sent)
-}
-
-/// The new stream versions of a plan, as two columns.
-pub(crate) fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
-    plan.stream_versions
-        .iter()
-        .map(|&(stream, version)| (stream, bigint(version)))
-        .unzip()
 }
 
 #[cfg(test)]

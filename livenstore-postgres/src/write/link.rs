@@ -13,14 +13,14 @@
 //! - Linking an event into its own stream, or into a stream it is already linked into, is
 //!   refused before anything is written.
 
-use livenstore::store::validate_stream_name;
+use livenstore::backend::validate_stream_name;
 use livenstore::{EventId, StoreError};
 
 use crate::codec::{bigint, PgCount, PgId, PgTime};
 use crate::connection::{self, prepared, write_transaction, Conn, DbFailure, End};
 use crate::error::{self, MISSING_HEAD};
-use crate::pipeline::write_id;
-use crate::store::Inner;
+use crate::inner::Inner;
+use crate::write::pipeline::write_id;
 
 const OPERATION: &str = "link_to_stream";
 

@@ -33,15 +33,14 @@
 use livenstore::{AppendResult, EventId, StoreError};
 use postgres::IsolationLevel;
 
-use crate::append::stream_columns;
 use crate::codec::{bigint, PgId};
-use crate::columns::{chunk_len, EventColumns, Param};
 use crate::connection::{self, prepared, Conn, DbFailure, Failure, Stage};
 use crate::error;
-use crate::pipeline::{write_id, Turn};
-use crate::plan::{plan, AppendRequest};
-use crate::state;
-use crate::store::Inner;
+use crate::inner::Inner;
+use crate::write::columns::{chunk_len, stream_columns, EventColumns, Param};
+use crate::write::pipeline::{write_id, Turn};
+use crate::write::plan::{plan, AppendRequest};
+use crate::write::state;
 
 type Outcome = Result<AppendResult, StoreError>;
 

@@ -28,8 +28,8 @@ use livenstore::pubsub::{
 };
 use livenstore::{EventStore, StoreError};
 
+use super::follower_options::FollowerOptions;
 use super::listener::{ListenSource, Listener, Wake};
-use super::FollowerOptions;
 
 /// The longest the follower waits on the listener before looking at the stop flag (the most a
 /// `close` waits for it, besides a read in progress).

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use livenstore::ExpectedVersion;
 
 use crate::codec::PgTime;
-use crate::plan::{AppendRequest, GroupState, Plan};
+use crate::write::plan::{AppendRequest, GroupState, Plan};
 
 /// The longest a group that wrote its events waits for its turn to take the lock before it
 /// asks for the lock anyway.

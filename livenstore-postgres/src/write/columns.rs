@@ -10,7 +10,7 @@
 
 use crate::codec::{bigint, metadata_json, JsonText, PgId, PgTime};
 use crate::connection::{Conn, DbFailure};
-use crate::plan::Row;
+use crate::write::plan::{Plan, Row};
 
 /// Payload bytes per write statement: far below PostgreSQL's 1 GB message limit.
 const STATEMENT_BYTES: usize = 64 * 1024 * 1024;
@@ -128,4 +128,12 @@ pub(crate) fn execute_with_events(
     conn.execute(statement, &params)
         .map_err(DbFailure::write_sent)?;
     Ok(())
+}
+
+/// The new stream versions of a plan, as two columns.
+pub(crate) fn stream_columns<'a>(plan: &Plan<'a>) -> (Vec<&'a str>, Vec<i64>) {
+    plan.stream_versions
+        .iter()
+        .map(|&(stream, version)| (stream, bigint(version)))
+        .unzip()
 }

@@ -19,7 +19,7 @@ use postgres::{NoTls, SimpleQueryMessage};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::error;
-use crate::store::PostgresPool;
+use crate::inner::PostgresPool;
 
 /// The `application_name` of the follower's connection (see `pg_stat_activity`).
 pub const LISTENER_APPLICATION_NAME: &str = "livenstore-listener";

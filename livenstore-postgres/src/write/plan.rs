@@ -14,13 +14,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use livenstore::store::check_idempotent;
+use livenstore::backend::check_idempotent;
 use livenstore::{
     AppendResult, EventId, ExpectedVersion, NewEvent, RecordedEvent, RecordedEventParts, StoreError,
 };
 
 use crate::codec::PgTime;
-use crate::group_commit::Weight;
+use crate::write::group_commit::Weight;
 
 /// One call of `append`, validated (`validate_append`) and waiting for its group.
 #[derive(Debug)]

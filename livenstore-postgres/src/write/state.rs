@@ -30,8 +30,8 @@ use postgres::SimpleQueryMessage;
 use crate::codec::{EventDecoder, PgCount, PgId, PgTime};
 use crate::connection::{prepared, sql_prepared, Conn, DbFailure};
 use crate::error;
-use crate::plan::{AppendRequest, GroupState};
-use crate::store::Inner;
+use crate::inner::Inner;
+use crate::write::plan::{AppendRequest, GroupState};
 
 /// What a read found: the state, or why the stored data cannot be used (every append of the
 /// group fails with it).

@@ -1,7 +1,7 @@
 //! The order and chain rules, and pipelined groups against the test server.
 
 use super::*;
-use crate::plan::{plan, AppendRequest};
+use crate::write::plan::{plan, AppendRequest};
 use livenstore::{ExpectedVersion, NewEvent};
 
 fn request(stream: &str, events: usize) -> AppendRequest {
