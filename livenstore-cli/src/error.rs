@@ -111,7 +111,7 @@ pub enum CliError {
         links: u64,
     },
     /// A file could not be read, created or written.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     File {
         /// What was being done ("cannot read", ...).
         action: &'static str,

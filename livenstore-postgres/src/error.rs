@@ -4,10 +4,10 @@
 //! other database failure is [`StoreError::Backend`] naming the operation. No error of the
 //! client library panics or is swallowed.
 //!
-//! The source of a `Backend` error is a [`ClientError`]: it prints the server's own message
-//! (the client library prints only "db error"), and its source is the client library's
-//! [`postgres::Error`]. One `ClientError` can be shared by every append of a group commit that
-//! failed together.
+//! The source of a `Backend` error is a [`ClientError`]: it prints the client library's error
+//! with the server's own message (the client library prints only "db error") or the cause of a
+//! lost connection, and ends the chain (nothing printed twice). One `ClientError` can be shared
+//! by every append of a group commit that failed together.
 
 use std::sync::Arc;
 
@@ -94,11 +94,8 @@ impl std::fmt::Display for ClientError {
     }
 }
 
-impl std::error::Error for ClientError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
-}
+/// The end of the chain: its message already holds what the client's error and its causes say.
+impl std::error::Error for ClientError {}
 
 /// What a store says when its `log_head` row is gone (the schema was damaged by hand).
 pub(crate) const MISSING_HEAD: &str = "the log_head row is missing";
@@ -159,11 +156,8 @@ impl std::fmt::Display for PoolError {
     }
 }
 
-impl std::error::Error for PoolError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
-}
+/// The end of the chain: its message is the pool's error's.
+impl std::error::Error for PoolError {}
 
 /// Whether `error` means the connection is gone (so a fresh connection may succeed).
 pub(crate) fn is_connection_lost(error: &postgres::Error) -> bool {

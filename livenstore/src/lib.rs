@@ -51,6 +51,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod clock;
+mod error_chain;
 mod time;
 
 pub mod aggregate;

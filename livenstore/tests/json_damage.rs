@@ -266,7 +266,7 @@ fn damage_in_the_middle_refuses_writes_but_not_reads_that_do_not_reach_it() -> R
         .is_err());
     assert!(matches!(
         reader.append("odd", ExpectedVersion::Any, vec![ev(9)]),
-        Err(StoreError::InvalidArgument(_))
+        Err(StoreError::ReadOnly { .. })
     ));
 
     let lenient = JsonStore::open_read_only_with(dir.path(), fast().skip_damaged(true))?;

@@ -116,7 +116,7 @@ pub enum EventDecodeError {
     #[error("the aggregate handles no event of this type")]
     UnknownEventType,
     /// The payload does not decode into the listed type.
-    #[error("the payload does not decode: {0}")]
+    #[error("the payload does not decode")]
     InvalidPayload(#[from] serde_json::Error),
 }
 

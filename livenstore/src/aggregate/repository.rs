@@ -21,7 +21,11 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A stored event could not be replayed into the aggregate.
-    #[error("replaying stream `{stream}` failed: {source}")]
+    #[error(
+        "replaying stream `{stream}` failed at event {} (`{}`)",
+        source.event_id(),
+        source.event_type()
+    )]
     Replay {
         /// The aggregate's stream.
         stream: String,

@@ -28,7 +28,7 @@ pub enum ReplayError<E: std::error::Error + 'static> {
         aggregate: &'static str,
     },
     /// The stored payload does not decode into the listed type.
-    #[error("event {event_id} (`{event_type}`) has a payload that does not decode: {source}")]
+    #[error("event {event_id} (`{event_type}`) has a payload that does not decode")]
     InvalidPayload {
         /// The stored event's id.
         event_id: EventId,
@@ -38,7 +38,7 @@ pub enum ReplayError<E: std::error::Error + 'static> {
         source: serde_json::Error,
     },
     /// The handler refused the event.
-    #[error("the handler of event {event_id} (`{event_type}`) failed: {source}")]
+    #[error("the handler of event {event_id} (`{event_type}`) failed")]
     Handler {
         /// The stored event's id.
         event_id: EventId,
@@ -47,6 +47,40 @@ pub enum ReplayError<E: std::error::Error + 'static> {
         /// The handler's own error.
         source: E,
     },
+}
+
+impl<E: std::error::Error + 'static> ReplayError<E> {
+    /// The id of the event that could not be replayed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{DomainError, EventId, ReplayError};
+    ///
+    /// let id = EventId::new();
+    /// let error = ReplayError::<DomainError>::UnknownEventType {
+    ///     event_id: id,
+    ///     event_type: "Renamed".into(),
+    ///     aggregate: "User",
+    /// };
+    /// assert_eq!((error.event_id(), error.event_type()), (id, "Renamed"));
+    /// ```
+    pub fn event_id(&self) -> EventId {
+        match self {
+            ReplayError::UnknownEventType { event_id, .. }
+            | ReplayError::InvalidPayload { event_id, .. }
+            | ReplayError::Handler { event_id, .. } => *event_id,
+        }
+    }
+
+    /// The type of the event that could not be replayed.
+    pub fn event_type(&self) -> &str {
+        match self {
+            ReplayError::UnknownEventType { event_type, .. }
+            | ReplayError::InvalidPayload { event_type, .. }
+            | ReplayError::Handler { event_type, .. } => event_type,
+        }
+    }
 }
 
 /// An aggregate with its id, its version and the events applied to it that are not saved yet.

@@ -17,7 +17,7 @@ pub enum EnvelopeError {
         event_id: EventId,
     },
     /// The domain value could not be serialized to JSON.
-    #[error("could not serialize a `{event_type}` event to JSON: {source}")]
+    #[error("could not serialize a `{event_type}` event to JSON")]
     Serialize {
         /// The event type being serialized.
         event_type: &'static str,
@@ -25,7 +25,7 @@ pub enum EnvelopeError {
         source: serde_json::Error,
     },
     /// The stored payload does not decode into the domain type.
-    #[error("event {event_id} (`{event_type}`) has a payload that does not decode: {source}")]
+    #[error("event {event_id} (`{event_type}`) has a payload that does not decode")]
     Deserialize {
         /// The stored event's id.
         event_id: EventId,

@@ -78,7 +78,7 @@ pub enum RegistryDecodeError {
     #[error("no event type named `{0}` is registered (is its #[derive(DomainEvent)] linked in?)")]
     UnknownEventType(String),
     /// The JSON does not decode into the registered type.
-    #[error("the payload of a `{event_type}` event does not decode: {source}")]
+    #[error("the payload of a `{event_type}` event does not decode")]
     InvalidPayload {
         /// The type name.
         event_type: String,

@@ -53,7 +53,7 @@ pub enum SubscribeError {
     #[error("invalid subscription option: {0}")]
     InvalidOption(String),
     /// The worker thread could not be started.
-    #[error("could not start the subscription's worker thread: {0}")]
+    #[error("could not start the subscription's worker thread")]
     Spawn(#[source] std::io::Error),
     /// The store failed while setting up a catch-up subscription or a consumer.
     #[error(transparent)]
@@ -76,7 +76,7 @@ pub enum CheckpointError {
         reason: &'static str,
     },
     /// An I/O error, with the file it happened on.
-    #[error("checkpoint I/O error on {path}: {source}")]
+    #[error("checkpoint I/O error on {path}")]
     Io {
         /// The file or directory.
         path: std::path::PathBuf,
@@ -92,7 +92,7 @@ pub enum CheckpointError {
         reason: String,
     },
     /// A database backend keeping the checkpoints failed (the store's error says how).
-    #[error("checkpoint store failed: {0}")]
+    #[error("checkpoint store failed")]
     Backend(#[source] StoreError),
 }
 
@@ -127,7 +127,10 @@ impl SubscriptionError {
     ///     "follower",
     ///     SubscriptionErrorKind::Store(StoreError::Closed),
     /// );
-    /// assert_eq!(error.to_string(), "subscription `follower`: store read failed: the store is closed");
+    /// assert_eq!(error.to_string(), "subscription `follower`: store read failed");
+    /// // The store's error is the source, not repeated in the message.
+    /// let source = std::error::Error::source(&error).unwrap();
+    /// assert_eq!(source.to_string(), "the store is closed");
     /// ```
     pub fn new(subscription: impl Into<String>, kind: SubscriptionErrorKind) -> Self {
         SubscriptionError {
@@ -161,11 +164,12 @@ impl fmt::Display for SubscriptionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "subscription `{}`: ", self.subscription)?;
         match &self.kind {
-            SubscriptionErrorKind::Handler(e) => write!(f, "handler failed: {e}")?,
+            // The error of each kind but a panic is the source, not repeated here.
+            SubscriptionErrorKind::Handler(_) => f.write_str("handler failed")?,
             SubscriptionErrorKind::Panicked(m) => write!(f, "handler panicked: {m}")?,
-            SubscriptionErrorKind::Store(e) => write!(f, "store read failed: {e}")?,
-            SubscriptionErrorKind::Checkpoint(e) => write!(f, "checkpoint failed: {e}")?,
-            SubscriptionErrorKind::Publish(e) => write!(f, "publication failed: {e}")?,
+            SubscriptionErrorKind::Store(_) => f.write_str("store read failed")?,
+            SubscriptionErrorKind::Checkpoint(_) => f.write_str("checkpoint failed")?,
+            SubscriptionErrorKind::Publish(_) => f.write_str("publication failed")?,
         }
         if let Some(event) = &self.event {
             write!(
@@ -195,9 +199,12 @@ impl std::error::Error for SubscriptionError {
     }
 }
 
-/// Where reports go when no hook is set: standard error, one line each.
+/// Where reports go when no hook is set: standard error, one line each, with the causes.
 pub(crate) fn default_report(error: &SubscriptionError) {
-    eprintln!("livenstore pubsub: {error}");
+    eprintln!(
+        "livenstore pubsub: {}",
+        crate::error_chain::ErrorChain(error)
+    );
 }
 
 /// The message of a panic payload.

@@ -13,6 +13,10 @@ pub enum LimitKind {
     EventsPerStream,
     /// Number of streams.
     Streams,
+    /// Events in one append.
+    EventsPerAppend,
+    /// Distinct event types in one store.
+    EventTypes,
 }
 
 /// Errors of store operations.
@@ -85,8 +89,8 @@ pub enum StoreError {
         /// The lock file.
         path: PathBuf,
     },
-    /// An I/O error, with the file it happened on.
-    #[error("I/O error on {path}: {source}")]
+    /// An I/O error, with the file it happened on (the error itself is the source).
+    #[error("I/O error on {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -106,8 +110,23 @@ pub enum StoreError {
     /// An argument is out of range or malformed (the message says which).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// A database server could not be reached (or the connection to it could not be set up).
-    #[error("cannot connect to {endpoint}: {source}")]
+    /// A record could not be encoded for storage (serde_json's error is the source).
+    #[error("cannot encode the {record} for storage")]
+    Encode {
+        /// What was being encoded: `"event"`, `"link"`, `"hole"`.
+        record: &'static str,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The store was opened for reading only and cannot append.
+    #[error("the store at {path} was opened read-only")]
+    ReadOnly {
+        /// The store's directory (or other location).
+        path: PathBuf,
+    },
+    /// A database server could not be reached (or the connection to it could not be set up);
+    /// the client library's error is the source.
+    #[error("cannot connect to {endpoint}")]
     Connection {
         /// Where the server was expected, as `host:port` (or the socket path).
         endpoint: String,
@@ -121,7 +140,7 @@ pub enum StoreError {
     /// have been stored, and retrying it with the same event ids is safe (the idempotency rule
     /// turns a stored retry into a no-op).
     #[error(
-        "{backend} error during {operation}{}: {source}",
+        "{backend} error during {operation}{}",
         if *outcome_unknown { OUTCOME_UNKNOWN } else { "" }
     )]
     Backend {

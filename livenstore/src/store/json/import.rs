@@ -172,8 +172,9 @@ impl JsonImporter {
         check_payload_size(payload.len(), self.options.max_payload_bytes)?;
         // The payload needs no parse: every `Payload` is valid JSON (see `payload.rs`).
         self.line.clear();
-        let encode_error = |e: serde_json::Error| {
-            StoreError::InvalidArgument(format!("cannot encode the event: {e}"))
+        let encode_error = |source| StoreError::Encode {
+            record: "event",
+            source,
         };
         // Each imported event is its own batch of one.
         let batch =
@@ -262,8 +263,10 @@ impl JsonImporter {
             repaired_at: Timestamp::now(),
         };
         self.line.clear();
-        encode_hole(&mut self.line, &record)
-            .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the hole: {e}")))?;
+        encode_hole(&mut self.line, &record).map_err(|source| StoreError::Encode {
+            record: "hole",
+            source,
+        })?;
         let stream = slot.map(|(s, _)| self.index.intern_stream(s));
         self.index
             .push_gap(Gap {
@@ -298,8 +301,10 @@ impl JsonImporter {
             version: link.version,
             linked_at: link.linked_at,
         };
-        encode_link(&mut self.line, &record)
-            .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the link: {e}")))?;
+        encode_link(&mut self.line, &record).map_err(|source| StoreError::Encode {
+            record: "link",
+            source,
+        })?;
         let stream = self.index.intern_stream(&link.stream);
         self.index
             .push_link(id, stream, link.version, link.linked_at)

@@ -172,8 +172,11 @@ pub(crate) fn load(mut wants: Vec<Want>, ctx: &ReadCtx) -> Result<Vec<RecordedEv
                 line: 0,
                 reason: "the index names a segment that is not open".into(),
             })?;
-        let size = usize::try_from(end - first.offset)
-            .map_err(|_| StoreError::InvalidArgument("read too large".into()))?;
+        let size = usize::try_from(end - first.offset).map_err(|_| StoreError::Corrupted {
+            path: path.clone(),
+            line: 0,
+            reason: "the index names a run of lines larger than memory can hold".into(),
+        })?;
         buf.resize(size, 0);
         file.read_exact_at(&mut buf, first.offset)
             .map_err(io_err(path))?;

@@ -23,15 +23,22 @@ use super::shared::Shared;
 use super::writer::Writer;
 use super::{read, Durability};
 use crate::backend::{check_idempotent, validate_append, validate_stream_name};
-use crate::store::{AppendResult, ExpectedVersion};
+use crate::store::{AppendResult, ExpectedVersion, LimitKind};
 use crate::{EventId, NewEvent, RecordedEvent, StoreError, StreamInfo, Timestamp};
 
+/// A record written to `path` that the index then refused: the index and the log disagree
+/// (a bug), so the open that rescans the log must decide.
+fn written_but_refused(path: &std::path::Path, reason: String) -> StoreError {
+    StoreError::Corrupted {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: format!("the index refused a record just written ({reason}); reopen the store"),
+    }
+}
+
 fn lock_writer(shared: &Shared) -> Result<MutexGuard<'_, Writer>, StoreError> {
-    let writer = shared.writer.as_ref().ok_or_else(|| {
-        StoreError::InvalidArgument(format!(
-            "the store at {} was opened read-only",
-            shared.dir.display()
-        ))
+    let writer = shared.writer.as_ref().ok_or_else(|| StoreError::ReadOnly {
+        path: shared.dir.clone(),
     })?;
     let guard = writer
         .lock()
@@ -155,12 +162,17 @@ pub(crate) fn append(
     let first_position = index.last_position() + 1;
     let recorded_at = Timestamp::now().max(index.last_recorded_at());
     drop(index);
-    let total = u32::try_from(events.len())
-        .map_err(|_| StoreError::InvalidArgument("too many events in one append".into()))?;
+    let total = u32::try_from(events.len()).map_err(|_| StoreError::LimitExceeded {
+        kind: LimitKind::EventsPerAppend,
+        max: u64::from(u32::MAX),
+    })?;
     let mut buf = std::mem::take(&mut w.buf);
     buf.clear();
     let mut lines = Vec::with_capacity(events.len());
-    let encode_err = |e| StoreError::InvalidArgument(format!("cannot encode the event: {e}"));
+    let encode_err = |source| StoreError::Encode {
+        record: "event",
+        source,
+    };
     let batch = BatchHeader::new(stream, recorded_at, total).map_err(encode_err)?;
     // Ids for the events that come without one: made here, under the writer lock, so ids
     // ascend along positions (what the index's id map is fastest with).
@@ -219,7 +231,7 @@ pub(crate) fn append(
             };
             index
                 .push_event(first_position + i as u64, entry)
-                .map_err(StoreError::InvalidArgument)?;
+                .map_err(|reason| written_but_refused(&w.path, reason))?;
         }
     }
     drop(w);
@@ -254,8 +266,10 @@ pub(crate) fn link(shared: &Shared, id: EventId, stream: &str) -> Result<u64, St
         version,
         linked_at,
     };
-    encode_link(&mut buf, &record)
-        .map_err(|e| StoreError::InvalidArgument(format!("cannot encode the link: {e}")))?;
+    encode_link(&mut buf, &record).map_err(|source| StoreError::Encode {
+        record: "link",
+        source,
+    })?;
     w.buf = buf;
     w.write_batch(shared.options.segment_size, |rolled| {
         shared.index_mut().segments.push(rolled);
@@ -266,7 +280,7 @@ pub(crate) fn link(shared: &Shared, id: EventId, stream: &str) -> Result<u64, St
         let sid = index.intern_stream(stream);
         index
             .push_link(id, sid, version, linked_at)
-            .map_err(StoreError::InvalidArgument)?;
+            .map_err(|reason| written_but_refused(&w.path, reason))?;
     }
     drop(w);
     after_write(shared, target)?;

@@ -52,10 +52,11 @@ impl Writer {
             create_segment(dir, &path)?;
             index.segments.push(open_segment(1, path)?);
         }
-        let last = index
-            .segments
-            .last()
-            .ok_or_else(|| StoreError::InvalidArgument("no segment".into()))?;
+        let last = index.segments.last().ok_or_else(|| StoreError::Corrupted {
+            path: dir.to_path_buf(),
+            line: 0,
+            reason: "no segment after creating the first one".into(),
+        })?;
         let (segment, path) = (last.id, last.path.clone());
         let file = OpenOptions::new()
             .append(true)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::hash::FastMap;
 use super::position_list::PositionList;
 use crate::event::type_names::EventTypes;
-use crate::store::StoreError;
+use crate::store::{LimitKind, StoreError};
 
 /// The store's side of its types: name to number, and the positions of each type's events.
 ///
@@ -74,14 +74,17 @@ impl TypeIndex {
     ///
     /// # Errors
     ///
-    /// [`StoreError::InvalidArgument`] when every `u32` is taken.
+    /// [`StoreError::LimitExceeded`] when every `u32` is taken.
     #[allow(clippy::ptr_arg)]
     #[inline]
     pub(crate) fn number(&mut self, name: &Cow<'static, str>) -> Result<u32, StoreError> {
         if let Some(number) = self.find(name) {
             return Ok(number);
         }
-        let too_many = || StoreError::InvalidArgument("the store holds 2^32 event types".into());
+        let too_many = || StoreError::LimitExceeded {
+            kind: LimitKind::EventTypes,
+            max: u64::from(u32::MAX),
+        };
         let number = u32::try_from(self.positions.len()).map_err(|_| too_many())?;
         let name: Arc<str> = Arc::from(&**name);
         if !self.table.set(number, Arc::clone(&name)) {

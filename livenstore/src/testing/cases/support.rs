@@ -1,5 +1,6 @@
 //! What the cases share: appends that name what failed, the conflict assertion, numbered events.
 
+use crate::error_chain::ErrorChain;
 use crate::testing::fixtures::event;
 use crate::{AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError};
 
@@ -12,7 +13,10 @@ pub(crate) fn append_ok<S: EventStore + ?Sized>(
 ) -> AppendResult {
     match store.append(stream, expected, events) {
         Ok(result) => result,
-        Err(err) => panic!("append to {stream:?} with {expected:?} failed: {err}"),
+        Err(err) => panic!(
+            "append to {stream:?} with {expected:?} failed: {}",
+            ErrorChain(&err)
+        ),
     }
 }
 
@@ -48,6 +52,6 @@ pub(crate) fn numbered(event_type: &'static str, n: usize) -> Vec<NewEvent> {
 pub(crate) fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
     match result {
         Ok(value) => value,
-        Err(err) => panic!("{what} failed: {err}"),
+        Err(err) => panic!("{what} failed: {}", ErrorChain(&err)),
     }
 }
