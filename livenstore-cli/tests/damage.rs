@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{bin, fast, run, segments, Run, R};
+use common::{bin, fast, run, run_with_stdin, segments, Run, R};
 use livenstore::store::json::list_quarantine;
 use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
 
@@ -184,6 +184,15 @@ fn damaged_store(root: &Path) -> Result<std::path::PathBuf, Box<dyn std::error::
     Ok(dir)
 }
 
+/// The next append to `s2` of a copy of [`damaged_store`] takes position 31 and version 11,
+/// whatever was lost: nothing is given out twice.
+fn assert_next_append_after_the_30(store: &JsonStore) -> R {
+    let event = NewEvent::from_json("A", "{}")?;
+    let next = store.append("s2", ExpectedVersion::Exact(10), vec![event])?;
+    assert_eq!((next.first_position, next.stream_version), (31, 11));
+    Ok(())
+}
+
 #[test]
 fn export_skips_damage_only_when_asked_and_the_copy_keeps_positions_and_versions() -> R {
     let root = tempfile::tempdir()?;
@@ -237,13 +246,7 @@ fn export_skips_damage_only_when_asked_and_the_copy_keeps_positions_and_versions
         source.read_stream("index", 1, 9)?
     );
     // The lost position and version stay taken in the copy.
-    let next = copy_store.append(
-        "s2",
-        ExpectedVersion::Exact(10),
-        vec![NewEvent::from_json("A", "{}")?],
-    )?;
-    assert_eq!((next.first_position, next.stream_version), (31, 11));
-    Ok(())
+    assert_next_append_after_the_30(&copy_store)
 }
 
 #[test]
@@ -257,20 +260,8 @@ fn a_repaired_store_exports_its_holes_and_the_copy_matches_it() -> R {
     let holes = exported.iter().filter(|l| l.get("hole").is_some()).count();
     assert_eq!(holes, 3, "two events and one link");
     let copy = root.path().join("copy");
-    let mut child = bin()
-        .arg(&copy)
-        .args(["import", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
     let text: String = exported.iter().map(|l| format!("{l}\n")).collect();
-    child
-        .stdin
-        .take()
-        .ok_or("stdin")?
-        .write_all(text.as_bytes())?;
-    let done = Run::from(child.wait_with_output()?).ok();
+    let done = run_with_stdin(&copy, &["import", "-"], text.as_bytes()).ok();
     assert!(
         done.stdout
             .contains("28 event(s) and 1 link(s) (and 3 hole(s))"),
@@ -279,15 +270,8 @@ fn a_repaired_store_exports_its_holes_and_the_copy_matches_it() -> R {
     );
     let (a, b) = (JsonStore::open(&dir)?, JsonStore::open(&copy)?);
     common::assert_same_events(&a, &b)?;
-    for store in [&a, &b] {
-        let next = store.append(
-            "s2",
-            ExpectedVersion::Exact(10),
-            vec![NewEvent::from_json("A", "{}")?],
-        )?;
-        assert_eq!((next.first_position, next.stream_version), (31, 11));
-    }
-    Ok(())
+    assert_next_append_after_the_30(&a)?;
+    assert_next_append_after_the_30(&b)
 }
 
 #[test]
@@ -300,19 +284,8 @@ fn append_takes_its_payload_from_a_file_or_standard_input() -> R {
     let at_file = format!("@{}", file.display());
     run(&dir, &["append", "s", "Big", &at_file]).ok();
 
-    let mut child = bin()
-        .arg(&dir)
-        .args(["append", "s", "Big", "-", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .ok_or("stdin")?
-        .write_all(big.as_bytes())?;
-    let done = Run::from(child.wait_with_output()?).ok();
+    let args = ["append", "s", "Big", "-", "--json"];
+    let done = run_with_stdin(&dir, &args, big.as_bytes()).ok();
     assert_eq!(done.json_lines()[0]["version"], 2);
     let store = JsonStore::open_read_only(&dir)?;
     for event in store.read_stream("s", 1, 2)? {

@@ -87,6 +87,23 @@ pub fn run(dir: &Path, args: &[&str]) -> Run {
     Run::from(out)
 }
 
+/// Runs `livenstore <dir> <args>` with `input` on its standard input.
+pub fn run_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
+    use std::io::Write;
+    let mut child = bin()
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run livenstore");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write to livenstore");
+    drop(stdin);
+    Run::from(child.wait_with_output().expect("wait for livenstore"))
+}
+
 /// Runs `livenstore <args>` (no directory put in front).
 pub fn run_raw(args: &[&str]) -> Run {
     Run::from(bin().args(args).output().expect("run livenstore"))
