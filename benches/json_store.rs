@@ -1,4 +1,5 @@
-//! JsonStore throughput against the Go original's layout and a bare write+fsync loop.
+//! JsonStore throughput against a file-per-event layout with a symlink per stream (the layout
+//! livenstore's JSON store replaced) and a bare write+fsync loop.
 //!
 //! The large figures (1,000,000 events) are measured once and printed with their ratios; the
 //! criterion group then times a small `Never` append for regression tracking. All data lives in

@@ -12,6 +12,37 @@ use crate::write::pipeline::Pipeline;
 use crate::write::plan::AppendRequest;
 
 /// The connection pool a [`PostgresStore`](crate::PostgresStore) works through.
+///
+/// # Examples
+///
+/// Building a pool connects lazily, so no server is needed until a connection is asked for:
+///
+/// ```
+/// use livenstore_postgres::PostgresPool;
+/// use postgres::NoTls;
+/// use r2d2_postgres::PostgresConnectionManager;
+///
+/// let config: postgres::Config = "postgresql://postgres@127.0.0.1:5432/app".parse().unwrap();
+/// let pool: PostgresPool = r2d2::Pool::builder()
+///     .max_size(8)
+///     .min_idle(Some(0))
+///     .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+/// assert_eq!(pool.max_size(), 8);
+/// assert_eq!(pool.state().connections, 0);
+/// ```
+///
+/// A store working through it creates or upgrades its schema at once, on the server:
+///
+/// ```no_run
+/// use livenstore_postgres::{PostgresPool, PostgresStore};
+/// use postgres::NoTls;
+/// use r2d2_postgres::PostgresConnectionManager;
+///
+/// let config: postgres::Config = "postgresql://postgres@127.0.0.1:5432/app".parse()?;
+/// let pool: PostgresPool = r2d2::Pool::new(PostgresConnectionManager::new(config, NoTls))?;
+/// let store = PostgresStore::with_pool(pool)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type PostgresPool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// What a store and its clones share.

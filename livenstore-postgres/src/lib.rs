@@ -48,10 +48,10 @@
 //! livenstore backend.
 //!
 //! The price of the lock is that appends of one schema commit one after another: every
-//! transaction pays a commit (a WAL flush) that no other writer overlaps. Measured with pgbench
-//! on a 2-core machine: 16 clients appending through the lock, one transaction per event, reach
-//! about 0.18× the rate of 16 clients doing bare autocommit `INSERT`s. The store wins that back
-//! with **group commit inside the process**: appends made at the same time by many threads of
+//! transaction pays a commit (a WAL flush) that no other writer overlaps, so many clients
+//! appending one event per transaction through the lock get a small fraction of the rate of
+//! bare autocommit `INSERT`s. The store wins that back with **group commit inside the
+//! process**: appends made at the same time by many threads of
 //! one process queue up, and one thread at a time (the leader) runs every pending append, up to
 //! 256 appends, 10,000 events or 64 MiB of payloads, in one transaction, then hands each
 //! caller its own result (its conflict, its duplicate-id error, or its
@@ -62,13 +62,11 @@
 //! server's clock and the group's stream versions in the same message when the group holds at
 //! least 64 events and no caller gave an event id (else a second round trip, which also reads
 //! the stored events of those ids); one statement writing all events, stream versions, the head
-//! and the notification; `COMMIT`. Measured by `cargo bench --bench postgres_store` on a 2-core
-//! machine (figures in the repository's `BENCHMARKS.md`): 16 threads of one process appending
-//! single events reach 0.9-1.4x the rate of 16 clients doing bare autocommit `INSERT`s, and
-//! batches of 100 reach 0.8-1.1x bare 100-row `INSERT` transactions (1, 4 and 16 writers);
-//! one thread alone, appending single events in one statement each (below), reaches about
-//! 0.7x. Processes still take turns, so run the writers of a busy store in few processes with
-//! many threads rather than the reverse.
+//! and the notification; `COMMIT`. With it, many threads of one process appending single events
+//! keep up with as many clients doing bare autocommit `INSERT`s, and batches keep up with bare
+//! multi-row `INSERT` transactions (`cargo bench --bench postgres_store`; the figures are in the
+//! repository's `BENCHMARKS.md`). Processes still take turns, so run the writers of a busy
+//! store in few processes with many threads rather than the reverse.
 //!
 //! With the lock held from the events' write to the commit, a schema's event writes still run
 //! one after another, on one server core, while bare writers spread theirs over all cores. So

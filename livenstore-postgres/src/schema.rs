@@ -15,6 +15,21 @@ use livenstore::StoreError;
 use crate::error;
 
 /// One schema migration.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore_postgres::schema::{current_version, Migration, MIGRATIONS};
+///
+/// let first: &Migration = &MIGRATIONS[0];
+/// assert_eq!((first.version, first.name), (1, "initial"));
+/// assert!(first.sql.contains("CREATE TABLE"));
+/// // Versions are contiguous from 1; the last one is the version this crate creates.
+/// for (i, migration) in MIGRATIONS.iter().enumerate() {
+///     assert_eq!(migration.version, i as i32 + 1);
+/// }
+/// assert_eq!(current_version(), MIGRATIONS[MIGRATIONS.len() - 1].version);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
     /// Its version, from 1.

@@ -28,15 +28,14 @@ use crate::{error, read, schema};
 const MIN_POOL_TO_PIPELINE: u32 = 4;
 
 /// The events that must be queued for another group to run beside a running one that still
-/// writes its events: a group of its own costs about 1 ms of round trips and a commit, more
-/// than writing fewer events takes (about 10 µs each, 200-byte payloads, while another group
-/// writes on the other core); below it, appends wait to share the next group.
+/// writes its events: a group of its own costs round trips and a commit, more than writing
+/// fewer events takes; below it, appends wait to share the next group. (Chosen with the
+/// `postgres_store` bench; BENCHMARKS.md has the runs.)
 const MIN_EVENTS_TO_PIPELINE: usize = 150;
 
 /// The same once every running group has written its events and only waits for its lock and
-/// commit: a server core would idle, so a smaller group is worth its commit. Measured with 4
-/// writers of 100-event batches (`postgres_store` bench, 20 interleaved rounds, three runs
-/// each): 0.83-0.90x the bare rate, against 0.75-0.76x with 150 here too.
+/// commit: a server core would idle, so a smaller group is worth its commit (a few writers of
+/// batches gain most; BENCHMARKS.md).
 const MIN_EVENTS_TO_PIPELINE_WHEN_WRITTEN: usize = 64;
 
 /// An event store in a PostgreSQL database, shared by any number of processes.
@@ -162,8 +161,8 @@ impl PostgresStore {
         let sql = Sql::new(config.schema_name());
         // Up to three leaders pipeline their groups (the later ones write their events while
         // the first commits), each holding a connection; a small pool keeps one, leaving the
-        // rest for reads. Three beat two at 4 writers of 100-event batches (0.74-0.81x the bare
-        // rate against 0.66-0.71x, `postgres_store` bench) and cost nothing at 16.
+        // rest for reads. Three keep more server cores busy than two when a few writers append
+        // batches, and cost nothing with many (BENCHMARKS.md, PostgreSQL).
         let leaders = if pool.max_size() >= MIN_POOL_TO_PIPELINE {
             3
         } else {

@@ -40,6 +40,22 @@ pub fn url() -> Option<String> {
 }
 
 /// A schema with a unique name on the test server, dropped (with everything in it) on drop.
+///
+/// # Examples
+///
+/// ```no_run
+/// use livenstore::{EventStore, ExpectedVersion, NewEvent};
+/// use livenstore_postgres::testing::{TestSchema, SCHEMA_PREFIX};
+///
+/// // In a test: skipped (with one line on standard error) when LIVENSTORE_POSTGRES_URL is unset.
+/// let Some(schema) = TestSchema::new() else { return };
+/// assert!(schema.schema().starts_with(SCHEMA_PREFIX));
+/// let store = schema.connect();
+/// let event = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+/// let result = store.append("account-1", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// assert_eq!(result.first_position, 1, "every test starts from an empty schema");
+/// // Dropping `schema` drops the schema and everything in it.
+/// ```
 #[derive(Debug)]
 pub struct TestSchema {
     url: String,

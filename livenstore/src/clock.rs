@@ -1,7 +1,7 @@
 //! The clocks stores stamp events with: the system clock, and a [`CoarseClock`] that reuses a
 //! recent system clock reading instead of reading the clock on every call.
 //!
-//! Reading the system clock costs about 50 ns on a virtual machine, as much as the rest of an
+//! Reading the system clock costs, on a virtual machine, about as much as the rest of an
 //! in-memory append, so a busy store reads it about once per millisecond instead of once per call.
 //!
 //! Invariants:

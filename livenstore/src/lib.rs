@@ -3,6 +3,17 @@
 //! Event sourcing for Rust. Annotate plain structs with derives, apply and replay events in
 //! domain code, and persist the collected events to the store you choose.
 //!
+//! | module | folder | what is there |
+//! |---|---|---|
+//! | [`event`] | `src/event/` | everything an event is: [`DomainEvent`], the [`EventRegistry`], [`NewEvent`], [`RecordedEvent`], [`EventId`], [`Payload`], [`Metadata`] |
+//! | [`aggregate`] | `src/aggregate/` | the [`Aggregate`] trait (derived), [`AggregateRoot`], [`Repository`] |
+//! | [`store`] | `src/store/` | the [`EventStore`] trait and [`StoreError`]; [`InMemoryStore`] (`memory/`), [`JsonStore`] (`json/`) |
+//! | [`backend`] | `src/backend/` | the kit for writing a store: the append rules, stream names, a guide |
+//! | [`pubsub`] | `src/pubsub/` | subscriptions, catch-up subscriptions, consumers and their checkpoints |
+//! | `testing` | `src/testing/` | the conformance suite every store passes (feature `testing`) |
+//!
+//! Every item a user names is also re-exported here, at the crate root.
+//!
 //! - [`DomainEvent`] (derive): an event's stable type name, registered so stored events decode by
 //!   name ([`EventRegistry`]).
 //! - [`Aggregate`] (derive): the compile-time dispatch from each event to the aggregate's

@@ -115,6 +115,19 @@ impl fmt::Debug for Timestamp {
 }
 
 /// The error of parsing a [`Timestamp`] from text that is not an RFC 3339 UTC date-time.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{ParseTimestampError, Timestamp};
+///
+/// let time: Timestamp = "2026-11-23T09:16:46Z".parse().unwrap();
+/// assert_eq!(time.to_string(), "2026-11-23T09:16:46.000000000Z");
+///
+/// let error: ParseTimestampError = "2026-02-30T09:16:46Z".parse::<Timestamp>().unwrap_err();
+/// assert!(error.to_string().starts_with("`2026-02-30T09:16:46Z` is not an RFC 3339 timestamp"));
+/// assert!(error.to_string().ends_with("no such day"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{text}` is not an RFC 3339 timestamp such as 2026-11-23T09:16:46Z: {reason}")]
 pub struct ParseTimestampError {

@@ -1,11 +1,11 @@
-//! [`FollowerOptions`]: how a [`PostgresSubscriptionManager`](super::PostgresSubscriptionManager)'s
+//! [`FollowerOptions`]: how a [`PostgresSubscriptionManager`](crate::PostgresSubscriptionManager)(super::PostgresSubscriptionManager)'s
 //! follower polls and reads.
 
 use std::time::Duration;
 
 use livenstore::StoreError;
 
-/// Settings of a [`PostgresSubscriptionManager`]'s follower.
+/// Settings of a [`PostgresSubscriptionManager`](crate::PostgresSubscriptionManager)'s follower.
 ///
 /// # Examples
 ///

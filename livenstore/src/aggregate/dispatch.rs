@@ -62,6 +62,43 @@ pub trait Aggregate: Default + 'static {
 }
 
 /// The enum of one aggregate's events, written by `#[derive(Aggregate)]`.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, AggregateEvent, DomainError, DomainEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Deposited { amount: u64 }
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.withdrawn")]
+/// struct Withdrawn { amount: u64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Deposited, Withdrawn))]
+/// struct Account { balance: u64 }
+///
+/// impl Account {
+///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+///         self.balance += e.amount;
+///         Ok(())
+///     }
+///     fn on_withdrawn(&mut self, e: &Withdrawn) -> Result<(), DomainError> {
+///         self.balance = self.balance.checked_sub(e.amount).ok_or(DomainError::new("overdrawn"))?;
+///         Ok(())
+///     }
+/// }
+///
+/// // The derive wrote `AccountEvent`, one variant per listed event.
+/// assert_eq!(AccountEvent::EVENT_TYPES, ["Deposited", "account.withdrawn"]);
+/// let event = AccountEvent::from(Deposited { amount: 5 });
+/// assert_eq!(event.event_type(), "Deposited");
+/// assert_eq!(event.to_new_event().unwrap().payload().as_str(), r#"{"amount":5}"#);
+///
+/// let stored = AccountEvent::decode("account.withdrawn", br#"{"amount":3}"#).unwrap();
+/// assert!(matches!(stored, AccountEvent::Withdrawn(Withdrawn { amount: 3 })));
+/// ```
 pub trait AggregateEvent: Sized + Send + Sync + 'static {
     /// The type name of every variant, in the order listed.
     const EVENT_TYPES: &'static [&'static str];
@@ -109,6 +146,37 @@ pub trait AggregateEvent: Sized + Send + Sync + 'static {
 }
 
 /// Why a stored event could not be decoded into an aggregate's event enum.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, AggregateEvent, DomainError, DomainEvent, EventDecodeError};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Deposited { amount: u64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Deposited))]
+/// struct Account { balance: u64 }
+///
+/// impl Account {
+///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+///         self.balance += e.amount;
+///         Ok(())
+///     }
+/// }
+///
+/// assert!(AccountEvent::decode("Deposited", br#"{"amount":5}"#).is_ok());
+/// assert!(matches!(
+///     AccountEvent::decode("Withdrawn", br#"{"amount":5}"#),
+///     Err(EventDecodeError::UnknownEventType)
+/// ));
+/// assert!(matches!(
+///     AccountEvent::decode("Deposited", br#"{"amount":"five"}"#),
+///     Err(EventDecodeError::InvalidPayload(_))
+/// ));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventDecodeError {

@@ -14,6 +14,49 @@ use crate::{
 const LOAD_PAGE: usize = 4096;
 
 /// Errors of [`Repository`] operations. `E` is the aggregate's handler error.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, DomainError, DomainEvent, InMemoryStore, Repository};
+/// use livenstore::RepositoryError;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Deposited { amount: u64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Deposited))]
+/// struct Account { balance: u64 }
+///
+/// impl Account {
+///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+///         self.balance += e.amount;
+///         Ok(())
+///     }
+/// }
+///
+/// let repo = Repository::new(InMemoryStore::new());
+/// let missing = repo.load::<Account>("acc-1");
+/// assert!(matches!(
+///     missing,
+///     Err(RepositoryError::NotFound { stream }) if stream == "Account-acc-1"
+/// ));
+///
+/// let mut account = repo.create::<Account>("acc-1").unwrap();
+/// account.apply(Deposited { amount: 10 }).unwrap();
+/// repo.save(&mut account).unwrap();
+///
+/// // Two writers load version 1; the second to save loses.
+/// let mut first = repo.load::<Account>("acc-1").unwrap();
+/// let mut second = repo.load::<Account>("acc-1").unwrap();
+/// first.apply(Deposited { amount: 1 }).unwrap();
+/// second.apply(Deposited { amount: 2 }).unwrap();
+/// repo.save(&mut first).unwrap();
+/// let error = repo.save(&mut second).unwrap_err();
+/// assert!(error.is_conflict());
+/// assert!(second.has_unsaved(), "the loser keeps its events, to retry after a fresh load");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RepositoryError<E: std::error::Error + 'static> {

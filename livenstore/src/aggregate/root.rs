@@ -1,6 +1,6 @@
 //! [`AggregateRoot`]: an aggregate's state, id, version and the events applied but not yet saved.
 //!
-//! Invariants (the Go original's contract):
+//! Invariants:
 //! - `apply` runs the handler, then tracks the event as unsaved and bumps the version only if the
 //!   handler succeeded; a failed apply changes neither.
 //! - `replay` runs the handler and bumps the version, never tracking.
@@ -12,6 +12,42 @@ use std::ops::Deref;
 use crate::{Aggregate, AggregateEvent, EventDecodeError, EventId, RecordedEvent};
 
 /// Errors replaying stored events into an aggregate.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{Aggregate, AggregateRoot, DomainError, DomainEvent, ReplayError};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+/// struct Deposited { amount: u64 }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(events(Deposited))]
+/// struct Account { balance: u64 }
+///
+/// impl Account {
+///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+///         self.balance += e.amount;
+///         Ok(())
+///     }
+/// }
+///
+/// let store = InMemoryStore::new();
+/// let events = vec![
+///     NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap(),
+///     NewEvent::from_json("Frozen", "{}").unwrap(),
+/// ];
+/// store.append("Account-1", ExpectedVersion::NoStream, events).unwrap();
+/// let stored = store.read_stream("Account-1", 1, usize::MAX).unwrap();
+///
+/// let mut account = AggregateRoot::<Account>::new("1");
+/// let error = account.replay_all(&stored).unwrap_err();
+/// assert!(matches!(error, ReplayError::UnknownEventType { aggregate: "Account", .. }));
+/// assert_eq!((error.event_id(), error.event_type()), (stored[1].id(), "Frozen"));
+/// assert_eq!((account.balance, account.version()), (5, 1), "the events before it stay replayed");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError<E: std::error::Error + 'static> {

@@ -3,6 +3,11 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a domain event",
+    label = "`{Self}` does not implement `DomainEvent`",
+    note = "add `#[derive(DomainEvent)]` (and `Serialize`, `Deserialize`) to `{Self}`"
+)]
 /// A domain event: a plain serializable struct or enum with a stable type name.
 ///
 /// Derive it with `#[derive(DomainEvent)]`; the name is the type's own name unless
@@ -26,11 +31,6 @@ use serde::Serialize;
 /// assert_eq!(UserCreated::EVENT_TYPE, "UserCreated");
 /// assert_eq!(UserRenamed::EVENT_TYPE, "user.renamed");
 /// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a domain event",
-    label = "`{Self}` does not implement `DomainEvent`",
-    note = "add `#[derive(DomainEvent)]` (and `Serialize`, `Deserialize`) to `{Self}`"
-)]
 pub trait DomainEvent: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The stable name stored with every event of this type. Renaming the Rust type does not
     /// change it when it is set with `#[event(name = "...")]`.

@@ -3,6 +3,38 @@
 use crate::EventId;
 
 /// Errors converting between domain events and envelopes.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{DomainEvent, EnvelopeError};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize, DomainEvent)]
+/// struct UserCreated { username: String }
+/// #[derive(Debug, Serialize, Deserialize, DomainEvent)]
+/// struct UserDeleted { reason: String }
+///
+/// let store = InMemoryStore::new();
+/// let created = NewEvent::from_domain(&UserCreated { username: "ada".into() }).unwrap();
+/// let odd = NewEvent::from_json("UserCreated", r#"{"name":"bob"}"#).unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created, odd]).unwrap();
+/// let stored = store.read_stream("user-1", 1, usize::MAX).unwrap();
+///
+/// assert_eq!(stored[0].to_domain::<UserCreated>().unwrap().username, "ada");
+/// match stored[0].to_domain::<UserDeleted>() {
+///     Err(EnvelopeError::TypeMismatch { expected, actual, .. }) => {
+///         assert_eq!((expected, actual.as_str()), ("UserDeleted", "UserCreated"));
+///     }
+///     other => panic!("expected a type mismatch, got {other:?}"),
+/// }
+/// // The right type, but a payload without `username`.
+/// assert!(matches!(
+///     stored[1].to_domain::<UserCreated>(),
+///     Err(EnvelopeError::Deserialize { .. })
+/// ));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnvelopeError {

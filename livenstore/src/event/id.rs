@@ -111,6 +111,19 @@ impl fmt::Debug for EventId {
 }
 
 /// The error of parsing an [`EventId`] from text that is not a ULID.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventId, ParseEventIdError};
+///
+/// assert!("01JD0000000000000000000000".parse::<EventId>().is_ok());
+/// let error: ParseEventIdError = "order-42".parse::<EventId>().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "`order-42` is not a valid event id (a 26-character ULID): the length is not 26 characters"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{text}` is not a valid event id (a 26-character ULID): {reason}")]
 pub struct ParseEventIdError {

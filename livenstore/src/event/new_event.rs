@@ -72,7 +72,7 @@ impl NewEvent {
         Ok(Self::new(event_type, Payload::from_json(json)?))
     }
 
-    /// The envelope of a domain event (the Go original's `EventFrom`): its stable type name and
+    /// The envelope of a domain event: its stable type name and
     /// its JSON.
     ///
     /// # Errors

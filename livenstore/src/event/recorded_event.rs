@@ -14,6 +14,27 @@ use super::link::LinkInfo;
 use crate::{DomainEvent, EventId, Metadata, Payload, Timestamp};
 
 /// The parts of a [`RecordedEvent`], for store implementations that build one.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventId, Metadata, Payload, RecordedEvent, RecordedEventParts, Timestamp};
+///
+/// let parts = RecordedEventParts {
+///     id: EventId::new(),
+///     event_type: "UserCreated".into(),
+///     stream: "user-1".into(),
+///     version: 1,
+///     position: 7,
+///     recorded_at: Timestamp::now(),
+///     metadata: Metadata::new().with_correlation_id("request-42"),
+///     payload: Payload::from_json(r#"{"name":"ada"}"#).unwrap(),
+/// };
+/// let event = RecordedEvent::from_parts(parts.clone());
+/// assert_eq!((event.stream(), event.version(), event.position()), ("user-1", 1, 7));
+/// assert_eq!(event.metadata().correlation_id(), Some("request-42"));
+/// assert_eq!(event.to_parts(), parts);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEventParts {
     /// The event's id.
@@ -220,7 +241,7 @@ impl RecordedEvent {
         }
     }
 
-    /// Decodes the payload into the domain type `T` (the Go original's `FromEvent`).
+    /// Decodes the payload into the domain type `T`, checking that the stored type is `T`'s.
     ///
     /// # Errors
     ///

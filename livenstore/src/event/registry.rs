@@ -14,6 +14,22 @@ use crate::DomainEvent;
 type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send + Sync>, serde_json::Error>;
 
 /// One registered event type. Made by `#[derive(DomainEvent)]`; users do not build these.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{DomainEvent, EventRegistry};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "doc.registration.shipped")]
+/// struct Shipped { order: u64 }
+///
+/// let registry = EventRegistry::global().unwrap();
+/// let registration = registry.get("doc.registration.shipped").unwrap();
+/// assert_eq!(registration.event_type(), "doc.registration.shipped");
+/// assert!(registration.rust_path().ends_with("::Shipped"));
+/// ```
 #[derive(Debug)]
 pub struct EventRegistration {
     event_type: &'static str,
@@ -52,6 +68,30 @@ impl EventRegistration {
 inventory::collect!(EventRegistration);
 
 /// Errors building the registry.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventRegistry, RegistryError};
+///
+/// // Two modules each define an event named `Created`.
+/// mod billing {
+///     #[derive(serde::Serialize, serde::Deserialize, livenstore::DomainEvent)]
+///     pub struct Created { pub invoice: u64 }
+/// }
+/// mod shipping {
+///     #[derive(serde::Serialize, serde::Deserialize, livenstore::DomainEvent)]
+///     pub struct Created { pub parcel: u64 }
+/// }
+///
+/// match EventRegistry::build() {
+///     Err(RegistryError::DuplicateName { event_type, first, second }) => {
+///         assert_eq!(event_type, "Created");
+///         assert!(first.ends_with("billing::Created") && second.ends_with("shipping::Created"));
+///     }
+///     other => panic!("expected a duplicate name, got {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
@@ -71,6 +111,28 @@ pub enum RegistryError {
 }
 
 /// Errors decoding a stored event by its type name.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{DomainEvent, EventRegistry, RegistryDecodeError};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "doc.decode.paid")]
+/// struct Paid { cents: u64 }
+///
+/// let registry = EventRegistry::global().unwrap();
+/// assert!(registry.decode("doc.decode.paid", br#"{"cents":250}"#).is_ok());
+/// assert!(matches!(
+///     registry.decode("doc.decode.refunded", br#"{"cents":250}"#),
+///     Err(RegistryDecodeError::UnknownEventType(name)) if name == "doc.decode.refunded"
+/// ));
+/// assert!(matches!(
+///     registry.decode("doc.decode.paid", br#"{"cents":"lots"}"#),
+///     Err(RegistryDecodeError::InvalidPayload { .. })
+/// ));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryDecodeError {

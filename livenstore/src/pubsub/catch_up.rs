@@ -29,6 +29,38 @@ use super::subscription::OnHandlerError;
 use crate::{EventId, EventStore, RecordedEvent, StoreError};
 
 /// Where a catch-up subscription starts.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{subscribe_from, EventFilter, InMemorySubscriptionManager, StartFrom};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// for stream in ["user-1", "user-2", "user-1"] {
+///     let event = NewEvent::from_json("UserTouched", "{}").unwrap();
+///     store.append(stream, ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// let manager = InMemorySubscriptionManager::new();
+/// let first_delivered = |from: StartFrom| {
+///     let (tx, rx) = mpsc::channel();
+///     let _subscription = subscribe_from(Arc::clone(&store), &manager, from, EventFilter::all(),
+///         move |delivery| {
+///             tx.send(delivery.event().position())?;
+///             Ok(())
+///         })
+///     .unwrap();
+///     rx.recv_timeout(Duration::from_secs(5)).unwrap()
+/// };
+/// assert_eq!(first_delivered(StartFrom::Beginning), 1);
+/// // Resume after position 1, as a consumer with that checkpoint does.
+/// assert_eq!(first_delivered(StartFrom::After(1)), 2);
+/// // Only `user-1`, after its version 1: its version 2 is at position 3.
+/// let from = StartFrom::StreamAfter { stream: "user-1".into(), version: 1 };
+/// assert_eq!(first_delivered(from), 3);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StartFrom {
@@ -50,6 +82,41 @@ pub enum StartFrom {
 }
 
 /// One event handed to a catch-up handler.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{subscribe_from, EventFilter, InMemorySubscriptionManager, StartFrom};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// let store = Arc::new(PublishingStore::new(InMemoryStore::new(), manager.clone()));
+/// let opened = NewEvent::from_json("Opened", "{}").unwrap();
+/// store.append("account-1", ExpectedVersion::NoStream, vec![opened]).unwrap();
+///
+/// let (tx, rx) = mpsc::channel();
+/// let subscription = subscribe_from(Arc::clone(&store), &manager, StartFrom::Beginning,
+///     EventFilter::all(), move |delivery| {
+///         tx.send(delivery.clone())?;
+///         Ok(())
+///     })
+/// .unwrap();
+/// let delivery = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+/// assert_eq!(delivery.event().event_type(), "Opened");
+/// assert!(!delivery.is_live(), "stored history comes first");
+/// assert_eq!(delivery.idempotency_key(), delivery.event().id());
+///
+/// while !subscription.is_live() {
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
+/// let deposited = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+/// store.append("account-1", ExpectedVersion::Exact(1), vec![deposited]).unwrap();
+/// let delivery = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+/// assert_eq!(delivery.event().event_type(), "Deposited");
+/// assert!(delivery.is_live());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Delivery {
     event: RecordedEvent,
@@ -76,9 +143,63 @@ impl Delivery {
 }
 
 /// A boxed catch-up handler.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{subscribe_from_with, CatchUpOptions, DeliveryHandler, EventFilter};
+/// use livenstore::pubsub::StartFrom;
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// let (tx, rx) = mpsc::channel();
+/// let handler: DeliveryHandler = Box::new(move |delivery| {
+///     tx.send(delivery.event().event_type().to_owned())?;
+///     Ok(())
+/// });
+/// // Without a manager, the reader finds new events by polling the store.
+/// let options = CatchUpOptions::new().poll_interval(Duration::from_millis(10));
+/// let _subscription = subscribe_from_with(Arc::clone(&store), None, StartFrom::Beginning,
+///     EventFilter::all(), options, handler)
+/// .unwrap();
+///
+/// let created = NewEvent::from_json("UserCreated", r#"{"name":"ada"}"#).unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "UserCreated");
+/// ```
 pub type DeliveryHandler = Box<dyn FnMut(&Delivery) -> Result<(), HandlerError> + Send + 'static>;
 
 /// Options of a catch-up subscription.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{subscribe_from_with, CatchUpOptions, EventFilter, StartFrom};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// let events = (1..=5).map(|n| NewEvent::from_json("Counted", n.to_string()).unwrap()).collect();
+/// store.append("counter", ExpectedVersion::NoStream, events).unwrap();
+///
+/// let options = CatchUpOptions::new()
+///     .name("counter-view")
+///     .page_size(2)
+///     .poll_interval(Duration::from_millis(50));
+/// let (tx, rx) = mpsc::channel();
+/// let subscription = subscribe_from_with(store, None, StartFrom::Beginning, EventFilter::all(),
+///     options, Box::new(move |delivery| {
+///         tx.send(delivery.event().position())?;
+///         Ok(())
+///     }))
+/// .unwrap();
+/// assert_eq!(subscription.name(), "counter-view");
+/// let seen: Vec<u64> = (0..5).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+/// assert_eq!(seen, [1, 2, 3, 4, 5], "read in pages of two, delivered in order");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatchUpOptions {
     name: Option<String>,
@@ -199,6 +320,39 @@ impl Shared {
 
 /// A running catch-up subscription. Dropping it (or [`stop`](Self::stop)) stops the reader after
 /// the handler call in progress and joins it (from inside its own handler, it does not wait).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{subscribe_from, EventFilter, InMemorySubscriptionManager, StartFrom};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// let store = Arc::new(PublishingStore::new(InMemoryStore::new(), manager.clone()));
+/// let created = NewEvent::from_json("UserCreated", r#"{"name":"ada"}"#).unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+///
+/// let (tx, rx) = mpsc::channel();
+/// let subscription = subscribe_from(Arc::clone(&store), &manager, StartFrom::Beginning,
+///     EventFilter::category("user"), move |delivery| {
+///         tx.send(delivery.event().position())?;
+///         Ok(())
+///     })
+/// .unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 1, "history");
+///
+/// let renamed = NewEvent::from_json("UserRenamed", r#"{"name":"ada l."}"#).unwrap();
+/// store.append("user-1", ExpectedVersion::Exact(1), vec![renamed]).unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 2, "then live events");
+/// assert!(subscription.is_running());
+///
+/// subscription.stop();
+/// let closed = NewEvent::from_json("UserClosed", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::Exact(2), vec![closed]).unwrap();
+/// assert!(rx.recv_timeout(Duration::from_millis(50)).is_err(), "nothing after stop");
+/// ```
 #[must_use = "dropping a CatchUpSubscription stops it"]
 pub struct CatchUpSubscription {
     shared: Arc<Shared>,

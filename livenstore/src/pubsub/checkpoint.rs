@@ -13,6 +13,37 @@ use crate::JsonStore;
 pub const MAX_CONSUMER_NAME_BYTES: usize = 128;
 
 /// Stores, per consumer name, the global position of the last event the consumer processed.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use livenstore::pubsub::{validate_consumer_name, CheckpointError, CheckpointStore};
+///
+/// /// Checkpoints in a map (in real life: a table of the application's database).
+/// #[derive(Default)]
+/// struct MapCheckpoints(Mutex<HashMap<String, u64>>);
+///
+/// impl CheckpointStore for MapCheckpoints {
+///     fn load(&self, consumer: &str) -> Result<Option<u64>, CheckpointError> {
+///         validate_consumer_name(consumer)?;
+///         Ok(self.0.lock().unwrap().get(consumer).copied())
+///     }
+///
+///     fn save(&self, consumer: &str, position: u64) -> Result<(), CheckpointError> {
+///         validate_consumer_name(consumer)?;
+///         self.0.lock().unwrap().insert(consumer.to_owned(), position);
+///         Ok(())
+///     }
+/// }
+///
+/// let checkpoints = MapCheckpoints::default();
+/// assert_eq!(checkpoints.load("projector").unwrap(), None);
+/// checkpoints.save("projector", 42).unwrap();
+/// assert_eq!(checkpoints.load("projector").unwrap(), Some(42));
+/// assert!(checkpoints.save("../projector", 43).is_err());
+/// ```
 pub trait CheckpointStore: Send + Sync {
     /// The saved position of `consumer`, `None` when it has none.
     ///
@@ -65,6 +96,34 @@ pub fn validate_consumer_name(name: &str) -> Result<(), CheckpointError> {
 }
 
 /// Checkpoints in memory (lost on restart; for tests and for consumers that rebuild on start).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{CheckpointStore, Consumer, EventFilter, InMemoryCheckpointStore};
+/// use livenstore::pubsub::InMemorySubscriptionManager;
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+///
+/// let checkpoints = Arc::new(InMemoryCheckpointStore::new());
+/// let manager = InMemorySubscriptionManager::new();
+/// let (tx, rx) = mpsc::channel();
+/// let consumer = Consumer::new("projector", checkpoints.clone())
+///     .unwrap()
+///     .start(store, &manager, EventFilter::all(), move |delivery| {
+///         tx.send(delivery.event().position())?;
+///         Ok(())
+///     })
+///     .unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 1);
+/// consumer.stop(); // saves the checkpoint
+/// assert_eq!(checkpoints.load("projector").unwrap(), Some(1));
+/// ```
 #[derive(Debug, Default)]
 pub struct InMemoryCheckpointStore {
     positions: Mutex<HashMap<String, u64>>,

@@ -12,6 +12,36 @@ use crate::EventStore;
 
 /// When a consumer saves its checkpoint. Whatever the policy, it also saves when it has caught
 /// up with the store (nothing more to read) and when it stops.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{CheckpointPolicy, Consumer, EventFilter, InMemoryCheckpointStore};
+/// use livenstore::pubsub::{InMemorySubscriptionManager, SubscribeError};
+/// use livenstore::InMemoryStore;
+///
+/// let default = CheckpointPolicy::Every { events: 100, interval: Duration::from_secs(1) };
+/// assert_eq!(CheckpointPolicy::default(), default);
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// let manager = InMemorySubscriptionManager::new();
+/// let checkpoints = Arc::new(InMemoryCheckpointStore::new());
+/// // Save after every event: at most one event is handled twice after a crash.
+/// let every_event = Consumer::new("mailer", checkpoints.clone())
+///     .unwrap()
+///     .checkpoint_policy(CheckpointPolicy::EveryEvent)
+///     .start(Arc::clone(&store), &manager, EventFilter::all(), |_| Ok(()));
+/// assert!(every_event.is_ok());
+///
+/// let never = CheckpointPolicy::Every { events: 0, interval: Duration::from_secs(1) };
+/// let refused = Consumer::new("indexer", checkpoints)
+///     .unwrap()
+///     .checkpoint_policy(never)
+///     .start(store, &manager, EventFilter::all(), |_| Ok(()));
+/// assert!(matches!(refused, Err(SubscribeError::InvalidOption(_))));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CheckpointPolicy {
@@ -228,6 +258,45 @@ impl Progress for Checkpointing {
 
 /// A started [`Consumer`]. Dropping it (or [`stop`](Self::stop)) stops it after the event in
 /// progress and saves its checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{mpsc, Arc};
+/// use std::time::Duration;
+/// use livenstore::pubsub::{Consumer, EventFilter, InMemoryCheckpointStore};
+/// use livenstore::pubsub::{InMemorySubscriptionManager, RunningConsumer};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = Arc::new(InMemoryStore::new());
+/// let manager = InMemorySubscriptionManager::new();
+/// let checkpoints = Arc::new(InMemoryCheckpointStore::new());
+/// let count = |n: u64| {
+///     let event = NewEvent::from_json("Counted", n.to_string()).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// };
+/// let start = |tx: mpsc::Sender<u64>| -> RunningConsumer {
+///     Consumer::new("counter-view", checkpoints.clone())
+///         .unwrap()
+///         .start(Arc::clone(&store), &manager, EventFilter::all(), move |delivery| {
+///             tx.send(delivery.event().position())?;
+///             Ok(())
+///         })
+///         .unwrap()
+/// };
+///
+/// count(1);
+/// let (tx, rx) = mpsc::channel();
+/// let running = start(tx);
+/// assert_eq!(running.name(), "counter-view");
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 1);
+/// running.stop(); // saves position 1
+///
+/// count(2);
+/// let (tx, rx) = mpsc::channel();
+/// let _running = start(tx);
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 2, "resumes after its checkpoint");
+/// ```
 #[must_use = "dropping a RunningConsumer stops it"]
 #[derive(Debug)]
 pub struct RunningConsumer {

@@ -6,13 +6,84 @@ use std::sync::Arc;
 use crate::{RecordedEvent, StoreError};
 
 /// What a handler returns when it fails: any error, boxed.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, HandlerError, InMemorySubscriptionManager};
+/// use livenstore::pubsub::{SubscriptionErrorKind, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// fn send_welcome_mail(address: Option<&str>) -> Result<(), HandlerError> {
+///     let _address = address.ok_or("the user has no e-mail address")?;
+///     Ok(())
+/// }
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// let (tx, rx) = mpsc::channel();
+/// manager.on_error(move |error| {
+///     if let SubscriptionErrorKind::Handler(cause) = &error.kind {
+///         let _ = tx.send(cause.to_string());
+///     }
+/// });
+/// let _mailer = manager
+///     .subscribe(EventFilter::all(), |event| {
+///         let user = event.payload().to_value()?; // a serde_json::Error converts too
+///         send_welcome_mail(user["email"].as_str())
+///     })
+///     .unwrap();
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), manager.clone());
+/// let created = NewEvent::from_json("UserCreated", r#"{"name":"ada"}"#).unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// let reported = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+/// assert_eq!(reported, "the user has no e-mail address");
+/// ```
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The hook that receives every [`SubscriptionError`] (see
 /// [`InMemorySubscriptionManager::on_error`](super::InMemorySubscriptionManager::on_error)).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use livenstore::pubsub::{ErrorHook, InMemorySubscriptionManager, SubscriptionError};
+/// use livenstore::pubsub::{SubscriptionErrorKind, SubscriptionManager};
+/// use livenstore::StoreError;
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// let reports = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&reports);
+/// manager.on_error(move |error| log.lock().unwrap().push(error.to_string()));
+///
+/// // A component running outside the manager reports through the manager's hook.
+/// let report: ErrorHook = manager.error_reporter();
+/// report(&SubscriptionError::new("follower", SubscriptionErrorKind::Store(StoreError::Closed)));
+/// assert_eq!(*reports.lock().unwrap(), ["subscription `follower`: store read failed"]);
+/// ```
 pub type ErrorHook = Arc<dyn Fn(&SubscriptionError) + Send + Sync + 'static>;
 
 /// Errors of [`publish`](super::SubscriptionManager::publish).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::{InMemorySubscriptionManager, PublishError, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// let event = &store.read_all(1, 1).unwrap()[0];
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// manager.publish(event).unwrap();
+/// manager.close();
+/// assert!(matches!(manager.publish(event), Err(PublishError::Closed)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
@@ -43,6 +114,22 @@ pub enum PublishError {
 }
 
 /// Errors of subscribing.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, SubscribeError};
+/// use livenstore::pubsub::{SubscriptionManager, SubscriptionOptions};
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// let no_room = SubscriptionOptions::new().capacity(0);
+/// let error = manager.subscribe_with(EventFilter::all(), no_room, |_| Ok(())).unwrap_err();
+/// assert!(matches!(error, SubscribeError::InvalidOption(_)));
+///
+/// manager.close();
+/// let error = manager.subscribe(EventFilter::all(), |_| Ok(())).unwrap_err();
+/// assert!(matches!(error, SubscribeError::Closed));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubscribeError {
@@ -64,6 +151,23 @@ pub enum SubscribeError {
 }
 
 /// Errors of [`CheckpointStore`](super::CheckpointStore) operations.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::{CheckpointError, CheckpointStore, FileCheckpointStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let checkpoints = FileCheckpointStore::open(dir.path()).unwrap();
+/// match checkpoints.save("../projector", 7) {
+///     Err(CheckpointError::InvalidName { name, .. }) => assert_eq!(name, "../projector"),
+///     other => panic!("expected an invalid name, got {other:?}"),
+/// }
+///
+/// // A checkpoint file that does not hold a position.
+/// std::fs::write(dir.path().join("projector.checkpoint"), "seven\n").unwrap();
+/// assert!(matches!(checkpoints.load("projector"), Err(CheckpointError::Corrupted { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {
@@ -97,6 +201,35 @@ pub enum CheckpointError {
 }
 
 /// What went wrong inside a subscription, as handed to the error hook.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, OnHandlerError};
+/// use livenstore::pubsub::{SubscriptionManager, SubscriptionOptions};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let (tx, rx) = mpsc::channel();
+/// store.manager().on_error(move |error| {
+///     let position = error.event.as_ref().map(|event| event.position());
+///     let _ = tx.send((error.subscription.clone(), position, error.stopped, error.to_string()));
+/// });
+/// let options = SubscriptionOptions::new().name("mailer").on_handler_error(OnHandlerError::Stop);
+/// let _mailer = store
+///     .manager()
+///     .subscribe_with(EventFilter::all(), options, |_| Err("the mail server is down".into()))
+///     .unwrap();
+///
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// let (name, position, stopped, message) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+/// assert_eq!((name.as_str(), position, stopped), ("mailer", Some(1), true));
+/// assert!(message.starts_with("subscription `mailer`: handler failed (event "));
+/// assert!(message.ends_with("`UserCreated` at position 1); the subscription stopped"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SubscriptionError {
@@ -143,6 +276,41 @@ impl SubscriptionError {
 }
 
 /// What happened inside a subscription.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager};
+/// use livenstore::pubsub::{SubscriptionErrorKind, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let (tx, rx) = mpsc::channel();
+/// store.manager().on_error(move |error| {
+///     let what = match &error.kind {
+///         SubscriptionErrorKind::Handler(cause) => format!("error: {cause}"),
+///         SubscriptionErrorKind::Panicked(message) => format!("panic: {message}"),
+///         other => format!("{other:?}"),
+///     };
+///     let _ = tx.send(what);
+/// });
+/// let _projection = store
+///     .manager()
+///     .subscribe(EventFilter::all(), |event| match event.event_type() {
+///         "UserCreated" => Err("no such table".into()),
+///         _ => panic!("unexpected {}", event.event_type()),
+///     })
+///     .unwrap();
+///
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// let renamed = NewEvent::from_json("UserRenamed", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created, renamed]).unwrap();
+/// let next = || rx.recv_timeout(Duration::from_secs(5)).unwrap();
+/// assert_eq!(next(), "error: no such table");
+/// assert_eq!(next(), "panic: unexpected UserRenamed", "the subscription went on (the default)");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SubscriptionErrorKind {

@@ -173,6 +173,29 @@ pub fn category_of(stream: &str) -> &str {
 
 /// A set of [`DomainEvent`] types, written as a tuple: `(A,)`, `(A, B)`, … up to 8 types. Used
 /// by [`EventFilter::types`].
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::{EventFilter, EventTypeSet};
+/// use livenstore::DomainEvent;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, DomainEvent)]
+/// struct OrderPlaced { order: u64 }
+/// #[derive(Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "order.shipped")]
+/// struct OrderShipped { order: u64 }
+///
+/// type OrderEvents = (OrderPlaced, OrderShipped);
+/// let mut names = Vec::new();
+/// <OrderEvents as EventTypeSet>::push_names(&mut names);
+/// assert_eq!(names, ["OrderPlaced", "order.shipped"]);
+///
+/// let orders = EventFilter::types::<OrderEvents>();
+/// assert!(orders.matches_parts("order.shipped", "order-7"));
+/// assert!(!orders.matches_parts("UserCreated", "order-7"));
+/// ```
 pub trait EventTypeSet {
     /// Appends the `EVENT_TYPE` of every type of the set to `names`.
     fn push_names(names: &mut Vec<&'static str>);

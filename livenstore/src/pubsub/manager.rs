@@ -10,6 +10,30 @@ use super::subscription::{self, BoxedHandler, SubShared, Subscription, Subscript
 use crate::RecordedEvent;
 
 /// A callback run by `publish` on the publisher's thread; see [`SubscriptionManager::watch`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, Notify, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let wakeups = Arc::new(AtomicUsize::new(0));
+/// let counter = Arc::clone(&wakeups);
+/// let notify: Notify = Arc::new(move || {
+///     counter.fetch_add(1, Ordering::SeqCst);
+/// });
+/// let _watch = store.manager().watch(EventFilter::category("user"), notify).unwrap();
+///
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// let placed = NewEvent::from_json("OrderPlaced", "{}").unwrap();
+/// store.append("order-1", ExpectedVersion::NoStream, vec![placed]).unwrap();
+/// // Run by the publishing `append` itself, for the matching event only.
+/// assert_eq!(wakeups.load(Ordering::SeqCst), 1);
+/// ```
 pub type Notify = Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Publishes recorded events to subscriptions.
@@ -139,6 +163,32 @@ pub trait SubscriptionManager: Send + Sync {
 }
 
 /// A registration of [`SubscriptionManager::watch`]; dropping it unregisters the callback.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let wakeups = Arc::new(AtomicUsize::new(0));
+/// let counter = Arc::clone(&wakeups);
+/// let watch = store
+///     .manager()
+///     .watch(EventFilter::all(), Arc::new(move || {
+///         counter.fetch_add(1, Ordering::SeqCst);
+///     }))
+///     .unwrap();
+/// let tick = || NewEvent::from_json("Tick", "{}").unwrap();
+/// store.append("clock", ExpectedVersion::Any, vec![tick()]).unwrap();
+/// assert_eq!(wakeups.load(Ordering::SeqCst), 1);
+///
+/// drop(watch); // unregisters the callback
+/// store.append("clock", ExpectedVersion::Any, vec![tick()]).unwrap();
+/// assert_eq!(wakeups.load(Ordering::SeqCst), 1);
+/// ```
 #[must_use = "dropping a Watch unregisters it"]
 pub struct Watch {
     detach: Option<Box<dyn FnOnce() + Send + Sync>>,
@@ -240,6 +290,36 @@ impl Drop for Inner {
 /// Handler errors and panics are reported to the hook set with [`on_error`](Self::on_error)
 /// (standard error when none is set); what happens next is each subscription's
 /// [`OnHandlerError`](super::OnHandlerError) option.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let manager = InMemorySubscriptionManager::new();
+/// let (tx, rx) = mpsc::channel();
+/// let subscription = manager
+///     .subscribe(EventFilter::category("user"), move |event| {
+///         tx.send(event.event_type().to_owned())?;
+///         Ok(())
+///     })
+///     .unwrap();
+/// assert_eq!(manager.subscription_count(), 1);
+///
+/// // A clone is another handle to the same manager.
+/// let store = PublishingStore::new(InMemoryStore::new(), manager.clone());
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "UserCreated");
+///
+/// subscription.unsubscribe();
+/// assert_eq!(manager.subscription_count(), 0);
+/// manager.close();
+/// assert!(manager.is_closed());
+/// ```
 #[derive(Clone)]
 pub struct InMemorySubscriptionManager {
     inner: Arc<Inner>,

@@ -10,6 +10,33 @@ use crate::{
 };
 
 /// Errors of [`PublishingStore::publish`].
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::{InMemorySubscriptionManager, PublishError, PublishingError};
+/// use livenstore::pubsub::SubscriptionManager;
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+/// use livenstore::StoreError;
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let event = |event_type: &'static str| NewEvent::from_json(event_type, "{}").unwrap();
+/// store.publish("user-1", ExpectedVersion::NoStream, vec![event("UserCreated")]).unwrap();
+///
+/// // The append failed: nothing stored, nobody notified.
+/// let error = store.publish("user-1", ExpectedVersion::NoStream, vec![event("UserCreated")]);
+/// assert!(matches!(error, Err(PublishingError::Store(StoreError::Conflict { .. }))));
+///
+/// // Stored, but not published: the manager is closed.
+/// store.manager().close();
+/// match store.publish("user-1", ExpectedVersion::Exact(1), vec![event("UserRenamed")]) {
+///     Err(PublishingError::Publish { result, error: PublishError::Closed }) => {
+///         assert_eq!(result.stream_version, 2);
+///     }
+///     other => panic!("expected a publication failure, got {other:?}"),
+/// }
+/// assert_eq!(store.stream_version("user-1").unwrap(), 2);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishingError {
@@ -26,8 +53,8 @@ pub enum PublishingError {
     },
 }
 
-/// An [`EventStore`] that publishes every event it appends to a [`SubscriptionManager`] (the Go
-/// original's store with a manager attached).
+/// An [`EventStore`] that publishes every event it appends to a [`SubscriptionManager`]: a store
+/// with a manager attached, so live subscribers hear of each append.
 ///
 /// `append` persists, then publishes: under the publication lock it reads back every event from
 /// the first position not yet published through the last one it appended
@@ -52,6 +79,32 @@ pub enum PublishingError {
 /// blocks on a full queue: the append would wait for the lock held by a publisher that waits
 /// for that handler. Use a catch-up subscription or a consumer for such handlers (they never
 /// block publishers).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, SubscriptionManager};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let (tx, rx) = mpsc::channel();
+/// let _subscription = store
+///     .manager()
+///     .subscribe(EventFilter::category("account"), move |event| {
+///         tx.send((event.stream().to_owned(), event.position()))?;
+///         Ok(())
+///     })
+///     .unwrap();
+///
+/// let deposited = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+/// store.append("account-1", ExpectedVersion::NoStream, vec![deposited]).unwrap();
+/// // Delivered on the subscription's worker thread.
+/// let received = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+/// assert_eq!(received, ("account-1".to_owned(), 1));
+/// assert_eq!(store.inner().last_position().unwrap(), 1);
+/// ```
 pub struct PublishingStore<S, M> {
     store: S,
     manager: M,
@@ -106,7 +159,7 @@ impl<S: EventStore, M: SubscriptionManager> PublishingStore<S, M> {
         Ok(())
     }
 
-    /// Appends `events` to `stream` and publishes them (the Go original's `Publish`).
+    /// Appends `events` to `stream` and publishes them.
     ///
     /// # Errors
     ///

@@ -9,8 +9,8 @@
 //! The worker does not chase the publishers event by event. With a fast handler, a worker that
 //! took the lock as soon as an event or two were queued moved the lock's, the buffer's and the
 //! length hint's cache lines between its core and the publisher's at every publish: one
-//! subscriber then received events at a third of a bare `mpsc` channel's rate, with almost no
-//! context switch (issue 4's benchmark, `benches/pubsub.rs`). Instead, the worker backs off
+//! subscriber then received events far slower than through a bare `mpsc` channel, with almost
+//! no context switch (`benches/pubsub.rs`). Instead, the worker backs off
 //! (spins of growing length, then `yield_now`s) while watching an atomic length hint kept on
 //! its own cache line, and takes the queue once it holds a worthwhile batch (half the capacity,
 //! at most `MAX_BATCH_TARGET` events), once queued events have waited `LINGER_STEPS` backoff

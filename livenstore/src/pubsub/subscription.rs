@@ -18,12 +18,82 @@ use crate::RecordedEvent;
 /// A boxed live-event handler, as [`SubscriptionManager::subscribe_boxed`] takes it.
 ///
 /// [`SubscriptionManager::subscribe_boxed`]: super::SubscriptionManager::subscribe_boxed
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{BoxedHandler, EventFilter, InMemorySubscriptionManager};
+/// use livenstore::pubsub::{SubscriptionManager, SubscriptionOptions};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+///
+/// // A manager behind `dyn`, and a handler boxed to go with it.
+/// let manager: Box<dyn SubscriptionManager> = Box::new(InMemorySubscriptionManager::new());
+/// let (tx, rx) = mpsc::channel();
+/// let handler: BoxedHandler = Box::new(move |event| {
+///     tx.send(event.position())?;
+///     Ok(())
+/// });
+/// let _subscription = manager
+///     .subscribe_boxed(EventFilter::all(), SubscriptionOptions::new(), handler)
+///     .unwrap();
+/// manager.publish(&store.read_all(1, 1).unwrap()[0]).unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 1);
+/// ```
 pub type BoxedHandler = Box<dyn FnMut(&RecordedEvent) -> Result<(), HandlerError> + Send + 'static>;
 
 /// The default queue capacity of a subscription (events).
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 
 /// What `publish` does when a subscription's queue is full. Events are never dropped silently.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, PublishError};
+/// use livenstore::pubsub::{QueueFullPolicy, SubscriptionManager, SubscriptionOptions};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let ticks = (1..=3).map(|n| NewEvent::from_json("Tick", n.to_string()).unwrap()).collect();
+/// store.append("clock", ExpectedVersion::NoStream, ticks).unwrap();
+/// let events = store.read_all(1, 3).unwrap();
+///
+/// // A handler stuck on its first event, with room for one more event in its queue.
+/// let manager = InMemorySubscriptionManager::new();
+/// let (started_tx, started) = mpsc::channel();
+/// let (release, gate) = mpsc::channel::<()>();
+/// let options = SubscriptionOptions::new()
+///     .name("slow")
+///     .capacity(1)
+///     .when_full(QueueFullPolicy::BlockFor(Duration::from_millis(20)));
+/// let _slow = manager
+///     .subscribe_with(EventFilter::all(), options, move |_| {
+///         started_tx.send(())?;
+///         gate.recv()?;
+///         Ok(())
+///     })
+///     .unwrap();
+/// manager.publish(&events[0]).unwrap();
+/// started.recv_timeout(Duration::from_secs(5)).unwrap();
+/// manager.publish(&events[1]).unwrap(); // queued
+///
+/// // The queue is full: `publish` waits 20 ms, then gives up on this subscription.
+/// let error = manager.publish(&events[2]).unwrap_err();
+/// match error {
+///     PublishError::QueueFull { subscriptions } => assert_eq!(subscriptions, ["slow"]),
+///     other => panic!("expected a full queue, got {other:?}"),
+/// }
+/// release.send(()).unwrap();
+/// release.send(()).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum QueueFullPolicy {
@@ -45,6 +115,33 @@ pub enum QueueFullPolicy {
 
 /// What a subscription does after its handler returned an error or panicked (the error is
 /// reported to the error hook either way).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager, OnHandlerError};
+/// use livenstore::pubsub::{SubscriptionManager, SubscriptionOptions};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let (tx, rx) = mpsc::channel();
+/// store.manager().on_error(move |error| {
+///     let _ = tx.send(error.stopped);
+/// });
+/// let options = SubscriptionOptions::new().on_handler_error(OnHandlerError::Stop);
+/// let subscription = store
+///     .manager()
+///     .subscribe_with(EventFilter::all(), options, |_| Err("projection failed".into()))
+///     .unwrap();
+/// assert!(subscription.is_active());
+///
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "the report says it stopped");
+/// assert!(!subscription.is_active());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OnHandlerError {
@@ -257,6 +354,38 @@ pub(crate) fn start(
 ///
 /// To let it run for the life of the manager without keeping the handle, call
 /// [`detach`](Self::detach).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use livenstore::pubsub::{EventFilter, InMemorySubscriptionManager};
+/// use livenstore::pubsub::{SubscriptionManager, SubscriptionOptions};
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, PublishingStore};
+///
+/// let store = PublishingStore::new(InMemoryStore::new(), InMemorySubscriptionManager::new());
+/// let (tx, rx) = mpsc::channel();
+/// let options = SubscriptionOptions::new().name("audit");
+/// let subscription = store
+///     .manager()
+///     .subscribe_with(EventFilter::stream("user-1"), options, move |event| {
+///         tx.send(event.version())?;
+///         Ok(())
+///     })
+///     .unwrap();
+/// assert_eq!(subscription.name(), "audit");
+/// assert!(subscription.is_active());
+///
+/// let created = NewEvent::from_json("UserCreated", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::NoStream, vec![created]).unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 1);
+///
+/// subscription.unsubscribe(); // stops delivery and joins the worker
+/// let renamed = NewEvent::from_json("UserRenamed", "{}").unwrap();
+/// store.append("user-1", ExpectedVersion::Exact(1), vec![renamed]).unwrap();
+/// assert!(rx.recv_timeout(Duration::from_millis(50)).is_err(), "nothing after unsubscribe");
+/// ```
 #[must_use = "dropping a Subscription unsubscribes it"]
 pub struct Subscription {
     shared: Arc<SubShared>,

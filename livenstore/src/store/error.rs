@@ -6,6 +6,23 @@ use super::ExpectedVersion;
 use crate::EventId;
 
 /// Which configured limit an append ran into.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::memory::Config;
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, LimitKind, NewEvent, StoreError};
+///
+/// let store = InMemoryStore::with_config(Config::default().max_streams(1));
+/// let opened = || NewEvent::from_json("Opened", "{}").unwrap();
+/// store.append("account-1", ExpectedVersion::NoStream, vec![opened()]).unwrap();
+/// match store.append("account-2", ExpectedVersion::NoStream, vec![opened()]) {
+///     Err(StoreError::LimitExceeded { kind, max }) => {
+///         assert_eq!((kind, max), (LimitKind::Streams, 1));
+///     }
+///     other => panic!("expected the stream limit, got {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LimitKind {
@@ -20,6 +37,26 @@ pub enum LimitKind {
 }
 
 /// Errors of store operations.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, StoreError};
+///
+/// let store = InMemoryStore::new();
+/// let opened = NewEvent::from_json("Opened", "{}").unwrap();
+/// store.append("account-1", ExpectedVersion::NoStream, vec![opened]).unwrap();
+///
+/// // This writer read the stream before it was opened: it expects version 0.
+/// let deposited = NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap();
+/// match store.append("account-1", ExpectedVersion::Exact(0), vec![deposited]) {
+///     Err(StoreError::Conflict { stream, actual, .. }) => {
+///         assert_eq!((stream.as_str(), actual), ("account-1", 1));
+///     }
+///     other => panic!("expected a conflict, got {other:?}"),
+/// }
+/// assert_eq!(store.stream_version("account-1").unwrap(), 1, "nothing was stored");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -196,4 +233,18 @@ impl StoreError {
 
 /// A boxed error of a backend's client library, as carried by [`StoreError::Connection`] and
 /// [`StoreError::Backend`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use livenstore::store::BoxError;
+/// use livenstore::StoreError;
+///
+/// // A backend wraps its client library's error.
+/// let cause: BoxError = io::Error::new(io::ErrorKind::ConnectionRefused, "refused").into();
+/// let error = StoreError::Connection { endpoint: "db.internal:5432".into(), source: cause };
+/// assert_eq!(error.to_string(), "cannot connect to db.internal:5432");
+/// assert_eq!(std::error::Error::source(&error).unwrap().to_string(), "refused");
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

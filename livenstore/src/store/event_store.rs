@@ -5,6 +5,28 @@ use super::{ExpectedVersion, StoreError};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
 /// What a successful append reports.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let opened = NewEvent::from_json("Opened", "{}").unwrap();
+/// store.append("account-1", ExpectedVersion::NoStream, vec![opened]).unwrap();
+///
+/// let batch = vec![
+///     NewEvent::from_json("Opened", "{}").unwrap(),
+///     NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap(),
+/// ];
+/// let result = store.append("account-2", ExpectedVersion::NoStream, batch).unwrap();
+/// assert_eq!(result.stream_version, 2);
+/// assert_eq!((result.first_position, result.last_position), (2, 3));
+///
+/// // An append of no events stores nothing: positions 0.
+/// let empty = store.append("account-2", ExpectedVersion::Exact(2), vec![]).unwrap();
+/// assert_eq!((empty.stream_version, empty.first_position, empty.last_position), (2, 0, 0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendResult {
     /// The stream's version after the append (the version of its last event).
@@ -16,6 +38,25 @@ pub struct AppendResult {
 }
 
 /// What a store knows of one stream.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let events = vec![
+///     NewEvent::from_json("Opened", "{}").unwrap(),
+///     NewEvent::from_json("Closed", "{}").unwrap(),
+/// ];
+/// store.append("account-1", ExpectedVersion::NoStream, events).unwrap();
+///
+/// let info = store.stream_info("account-1").unwrap().unwrap();
+/// assert_eq!(info.stream, "account-1");
+/// assert_eq!((info.event_count, info.first_version, info.last_version), (2, 1, 2));
+/// assert!(info.first_recorded_at <= info.last_recorded_at);
+/// assert!(store.stream_info("account-2").unwrap().is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamInfo {
     /// The stream's name.

@@ -1,4 +1,4 @@
-//! The backend conformance suite: the behaviour every [`EventStore`] must show.
+//! The backend conformance suite: the behaviour every [`EventStore`](crate::EventStore) must show.
 //!
 //! Invariant: every case takes a fresh, empty store, asserts real behaviour (every check is an
 //! `assert!`), and finishes in well under a second in a debug build.

@@ -16,7 +16,7 @@
 //!   [`repair`] moved out of that segment ([`list_quarantine`]).
 //! - `checkpoints/<consumer>.checkpoint`: consumer checkpoints ([`JsonStore::checkpoints`]).
 //! - Any other file is ignored (so editors' backups or a README do no harm); a file named like a
-//!   segment must be one, or opening fails with [`StoreError::Corrupted`].
+//!   segment must be one, or opening fails with [`StoreError::Corrupted`](crate::StoreError::Corrupted).
 //!
 //! Every line is one JSON object (readable with `jq`), the event's payload inline and last:
 //!
@@ -84,7 +84,7 @@
 //! 5. Power loss with unsynced data in the middle of the file turning to zeros: the zeros are
 //!    damage followed by no complete batch (nothing after them was synced), so case 2 applies.
 //! 6. Damage that is not a torn tail (bit rot, hand editing), in the last line or any other: a
-//!    writable open fails with [`StoreError::Corrupted`] naming the file and line; a read-only
+//!    writable open fails with [`StoreError::Corrupted`](crate::StoreError::Corrupted) naming the file and line; a read-only
 //!    open works, lists the damaged records in [`RecoveryReport::damaged`], and its reads that
 //!    reach one fail (or skip it, with [`JsonStoreOptions::skip_damaged`]); [`verify`] lists
 //!    every damaged line; [`repair`], run by hand, moves them to a `.damaged-` quarantine file.
@@ -106,9 +106,9 @@
 //!
 //! # Errors and odd files
 //!
-//! Missing permissions and other I/O failures are [`StoreError::Io`] with the path. A segment
+//! Missing permissions and other I/O failures are [`StoreError::Io`](crate::StoreError::Io) with the path. A segment
 //! that holds something other than records (garbage, non-UTF-8 text) is
-//! [`StoreError::Corrupted`] with file and line, unless it is a torn tail (case 2).
+//! [`StoreError::Corrupted`](crate::StoreError::Corrupted) with file and line, unless it is a torn tail (case 2).
 
 mod batch;
 mod crc;

@@ -15,6 +15,26 @@ use crate::backend::MAX_PAYLOAD_BYTES;
 /// Every mode survives a crash of the process: an append writes its lines to the operating
 /// system before it returns, so they are in the page cache even if the process dies right after.
 /// The modes differ in what survives a power loss or a kernel crash.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::{Durability, JsonStoreOptions};
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// assert_eq!(Durability::default(), Durability::Always);
+///
+/// // A bulk load: no fsync per append, one at the end.
+/// let dir = tempfile::tempdir().unwrap();
+/// let options = JsonStoreOptions::new().durability(Durability::Never);
+/// let store = JsonStore::open_with(dir.path(), options).unwrap();
+/// for n in 1..=100 {
+///     let event = NewEvent::from_json("Imported", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("import", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// store.sync().unwrap();
+/// assert_eq!(store.last_position().unwrap(), 100);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
@@ -32,6 +52,40 @@ pub enum Durability {
 }
 
 /// A function an open calls with what it recovered (see [`JsonStoreOptions::on_recovery`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use livenstore::store::json::{JsonStoreOptions, RecoveryHook, RecoveryReport};
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let event = NewEvent::from_json("Counted", r#"{"n":1}"#).unwrap();
+/// store.append("counter", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// drop(store);
+/// // A crash in the middle of the next append: its line is cut short.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let intact = std::fs::metadata(&segment).unwrap().len();
+/// let mut bytes = std::fs::read(&segment).unwrap();
+/// bytes.extend_from_slice(br#"{"crc":"9a0b"#);
+/// std::fs::write(&segment, bytes).unwrap();
+///
+/// // One hook, shared by the options of every store the program opens.
+/// let torn_tails = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&torn_tails);
+/// let hook: RecoveryHook = Arc::new(move |report: &RecoveryReport| {
+///     log.lock().unwrap().extend(report.torn_tail.clone());
+/// });
+/// let options = JsonStoreOptions::new().on_recovery({
+///     let hook = Arc::clone(&hook);
+///     move |report| hook(report)
+/// });
+/// let store = JsonStore::open_with(dir.path(), options).unwrap();
+/// assert_eq!(torn_tails.lock().unwrap()[0].offset, intact);
+/// assert_eq!(store.last_position().unwrap(), 1);
+/// ```
 pub type RecoveryHook = Arc<dyn Fn(&RecoveryReport) + Send + Sync>;
 
 /// How a [`JsonStore`](super::JsonStore) is opened.

@@ -26,6 +26,32 @@ use super::recovery::parse_segment_name;
 use crate::{StoreError, Timestamp};
 
 /// Why bytes were quarantined.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::{list_quarantine, QuarantineKind};
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let event = NewEvent::from_json("Counted", r#"{"n":1}"#).unwrap();
+/// store.append("counter", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// drop(store);
+/// // A crash in the middle of the next append: its line is cut short.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let intact = std::fs::metadata(&segment).unwrap().len();
+/// let mut bytes = std::fs::read(&segment).unwrap();
+/// bytes.extend_from_slice(br#"{"crc":"9a0b"#);
+/// std::fs::write(&segment, bytes).unwrap();
+///
+/// // The next writable open moves the torn tail to a quarantine file.
+/// JsonStore::open(dir.path()).unwrap();
+/// let files = list_quarantine(dir.path()).unwrap();
+/// assert_eq!(files[0].kind, QuarantineKind::TornTail);
+/// let name = files[0].path.file_name().unwrap().to_string_lossy();
+/// assert!(name.starts_with(&format!("segment-00000001.jsonl.{}-", files[0].kind.as_str())));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QuarantineKind {
     /// A torn tail: the unfinished last append that a writable open cut off.
@@ -45,6 +71,33 @@ impl QuarantineKind {
 }
 
 /// A quarantine file of a store directory.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::{list_quarantine, repair, QuarantineKind};
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// for n in 1..=3 {
+///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// drop(store);
+/// // Bit rot in the second line.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let text = std::fs::read_to_string(&segment).unwrap();
+/// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+///
+/// repair(dir.path()).unwrap();
+/// let files = list_quarantine(dir.path()).unwrap();
+/// assert_eq!(files.len(), 1);
+/// let file = &files[0];
+/// assert_eq!((file.segment, file.kind), (1, QuarantineKind::Damaged));
+/// assert_eq!(file.bytes, std::fs::metadata(&file.path).unwrap().len());
+/// assert!(std::fs::read_to_string(&file.path).unwrap().contains(r#"{"n":7}"#));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineFile {
     /// The file.

@@ -94,6 +94,31 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>, StoreErro
 
 /// A torn final batch that an open found (and, for a writable store, moved to a quarantine file
 /// and cut off).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let event = NewEvent::from_json("Counted", r#"{"n":1}"#).unwrap();
+/// store.append("counter", ExpectedVersion::NoStream, vec![event]).unwrap();
+/// drop(store);
+/// // A crash in the middle of the next append: its line is cut short.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let intact = std::fs::metadata(&segment).unwrap().len();
+/// let mut bytes = std::fs::read(&segment).unwrap();
+/// bytes.extend_from_slice(br#"{"crc":"9a0b"#);
+/// std::fs::write(&segment, bytes).unwrap();
+///
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let torn = store.recovery().torn_tail.unwrap();
+/// assert_eq!((torn.line, torn.offset, torn.bytes), (2, intact, 12));
+/// assert!(torn.quarantine.unwrap().exists(), "the bytes were moved, not discarded");
+/// assert_eq!(std::fs::metadata(&segment).unwrap().len(), intact);
+/// assert_eq!(store.last_position().unwrap(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// The segment file.
@@ -113,6 +138,30 @@ pub struct TornTail {
 
 /// A damaged record a read-only open found (see [`RecoveryReport::damaged`]), or one that
 /// `repair` moved to a quarantine file (see [`RepairReport`](super::RepairReport)).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// for n in 1..=3 {
+///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// drop(store);
+/// // Bit rot in the second line.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let text = std::fs::read_to_string(&segment).unwrap();
+/// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+///
+/// let store = JsonStore::open_read_only(dir.path()).unwrap();
+/// let damaged = &store.recovery().damaged[0];
+/// assert_eq!((damaged.line, damaged.position, damaged.version), (2, Some(2), Some(2)));
+/// assert_eq!(damaged.stream.as_deref(), Some("counter"));
+/// assert!(damaged.to_string().contains("segment-00000001.jsonl:2: "));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DamagedRecord {
     /// The segment file.
@@ -161,6 +210,33 @@ impl std::fmt::Display for DamagedRecord {
 }
 
 /// What opening the store (or the last refresh of a read-only one) found.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// for n in 1..=3 {
+///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// drop(store);
+/// // Bit rot in the second line.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let text = std::fs::read_to_string(&segment).unwrap();
+/// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+///
+/// assert!(JsonStore::open(dir.path()).is_err(), "a writer refuses a damaged store");
+/// let store = JsonStore::open_read_only(dir.path()).unwrap();
+/// let report = store.recovery();
+/// assert!(!report.is_empty() && report.torn_tail.is_none());
+/// assert_eq!(report.damaged.len(), 1);
+/// // Reads that do not reach the damage work.
+/// assert_eq!(store.read_stream("counter", 3, 1).unwrap()[0].version(), 3);
+/// assert!(store.read_stream("counter", 1, 3).is_err());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// The torn tail cut off and quarantined (writable open) or left alone (read-only open), if

@@ -38,6 +38,34 @@ use crate::{EventId, StoreError, Timestamp};
 /// writes one (a hole line) for each record it moves to a quarantine file;
 /// [`JsonStore::holes`](super::JsonStore::holes) lists them, and
 /// [`JsonImporter::hole`](super::JsonImporter::hole) writes them into a copy.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::repair;
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// for n in 1..=3 {
+///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// drop(store);
+/// // Bit rot in the second line.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let text = std::fs::read_to_string(&segment).unwrap();
+/// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+///
+/// repair(dir.path()).unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let holes = store.holes();
+/// assert_eq!(holes.len(), 1);
+/// assert_eq!((holes[0].position, holes[0].version), (Some(2), Some(2)));
+/// assert_eq!(holes[0].stream.as_deref(), Some("counter"));
+/// assert!(!holes[0].damaged, "repaired, not merely found");
+/// assert!(store.has_gaps("counter").unwrap());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hole {
     /// The global position it held (`None`: a link, or unknown).
@@ -52,6 +80,33 @@ pub struct Hole {
 }
 
 /// What [`repair`] did.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::repair;
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// for n in 1..=3 {
+///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// drop(store);
+/// // Bit rot in the second line.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let text = std::fs::read_to_string(&segment).unwrap();
+/// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+///
+/// let report = repair(dir.path()).unwrap();
+/// assert!(!report.is_empty());
+/// assert_eq!((report.quarantined.len(), report.holes), (1, 1));
+/// assert_eq!(report.quarantine_files.len(), 1);
+/// assert_eq!(report.segments.len(), 1);
+/// assert!(report.segments[0].ends_with("segment-00000001.jsonl"));
+/// assert!(repair(dir.path()).unwrap().is_empty(), "a second run finds nothing to do");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepairReport {
     /// The damaged records moved to quarantine files, with what they were found to hold (and

@@ -18,7 +18,7 @@ use super::{recovery, verify, Durability, Hole, JsonStoreOptions, RecoveryReport
 use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, Timestamp};
 
-/// A crash-safe event store in append-only JSON-lines files (see the [module docs](self) for the
+/// A crash-safe event store in append-only JSON-lines files (see the [module docs](super) for the
 /// format, the crash cases and the invariants).
 ///
 /// # Examples
@@ -71,7 +71,7 @@ impl JsonStore {
     /// # Errors
     ///
     /// As [`open`](Self::open); a damaged store is [`StoreError::Corrupted`] naming the first
-    /// damaged line (see [`repair`] and [`open_read_only`](Self::open_read_only)).
+    /// damaged line (see [`repair`](super::repair()) and [`open_read_only`](Self::open_read_only)).
     pub fn open_with(dir: impl AsRef<Path>, options: JsonStoreOptions) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -178,7 +178,7 @@ impl JsonStore {
 
     /// For a read-only store: scans what the writer appended since the open or the last refresh
     /// and returns how many positions were added. For a writable store: returns 0 (it always
-    /// sees its own appends). When a segment file was replaced since (by [`repair`]), the whole
+    /// sees its own appends). When a segment file was replaced since (by [`repair`](super::repair())), the whole
     /// log is scanned again.
     ///
     /// # Errors

@@ -13,6 +13,32 @@ use super::survey::Survey;
 use crate::StoreError;
 
 /// One problem [`verify`] found.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::verify;
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// for n in 1..=3 {
+///     let event = NewEvent::from_json("Counted", format!(r#"{{"n":{n}}}"#)).unwrap();
+///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+/// }
+/// drop(store);
+/// // Bit rot in the second line.
+/// let segment = dir.path().join("segment-00000001.jsonl");
+/// let text = std::fs::read_to_string(&segment).unwrap();
+/// std::fs::write(&segment, text.replacen(r#"{"n":2}"#, r#"{"n":7}"#, 1)).unwrap();
+///
+/// let report = verify(dir.path()).unwrap();
+/// assert!(!report.is_healthy());
+/// let problem = &report.problems[0];
+/// assert_eq!((problem.line, problem.torn_tail), (2, false));
+/// assert!(problem.path.ends_with("segment-00000001.jsonl"));
+/// assert!(problem.reason.contains("position 2"), "{}", problem.reason);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyProblem {
     /// The segment file.
@@ -27,6 +53,29 @@ pub struct VerifyProblem {
 }
 
 /// What [`verify`] found.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::store::json::verify;
+/// use livenstore::{EventStore, ExpectedVersion, JsonStore, NewEvent};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = JsonStore::open(dir.path()).unwrap();
+/// let events = vec![
+///     NewEvent::from_json("Opened", "{}").unwrap(),
+///     NewEvent::from_json("Closed", "{}").unwrap(),
+/// ];
+/// store.append("account-1", ExpectedVersion::NoStream, events).unwrap();
+/// let first = store.read_all(1, 1).unwrap()[0].id();
+/// store.link_to_stream(first, "audit").unwrap();
+///
+/// let report = verify(dir.path()).unwrap();
+/// assert_eq!((report.segments, report.lines), (1, 3));
+/// assert_eq!((report.events, report.links, report.holes), (2, 1, 0));
+/// assert!(report.quarantine.is_empty() && report.problems.is_empty());
+/// assert!(report.is_healthy());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Segment files checked.

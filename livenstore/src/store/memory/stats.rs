@@ -4,6 +4,26 @@
 //! `read` and `expired` only grow (until [`close`](crate::InMemoryStore::close) drops everything).
 
 /// A snapshot of an [`InMemoryStore`](crate::InMemoryStore)'s counters.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+///
+/// let store = InMemoryStore::new();
+/// let events = vec![
+///     NewEvent::from_json("Opened", "{}").unwrap(),
+///     NewEvent::from_json("Deposited", r#"{"amount":5}"#).unwrap(),
+/// ];
+/// store.append("account-1", ExpectedVersion::NoStream, events).unwrap();
+/// let first = store.read_stream("account-1", 1, 1).unwrap()[0].id();
+/// store.link_to_stream(first, "audit").unwrap();
+///
+/// let stats = store.stats();
+/// assert_eq!((stats.events, stats.streams), (2, 2));
+/// assert_eq!((stats.appended, stats.linked, stats.read, stats.expired), (2, 1, 1, 0));
+/// assert!(stats.memory_bytes > 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {

@@ -1,5 +1,5 @@
 //! The conformance cases, one public function each. Every function takes a fresh, empty store
-//! and panics (through `assert!`) when the store breaks a rule of [`EventStore`].
+//! and panics (through `assert!`) when the store breaks a rule of [`EventStore`](crate::EventStore).
 
 mod append;
 mod append_one;
