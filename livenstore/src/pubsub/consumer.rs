@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::catch_up::{self, CatchUpOptions, CatchUpSubscription, Delivery, Progress, StartFrom};
+use super::catch_up::{self, CatchUpSubscription, Progress};
+use super::catch_up_options::CatchUpOptions;
 use super::checkpoint::{validate_consumer_name, CheckpointStore};
+use super::delivery::{Delivery, StartFrom};
 use super::error::{HandlerError, SubscribeError, SubscriptionError, SubscriptionErrorKind};
 use super::filter::EventFilter;
 use super::manager::SubscriptionManager;

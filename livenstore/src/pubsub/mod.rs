@@ -17,8 +17,10 @@
 //! anything that must not miss events reads the store (catch-up subscription or consumer).
 
 mod catch_up;
+mod catch_up_options;
 mod checkpoint;
 mod consumer;
+mod delivery;
 mod error;
 mod filter;
 mod manager;
@@ -26,15 +28,14 @@ mod publishing;
 mod queue;
 mod subscription;
 
-pub use catch_up::{
-    subscribe_from, subscribe_from_with, CatchUpOptions, CatchUpSubscription, Delivery,
-    DeliveryHandler, StartFrom,
-};
+pub use catch_up::{subscribe_from, subscribe_from_with, CatchUpSubscription};
+pub use catch_up_options::CatchUpOptions;
 pub use checkpoint::{
     validate_consumer_name, CheckpointStore, FileCheckpointStore, InMemoryCheckpointStore,
     MAX_CONSUMER_NAME_BYTES,
 };
 pub use consumer::{CheckpointPolicy, Consumer, RunningConsumer};
+pub use delivery::{Delivery, DeliveryHandler, StartFrom};
 pub use error::{
     CheckpointError, ErrorHook, HandlerError, PublishError, SubscribeError, SubscriptionError,
     SubscriptionErrorKind,

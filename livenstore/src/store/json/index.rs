@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::entry::{EntryKind, EventEntry, UNKNOWN};
+use super::format::HoleRecord;
 use super::id_index::IdIndex;
 use crate::{EventId, StoreError, Timestamp};
 
@@ -300,6 +301,22 @@ impl Index {
         }
         self.gaps.push(gap);
         Ok(())
+    }
+
+    /// Adds the lost record a hole line of the log records (`repair` wrote it).
+    ///
+    /// # Errors
+    ///
+    /// The broken rule, for a `Corrupted` error.
+    pub fn push_hole(&mut self, hole: &HoleRecord) -> Result<(), String> {
+        let stream = hole.stream.as_deref().map(|s| self.intern_stream(s));
+        self.push_gap(Gap {
+            position: hole.position,
+            stream,
+            version: hole.version,
+            id: None,
+            kind: GapKind::Hole,
+        })
     }
 
     /// The error of a read that reaches gap `kind`: `None` for a hole (reads skip it), the

@@ -122,6 +122,7 @@ mod id_index;
 mod import;
 mod index;
 mod io;
+mod line_reader;
 mod lines;
 mod lock;
 mod options;

@@ -24,15 +24,16 @@
 //! - Segment ids must be contiguous; a missing segment is `Corrupted`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{BatchTracker, End};
 use super::entry::{EntryKind, EventEntry};
-use super::format::{decode_line, HoleRecord, Record};
-use super::index::{Cursor, Gap, GapKind, Index, SegmentFile};
+use super::format::{HoleRecord, Record};
+use super::index::{Cursor, Index, SegmentFile};
 use super::io::io_err;
+use super::line_reader::{LineReader, SegmentLine};
 use crate::{EventId, StoreError, Timestamp};
 
 /// The shortest run of zero bytes that counts as a block never written (a power loss) rather
@@ -274,16 +275,7 @@ fn flush(
         let result = match p {
             Pending::Event(position, entry) => index.push_event(position, entry),
             Pending::Link(id, stream, version, at) => index.push_link(id, stream, version, at),
-            Pending::Hole(hole) => {
-                let stream = hole.stream.as_deref().map(|s| index.intern_stream(s));
-                index.push_gap(Gap {
-                    position: hole.position,
-                    stream,
-                    version: hole.version,
-                    id: None,
-                    kind: GapKind::Hole,
-                })
-            }
+            Pending::Hole(hole) => index.push_hole(&hole),
         };
         result.map_err(|reason| corrupted(line, reason))?;
     }
@@ -305,41 +297,30 @@ pub(crate) fn scan_segment(
 ) -> Result<Option<TornTail>, StoreError> {
     let seg = &index.segments[index.cursor.segment];
     let (path, seg_id, file) = (seg.path.clone(), seg.id, Arc::clone(&seg.file));
-    let mut reader = BufReader::with_capacity(1 << 20, &*file);
-    let Cursor {
-        mut offset,
-        mut line,
-        ..
-    } = index.cursor;
-    reader
+    let Cursor { offset, line, .. } = index.cursor;
+    (&*file)
         .seek(SeekFrom::Start(offset))
         .map_err(io_err(&path))?;
+    let mut lines = LineReader::new(&*file, &path, offset, line);
     let corrupted = |line: u64, reason: String| StoreError::Corrupted {
         path: path.clone(),
         line,
         reason,
     };
-    let mut buf = Vec::with_capacity(4096);
     let mut tracker = BatchTracker::default();
     let mut pending: Vec<(u64, Pending)> = Vec::new();
     // The first damage of what may be a torn tail: a cut-short line or unwritten blocks.
     let mut damage: Option<(u64, String)> = None;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(io_err(&path))?;
-        if n == 0 {
-            break;
-        }
-        line += 1;
-        let line_start = offset;
-        offset += n as u64;
-        let complete = buf.last() == Some(&b'\n');
-        let text = if complete { &buf[..n - 1] } else { &buf[..] };
-        let decoded = if complete {
-            decode_line(text)
-        } else {
-            Err("the last line has no newline (write cut short)".into())
-        };
+    while let Some(next) = lines.next_line()? {
+        let SegmentLine {
+            number: line,
+            start: line_start,
+            end: offset,
+            len: n,
+            complete,
+            text,
+            decoded,
+        } = next;
         // A complete line that does not decode can only be damage, unless it holds blocks
         // that were never written.
         let corrupt = |reason: String| {
@@ -424,6 +405,7 @@ pub(crate) fn scan_segment(
             flush(index, &mut pending, (offset, line), &corrupted)?;
         }
     }
+    let (offset, line) = (lines.offset, lines.number);
     if damage.is_none() {
         match tracker.finish() {
             End::Clean => return Ok(None),

@@ -22,14 +22,14 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::batch::{BatchError, BatchTracker, End};
 use super::entry::{EntryKind, EventEntry};
-use super::format::{decode_line, Record};
+use super::format::Record;
 use super::index::{Cursor, DamageRef, Gap, GapKind, Index};
 use super::io::io_err;
+use super::line_reader::{LineReader, SegmentLine};
 use super::lines::{Damaged, EventFields, Line, LineKind, LinkFields, Names};
 use super::recovery::{
     has_unwritten_run, list_segments, open_segment, DamagedRecord, RecoveryReport, TornTail,
@@ -98,23 +98,17 @@ impl Survey {
     fn read_segment(&mut self, k: usize) -> Result<(), StoreError> {
         let path = self.segments[k].1.clone();
         let file = std::fs::File::open(&path).map_err(io_err(&path))?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut buf = Vec::with_capacity(4096);
-        let (mut offset, mut number) = (0u64, 0u64);
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf).map_err(io_err(&path))?;
-            if n == 0 {
-                return Ok(());
-            }
-            number += 1;
-            let complete = buf.last() == Some(&b'\n');
-            let text = if complete { &buf[..n - 1] } else { &buf[..] };
-            let decoded = if complete {
-                decode_line(text)
-            } else {
-                Err("the last line has no newline (write cut short)".into())
-            };
+        let mut lines = LineReader::new(file, &path, 0, 0);
+        while let Some(line) = lines.next_line()? {
+            let SegmentLine {
+                number,
+                start,
+                len,
+                complete,
+                text,
+                decoded,
+                ..
+            } = line;
             let kind = match decoded {
                 Ok(Record::Event { header, .. }) => LineKind::Event(EventFields {
                     position: header.position,
@@ -146,12 +140,12 @@ impl Survey {
             self.lines.push(Line {
                 segment: k,
                 number,
-                offset,
-                len: n as u64,
+                offset: start,
+                len: len as u64,
                 kind,
             });
-            offset += n as u64;
         }
+        Ok(())
     }
 
     /// The lines of segment `k`: a range of [`Survey::lines`] (they are in segment order).
@@ -566,16 +560,7 @@ impl Survey {
                     let at = Timestamp::from_unix_nanos(l.linked_at);
                     index.push_link(EventId::from_u128(l.id), stream, l.version, at)
                 }
-                LineKind::Hole(h) => {
-                    let stream = h.stream.as_deref().map(|s| index.intern_stream(s));
-                    index.push_gap(Gap {
-                        position: h.position,
-                        stream,
-                        version: h.version,
-                        id: None,
-                        kind: GapKind::Hole,
-                    })
-                }
+                LineKind::Hole(h) => index.push_hole(h),
                 LineKind::Damaged(_) => Ok(()),
             };
             result.map_err(broken)?;
