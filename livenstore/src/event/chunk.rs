@@ -292,6 +292,7 @@ impl<L> ChunkSlot<L> {
         }
     }
 
+    #[inline]
     pub(crate) fn event_type(&self) -> &str {
         match self.chunk.types.get(self.record().event_type) {
             Some(name) => name,
@@ -299,18 +300,22 @@ impl<L> ChunkSlot<L> {
         }
     }
 
+    #[inline]
     pub(crate) fn stream(&self) -> &str {
         &self.chunk.stream
     }
 
+    #[inline]
     pub(crate) fn version(&self) -> u64 {
         self.chunk.first_version + u64::from(self.slot)
     }
 
+    #[inline]
     pub(crate) fn position(&self) -> u64 {
         self.chunk.base_position + u64::from(self.record().position_offset)
     }
 
+    #[inline]
     pub(crate) fn metadata(&self) -> &Metadata {
         self.chunk.metadata(self.slot)
     }

@@ -19,6 +19,7 @@ const PAGES: usize = 29;
 type Page = Box<[OnceLock<Arc<str>>]>;
 
 /// The page and the index on it of type number `number`.
+#[inline]
 fn locate(number: u32) -> (usize, usize) {
     let n = u64::from(number) / u64::from(FIRST_PAGE) + 1;
     let page = n.ilog2() as usize;

@@ -28,6 +28,7 @@ pub(crate) struct IdIndex {
 
 impl IdIndex {
     /// The position of `id`, if stored.
+    #[inline]
     pub fn get(&self, id: u128, entries: &[EventEntry]) -> Option<u64> {
         if self.max_id.is_none_or(|max| id > max) {
             return None;
@@ -42,6 +43,7 @@ impl IdIndex {
 
     /// Records that `id` is at `position`. Returns `false` (and changes nothing) when `id` is
     /// already stored.
+    #[inline]
     pub fn insert(&mut self, id: u128, position: u64, entries: &[EventEntry]) -> bool {
         if self.max_id.is_none_or(|max| id > max) {
             self.max_id = Some(id);

@@ -1,5 +1,5 @@
 //! [`LineReader`]: the lines of a segment file in order, through a large buffer, each one
-//! decoded or refused: what the open scan (`recovery.rs`) and the survey (`survey.rs`) walk.
+//! to be decoded or refused: what the open scan (`recovery.rs`) and the survey (`survey.rs`) walk.
 //!
 //! Invariant: `offset` and `number` always describe the end of the last line returned (its
 //! byte offset past its newline, and its 1-based number), so a reader started at a cursor
@@ -29,8 +29,19 @@ pub(crate) struct SegmentLine<'a> {
     pub complete: bool,
     /// Its bytes, without the newline.
     pub text: &'a [u8],
-    /// The record it holds, or why it holds none.
-    pub decoded: Result<Record<'a>, String>,
+}
+
+impl<'a> SegmentLine<'a> {
+    /// The record the line holds, or why it holds none (a line without its newline was cut
+    /// short).
+    #[inline]
+    pub fn decode(&self) -> Result<Record<'a>, String> {
+        if self.complete {
+            decode_line(self.text)
+        } else {
+            Err("the last line has no newline (write cut short)".into())
+        }
+    }
 }
 
 /// Reads the lines of a segment file (see the module docs).
@@ -58,6 +69,7 @@ impl<'p, R: Read> LineReader<'p, R> {
     }
 
     /// The next line, `None` at the end of the file.
+    #[inline]
     ///
     /// # Errors
     ///
@@ -80,11 +92,6 @@ impl<'p, R: Read> LineReader<'p, R> {
         } else {
             &self.buf[..]
         };
-        let decoded = if complete {
-            decode_line(text)
-        } else {
-            Err("the last line has no newline (write cut short)".into())
-        };
         Ok(Some(SegmentLine {
             number: self.number,
             start,
@@ -92,7 +99,6 @@ impl<'p, R: Read> LineReader<'p, R> {
             len: n,
             complete,
             text,
-            decoded,
         }))
     }
 }

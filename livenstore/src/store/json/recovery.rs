@@ -312,6 +312,7 @@ pub(crate) fn scan_segment(
     // The first damage of what may be a torn tail: a cut-short line or unwritten blocks.
     let mut damage: Option<(u64, String)> = None;
     while let Some(next) = lines.next_line()? {
+        let decoded = next.decode();
         let SegmentLine {
             number: line,
             start: line_start,
@@ -319,7 +320,6 @@ pub(crate) fn scan_segment(
             len: n,
             complete,
             text,
-            decoded,
         } = next;
         // A complete line that does not decode can only be damage, unless it holds blocks
         // that were never written.

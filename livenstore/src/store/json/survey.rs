@@ -100,13 +100,13 @@ impl Survey {
         let file = std::fs::File::open(&path).map_err(io_err(&path))?;
         let mut lines = LineReader::new(file, &path, 0, 0);
         while let Some(line) = lines.next_line()? {
+            let decoded = line.decode();
             let SegmentLine {
                 number,
                 start,
                 len,
                 complete,
                 text,
-                decoded,
                 ..
             } = line;
             let kind = match decoded {
