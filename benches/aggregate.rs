@@ -116,6 +116,7 @@ fn recorded(events: &[CartEvent]) -> Vec<RecordedEvent> {
                 recorded_at: Timestamp::now(),
                 metadata,
                 payload,
+                event_version: 1,
             })
         })
         .collect()

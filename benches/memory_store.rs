@@ -77,7 +77,14 @@ impl AggregateEvent for AccountEvent {
         }
     }
 
-    fn decode(event_type: &str, json: &[u8]) -> Result<Self, EventDecodeError> {
+    fn decode(event_type: &str, version: u32, json: &[u8]) -> Result<Self, EventDecodeError> {
+        if version != 1 {
+            return Err(livenstore::UpcastError::Newer {
+                stored: version,
+                known: 1,
+            }
+            .into());
+        }
         Ok(match event_type {
             "Opened" => AccountEvent::Opened(serde_json::from_slice(json)?),
             "Deposited" => AccountEvent::Deposited(serde_json::from_slice(json)?),
@@ -246,6 +253,7 @@ fn time_anchor_appends<'a>(names: &'a [String], streams: usize) -> (Duration, An
             recorded_at,
             metadata,
             payload,
+            event_version: 1,
         });
         anchor.log.push(recorded.clone());
         entries.push(recorded);

@@ -47,6 +47,7 @@ fn ring() -> Vec<RecordedEvent> {
                 recorded_at: Timestamp::now(),
                 metadata: Metadata::new(),
                 payload: payload.clone(),
+                event_version: 1,
             })
         })
         .collect()

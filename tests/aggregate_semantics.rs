@@ -257,10 +257,10 @@ fn decode_by_name_through_the_event_enum_and_the_registry() {
         Event::EVENT_TYPES,
         ["OrderPlaced", "order.line_added", "OrderShipped"]
     );
-    let decoded = Event::decode("OrderShipped", br#"{"carrier":"dhl"}"#).unwrap();
+    let decoded = Event::decode("OrderShipped", 1, br#"{"carrier":"dhl"}"#).unwrap();
     assert_eq!(decoded.event_type(), "OrderShipped");
-    assert!(Event::decode("Nope", b"{}").is_err());
-    assert!(Event::decode("OrderShipped", b"{").is_err());
+    assert!(Event::decode("Nope", 1, b"{}").is_err());
+    assert!(Event::decode("OrderShipped", 1, b"{").is_err());
 
     let registry = livenstore::EventRegistry::global().unwrap();
     for name in Event::EVENT_TYPES {
@@ -269,6 +269,7 @@ fn decode_by_name_through_the_event_enum_and_the_registry() {
     let value = registry
         .decode(
             "order.line_added",
+            1,
             br#"{"sku":"a","quantity":1,"unit_price":2}"#,
         )
         .unwrap();

@@ -166,6 +166,10 @@ pub struct AppendArgs {
     /// The payload: one JSON value; `-` reads it from standard input, `@FILE` from a file.
     #[arg(value_name = "JSON")]
     pub payload: String,
+    /// The version of the event type's payload (`#[event(version = N)]` in the code that reads
+    /// it).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub event_version: u32,
     /// The version the stream must be at: `any`, `no-stream`, `exists` or a number.
     #[arg(long, value_name = "VERSION", default_value = "any", value_parser = parse_expected)]
     pub expect: ExpectedVersion,

@@ -16,7 +16,10 @@
 //! create nothing: a missing directory, or a missing `--schema` (default `livenstore`) on the
 //! server, is an error; `append` creates either.
 //!
-//! Tables by default, `--json` for one JSON object per line. What a command goes on after but
+//! Tables by default, `--json` for one JSON object per line. A table names an event's type with
+//! its event version when that is not 1 (`account.credited@2`); the JSON form, `export` and
+//! `import` carry it as `"event_version"` (left out when 1), and `append --event-version N` sets
+//! it. What a command goes on after but
 //! its user must hear of (a torn tail moved to a quarantine file, a damaged store read around
 //! its damage) is a `livenstore: warning: ...` line on standard error. Exit status: 0 on
 //! success, 1 when the command failed or `verify` found damage (one line `livenstore: error:

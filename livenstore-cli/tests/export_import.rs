@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{assert_same_events, bin, run, sample_store, Run, R};
+use common::{assert_same_events, bin, run, sample_store, segments, Run, R};
 use livenstore::{EventStore, JsonStore};
 
 /// Both store directories hold the same events, streams and links.
@@ -152,6 +152,114 @@ fn import_refuses_a_full_store_a_locked_one_and_bad_lines() -> R {
     assert!(
         !root.path().join("none").exists(),
         "nothing created for a missing file"
+    );
+    Ok(())
+}
+
+#[test]
+fn event_versions_show_in_tables_and_survive_export_and_import() -> R {
+    let root = tempfile::tempdir()?;
+    let dir = root.path().join("store");
+    run(&dir, &["append", "acct-1", "Deposited", r#"{"amount":3}"#]).ok();
+    run(
+        &dir,
+        &[
+            "append",
+            "acct-1",
+            "Deposited",
+            r#"{"cents":300}"#,
+            "--event-version",
+            "2",
+        ],
+    )
+    .ok();
+    let table = run(&dir, &["all"]).ok().stdout;
+    assert!(table.contains("Deposited@2"), "{table}");
+    assert_eq!(table.matches("Deposited ").count(), 1, "{table}");
+    let stats = run(&dir, &["stats", "--json"]).ok().json_lines();
+    assert_eq!(
+        stats[0]["types"],
+        serde_json::json!({"Deposited": 1, "Deposited@2": 1})
+    );
+    let exported = run(&dir, &["export"]).ok();
+    let lines = exported.json_lines();
+    assert!(
+        lines[0].get("event_version").is_none(),
+        "version 1 is left out"
+    );
+    assert_eq!(lines[1]["event_version"], 2);
+    let file = root.path().join("export.jsonl");
+    std::fs::write(&file, &exported.stdout)?;
+    let copy = root.path().join("copy");
+    run(&copy, &["import", file.to_str().ok_or("path")?]).ok();
+    assert_same_store(&dir, &copy)?;
+    run(
+        &dir,
+        &[
+            "append",
+            "acct-1",
+            "Deposited",
+            "{}",
+            "--event-version",
+            "0",
+        ],
+    )
+    .fails(1, &["event version 0 is out of range"]);
+    Ok(())
+}
+
+/// The README's recipe for rewriting history: export, transform each line, import into a new
+/// store. The old store is left as it was.
+#[test]
+fn history_is_rewritten_by_export_transform_import_into_a_new_store() -> R {
+    let root = tempfile::tempdir()?;
+    let dir = root.path().join("old");
+    run(
+        &dir,
+        &["append", "acct-1", "MoneyDeposited", r#"{"amount":3}"#],
+    )
+    .ok();
+    run(
+        &dir,
+        &["append", "acct-1", "MoneyDeposited", r#"{"amount":5}"#],
+    )
+    .ok();
+    let before = std::fs::read(segments(&dir)[0].clone())?;
+    let exported = run(&dir, &["export"]).ok();
+    // The transform: `MoneyDeposited` v1 {amount} becomes `account.credited` v2 {cents}.
+    let mut transformed = String::new();
+    for mut line in exported.json_lines() {
+        if line["event_type"] == "MoneyDeposited" {
+            let amount = line["payload"]["amount"].as_u64().ok_or("amount")?;
+            line["event_type"] = "account.credited".into();
+            line["event_version"] = 2.into();
+            line["payload"] = serde_json::json!({ "cents": amount * 100 });
+        }
+        transformed.push_str(&serde_json::to_string(&line)?);
+        transformed.push('\n');
+    }
+    let file = root.path().join("transformed.jsonl");
+    std::fs::write(&file, transformed)?;
+    let new = root.path().join("new");
+    run(&new, &["import", file.to_str().ok_or("path")?]).ok();
+    let events = JsonStore::open_read_only(&new)?.read_all(1, usize::MAX)?;
+    let summary: Vec<(&str, u32, &str)> = events
+        .iter()
+        .map(|e| (e.event_type(), e.event_version(), e.payload().as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("account.credited", 2, r#"{"cents":300}"#),
+            ("account.credited", 2, r#"{"cents":500}"#)
+        ]
+    );
+    let old = JsonStore::open_read_only(&dir)?.read_all(1, usize::MAX)?;
+    assert_eq!(old[0].id(), events[0].id(), "ids and positions are kept");
+    assert_eq!(
+        std::fs::read(segments(&dir)[0].clone())?,
+        before,
+        "the old store is untouched"
     );
     Ok(())
 }

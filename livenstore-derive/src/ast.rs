@@ -6,7 +6,7 @@ use quote::{format_ident, quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{DeriveInput, Ident, LitStr, Path};
 
-use crate::attr::{self, AggregateAttrs, EventAttrs};
+use crate::attr::{self, AggregateAttrs, EventAttrs, UpcastJson};
 use crate::case::to_snake_case;
 use crate::ctxt::Errors;
 
@@ -32,6 +32,34 @@ impl<'a> Event<'a> {
             Some(name) => name.value.clone(),
             None => ident_lit(&self.input.ident),
         }
+    }
+
+    /// `version = N`, or 1 (`valid.rs` refuses a value that is no `u32`).
+    pub fn version(&self) -> u32 {
+        self.attrs
+            .version
+            .as_ref()
+            .and_then(|v| v.value.base10_parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// Every `upcast_json(from = N, with = f)` whose `from` is a `u32`, with it.
+    pub fn json_steps(&self) -> Vec<(u32, &UpcastJson)> {
+        self.attrs
+            .upcast_json
+            .iter()
+            .filter_map(|step| Some((step.value.from.base10_parse().ok()?, &step.value)))
+            .collect()
+    }
+
+    /// `aliases(...)`, or none.
+    pub fn aliases(&self) -> &[LitStr] {
+        self.attrs.aliases.as_ref().map_or(&[], |a| &a.value)
+    }
+
+    /// Whether the derive writes an upcast chain (`upcast_from` or `upcast_json`).
+    pub fn upcasts(&self) -> bool {
+        self.attrs.upcast_from.is_some() || !self.attrs.upcast_json.is_empty()
     }
 }
 

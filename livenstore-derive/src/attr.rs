@@ -3,8 +3,9 @@
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::parse::ParseStream;
-use syn::{parenthesized, token, Attribute, Ident, LitStr, Path, Token, Type};
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{parenthesized, token, Attribute, Ident, LitInt, LitStr, Path, Token, Type};
 
 use crate::ctxt::Errors;
 
@@ -14,6 +15,12 @@ mod kw {
     syn::custom_keyword!(error);
     syn::custom_keyword!(event_enum);
     syn::custom_keyword!(handler);
+    syn::custom_keyword!(version);
+    syn::custom_keyword!(upcast_from);
+    syn::custom_keyword!(upcast_json);
+    syn::custom_keyword!(from);
+    syn::custom_keyword!(with);
+    syn::custom_keyword!(aliases);
 }
 
 /// A value given once with `key = value`, with the key's span.
@@ -24,11 +31,28 @@ pub struct Keyed<T> {
     pub value: T,
 }
 
-/// `#[event(name = "...")]` on a `#[derive(DomainEvent)]` type.
+/// `#[event(name = "...", version = N, upcast_from = Old, upcast_json(from = N, with = f),
+/// aliases("Old", ...))]` on a `#[derive(DomainEvent)]` type.
 #[derive(Default)]
 pub struct EventAttrs {
     /// `name = "..."`: the stable event type name.
     pub name: Option<Keyed<LitStr>>,
+    /// `version = N`: the payload's version.
+    pub version: Option<Keyed<LitInt>>,
+    /// `upcast_from = Old`: the type of the previous version.
+    pub upcast_from: Option<Keyed<Path>>,
+    /// `aliases("Old", ...)`: older names.
+    pub aliases: Option<Keyed<Vec<LitStr>>>,
+    /// Every `upcast_json(from = N, with = f)`, in order (the key may repeat).
+    pub upcast_json: Vec<Keyed<UpcastJson>>,
+}
+
+/// `upcast_json(from = N, with = path::to::f)`.
+pub struct UpcastJson {
+    /// `from = N`: the version the step reads.
+    pub from: LitInt,
+    /// `with = f`: the function.
+    pub with: Path,
 }
 
 /// `#[aggregate(events(...), error = E, name = "...", event_enum = Ident)]`.
@@ -64,7 +88,8 @@ pub struct EventItem {
     pub handler: Option<Keyed<Ident>>,
 }
 
-const EVENT_KEYS: &str = "`name`";
+const EVENT_KEYS: &str = "`name`, `version`, `upcast_from`, `upcast_json`, `aliases`";
+const UPCAST_JSON_KEYS: &str = "`from`, `with`";
 const AGGREGATE_KEYS: &str = "`events`, `error`, `name`, `event_enum`";
 const EVENT_ITEM_KEYS: &str = "`handler`";
 
@@ -76,14 +101,34 @@ pub fn event_attrs(attrs: &[Attribute], errors: &mut Errors) -> EventAttrs {
             parse_keys(input, |input| {
                 let lookahead = input.lookahead1();
                 if lookahead.peek(kw::name) {
-                    let key = input.parse::<kw::name>()?.span;
-                    input.parse::<Token![=]>()?;
-                    let value: LitStr = input.parse()?;
+                    let (key, value) = key_value::<kw::name, LitStr>(input)?;
                     set(&mut out.name, "name", key, value, errors);
-                    Ok(())
+                } else if lookahead.peek(kw::version) {
+                    let (key, value) = key_value::<kw::version, LitInt>(input)?;
+                    set(&mut out.version, "version", key, value, errors);
+                } else if lookahead.peek(kw::upcast_from) {
+                    let (key, value) = key_value::<kw::upcast_from, Path>(input)?;
+                    set(&mut out.upcast_from, "upcast_from", key, value, errors);
+                } else if lookahead.peek(kw::aliases) {
+                    let key = input.parse::<kw::aliases>()?.span;
+                    let content;
+                    parenthesized!(content in input);
+                    let list = content.parse_terminated(|i| i.parse::<LitStr>(), Token![,])?;
+                    set(
+                        &mut out.aliases,
+                        "aliases",
+                        key,
+                        list.into_iter().collect(),
+                        errors,
+                    );
+                } else if lookahead.peek(kw::upcast_json) {
+                    let key = input.parse::<kw::upcast_json>()?.span;
+                    let value = parse_upcast_json(input, key, errors)?;
+                    out.upcast_json.push(Keyed { key, value });
                 } else {
-                    Err(unknown_key(input, lookahead, "#[event(...)]", EVENT_KEYS))
+                    return Err(unknown_key(input, lookahead, "#[event(...)]", EVENT_KEYS));
                 }
+                Ok(())
             })
         });
         errors.ok(result);
@@ -104,19 +149,13 @@ pub fn aggregate_attrs(attrs: &[Attribute], errors: &mut Errors) -> AggregateAtt
                     let list = parse_event_list(input, errors)?;
                     set(&mut out.events, "events", key, list, errors);
                 } else if lookahead.peek(kw::error) {
-                    let key = input.parse::<kw::error>()?.span;
-                    input.parse::<Token![=]>()?;
-                    let value: Type = input.parse()?;
+                    let (key, value) = key_value::<kw::error, Type>(input)?;
                     set(&mut out.error, "error", key, value, errors);
                 } else if lookahead.peek(kw::name) {
-                    let key = input.parse::<kw::name>()?.span;
-                    input.parse::<Token![=]>()?;
-                    let value: LitStr = input.parse()?;
+                    let (key, value) = key_value::<kw::name, LitStr>(input)?;
                     set(&mut out.name, "name", key, value, errors);
                 } else if lookahead.peek(kw::event_enum) {
-                    let key = input.parse::<kw::event_enum>()?.span;
-                    input.parse::<Token![=]>()?;
-                    let value: Ident = input.parse()?;
+                    let (key, value) = key_value::<kw::event_enum, Ident>(input)?;
                     set(&mut out.event_enum, "event_enum", key, value, errors);
                 } else {
                     return Err(unknown_key(
@@ -136,6 +175,52 @@ pub fn aggregate_attrs(attrs: &[Attribute], errors: &mut Errors) -> AggregateAtt
     out
 }
 
+/// `(from = N, with = path)` after the `upcast_json` key; both are required.
+fn parse_upcast_json(
+    input: ParseStream,
+    key: Span,
+    errors: &mut Errors,
+) -> syn::Result<UpcastJson> {
+    let content;
+    parenthesized!(content in input);
+    let mut from: Option<Keyed<LitInt>> = None;
+    let mut with: Option<Keyed<Path>> = None;
+    parse_keys(&content, |input| {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(kw::from) {
+            let (key, value) = key_value::<kw::from, LitInt>(input)?;
+            set(&mut from, "from", key, value, errors);
+            Ok(())
+        } else if lookahead.peek(kw::with) {
+            let (key, value) = key_value::<kw::with, Path>(input)?;
+            set(&mut with, "with", key, value, errors);
+            Ok(())
+        } else {
+            Err(unknown_key(
+                input,
+                lookahead,
+                "`upcast_json(...)`",
+                UPCAST_JSON_KEYS,
+            ))
+        }
+    })?;
+    match (from, with) {
+        (Some(from), Some(with)) => Ok(UpcastJson {
+            from: from.value,
+            with: with.value,
+        }),
+        (None, _) => Err(syn::Error::new(
+            key,
+            "`upcast_json` needs `from = N`, the version its function reads",
+        )),
+        (_, None) => Err(syn::Error::new(
+            key,
+            "`upcast_json` needs `with = path::to::function`, a \
+             `fn(serde_json::Value) -> Result<serde_json::Value, livenstore::UpcastError>`",
+        )),
+    }
+}
+
 /// `(A, B(handler = on_b), path::C)` after the `events` key.
 fn parse_event_list(input: ParseStream, errors: &mut Errors) -> syn::Result<EventList> {
     let content;
@@ -153,9 +238,7 @@ fn parse_event_list(input: ParseStream, errors: &mut Errors) -> syn::Result<Even
             parse_keys(&options, |input| {
                 let lookahead = input.lookahead1();
                 if lookahead.peek(kw::handler) {
-                    let key = input.parse::<kw::handler>()?.span;
-                    input.parse::<Token![=]>()?;
-                    let value: Ident = input.parse()?;
+                    let (key, value) = key_value::<kw::handler, Ident>(input)?;
                     set(&mut item.handler, "handler", key, value, errors);
                     Ok(())
                 } else {
@@ -178,6 +261,13 @@ fn parse_event_list(input: ParseStream, errors: &mut Errors) -> syn::Result<Even
         span: paren.span.join(),
         items,
     })
+}
+
+/// `key = value`: the key's span and the value.
+fn key_value<K: Parse + Spanned, T: Parse>(input: ParseStream) -> syn::Result<(Span, T)> {
+    let key = input.parse::<K>()?.span();
+    input.parse::<Token![=]>()?;
+    Ok((key, input.parse()?))
 }
 
 /// Runs `one` for each comma-separated `key ...` of an attribute.

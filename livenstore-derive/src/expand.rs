@@ -7,7 +7,7 @@ use syn::ext::IdentExt;
 use syn::DeriveInput;
 
 use crate::ast::{self, Aggregate, Event};
-use crate::{fallback, valid};
+use crate::{fallback, shape, valid};
 
 /// `#[derive(DomainEvent)]`: the impl, or the errors and a stub impl.
 pub fn derive_domain_event(input: &DeriveInput) -> TokenStream {
@@ -28,13 +28,24 @@ pub fn derive_aggregate(input: &DeriveInput) -> TokenStream {
 fn domain_event(event: &Event) -> TokenStream {
     let ident = &event.input.ident;
     let event_type = event.event_type();
+    let version = event.version();
+    let aliases = event.aliases();
+    let shape = shape::describe(event.input);
     let rust_name = ast::ident_lit(ident);
+    let chain = event.upcasts().then(|| upcast_chain(event));
+    let checks = upcast_from_checks(event);
     quote! {
         const _: () = {
             #[automatically_derived]
             impl ::livenstore::DomainEvent for #ident {
                 const EVENT_TYPE: &'static ::core::primitive::str = #event_type;
+                const EVENT_VERSION: ::core::primitive::u32 = #version;
+                const ALIASES: &'static [&'static ::core::primitive::str] = &[#(#aliases),*];
+                const SHAPE: ::livenstore::Shape = ::livenstore::Shape::of(#shape);
+                #chain
             }
+
+            #checks
 
             ::livenstore::__private::inventory::submit! {
                 ::livenstore::__private::EventRegistration::new::<#ident>(
@@ -43,6 +54,151 @@ fn domain_event(event: &Event) -> TokenStream {
             }
         };
     }
+}
+
+/// `from_stored` and `upcasts_from` for a type with `upcast_from` or `upcast_json`: its own
+/// version decodes directly, a version with a JSON step goes through it (and on), a version the
+/// older type reads goes through that type's chain and `TryFrom`, anything else is an error.
+fn upcast_chain(event: &Event) -> TokenStream {
+    let version = event.version();
+    let steps = event.json_steps();
+    let froms: Vec<u32> = steps.iter().map(|(from, _)| *from).collect();
+    let json_steps = steps.iter().map(|(from, step)| {
+        let with = &step.with;
+        let span = with
+            .segments
+            .last()
+            .map_or_else(Span::call_site, |s| s.ident.span());
+        // The fn pointer of the exact expected type, spanned at `with = ...`: a function of
+        // another signature is one error there.
+        quote_spanned! {span=>
+            if __version == #from {
+                let __step: fn(
+                    ::livenstore::__private::serde_json::Value,
+                ) -> ::core::result::Result<
+                    ::livenstore::__private::serde_json::Value,
+                    ::livenstore::UpcastError,
+                > = #with;
+                return ::livenstore::__private::json_step::<Self>(__version, __json, __step);
+            }
+        }
+    });
+    let (typed_step, typed_reads) = match &event.attrs.upcast_from {
+        Some(old) => {
+            let old = &old.value;
+            let span = path_span(old);
+            (
+                quote_spanned! {span=>
+                    if __version < #version
+                        && <#old as ::livenstore::DomainEvent>::upcasts_from(__version)
+                    {
+                        return match <#old as ::livenstore::DomainEvent>::from_stored(
+                            __version, __json,
+                        ) {
+                            ::core::result::Result::Ok(__old) =>
+                                ::livenstore::__private::typed_step::<#old, Self>(__old),
+                            ::core::result::Result::Err(__error) =>
+                                ::core::result::Result::Err(__error),
+                        };
+                    }
+                },
+                quote! {
+                    || (__version < #version
+                        && <#old as ::livenstore::DomainEvent>::upcasts_from(__version))
+                },
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    quote! {
+        fn from_stored(
+            __version: ::core::primitive::u32,
+            __json: &[::core::primitive::u8],
+        ) -> ::core::result::Result<Self, ::livenstore::UpcastError> {
+            if __version == #version {
+                return ::livenstore::__private::decode_at_version(__version, #version, __json);
+            }
+            #(#json_steps)*
+            #typed_step
+            ::livenstore::__private::decode_at_version(__version, #version, __json)
+        }
+
+        fn upcasts_from(__version: ::core::primitive::u32) -> ::core::primitive::bool {
+            __version == #version #(|| __version == #froms)* #typed_reads
+        }
+    }
+}
+
+/// For `upcast_from = Old`, what only the compiler can check, as constants that fail to
+/// evaluate at `Old`: `Old` answers to this name (or an alias), has a lower version (so chains
+/// cannot loop), and leaves no version between its own and this one without a JSON step, and
+/// no JSON step reads a version `Old` covers already.
+fn upcast_from_checks(event: &Event) -> TokenStream {
+    let Some(old) = &event.attrs.upcast_from else {
+        return TokenStream::new();
+    };
+    let old = &old.value;
+    let span = path_span(old);
+    let ident = event.input.ident.unraw();
+    let old_name = ast::path_string(old);
+    let name = event.event_type();
+    let name_value = name.value();
+    let aliases = event.aliases();
+    let version = event.version();
+    let froms: Vec<u32> = event.json_steps().iter().map(|(from, _)| *from).collect();
+
+    let wrong_name = format!(
+        "`{old_name}` (the `upcast_from` of `{ident}`) must have the event name \
+         `{name_value}` or one of `{ident}`'s aliases"
+    );
+    let not_older = format!(
+        "`{old_name}` (the `upcast_from` of `{ident}`) must have a version below {version}"
+    );
+    let gap = format!(
+        "a version between `{old_name}`'s and {version} has no upcast: add an \
+         `upcast_json(from = ..., with = ...)` for it to `{ident}`"
+    );
+    let overlap = format!(
+        "an `upcast_json(from = ...)` of `{ident}` reads a version `{old_name}` (its \
+         `upcast_from`) reads already: remove one of the two"
+    );
+    quote_spanned! {span=>
+        const _: () = {
+            let __old = <#old as ::livenstore::DomainEvent>::EVENT_TYPE;
+            ::core::assert!(
+                ::livenstore::__private::str_eq(__old, #name)
+                    || ::livenstore::__private::str_in(__old, &[#(#aliases),*]),
+                #wrong_name
+            );
+        };
+        const _: () = ::core::assert!(
+            <#old as ::livenstore::DomainEvent>::EVENT_VERSION < #version,
+            #not_older
+        );
+        const _: () = ::core::assert!(
+            <#old as ::livenstore::DomainEvent>::EVENT_VERSION >= #version
+                || ::livenstore::__private::first_gap(
+                    <#old as ::livenstore::DomainEvent>::EVENT_VERSION + 1,
+                    #version,
+                    &[#(#froms),*],
+                ) == 0,
+            #gap
+        );
+        const _: () = ::core::assert!(
+            ::livenstore::__private::all_above(
+                <#old as ::livenstore::DomainEvent>::EVENT_VERSION,
+                &[#(#froms),*],
+            ),
+            #overlap
+        );
+    }
+}
+
+/// The span of a path's last segment, where errors about it point.
+fn path_span(path: &syn::Path) -> Span {
+    path.segments
+        .last()
+        .map_or_else(Span::call_site, |s| s.ident.span())
 }
 
 fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
@@ -147,16 +303,20 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
 
                 fn decode(
                     __event_type: &::core::primitive::str,
+                    __event_version: ::core::primitive::u32,
                     __json: &[::core::primitive::u8],
                 ) -> ::core::result::Result<Self, ::livenstore::EventDecodeError> {
                     #(
-                        if __event_type == <#paths as ::livenstore::DomainEvent>::EVENT_TYPE {
+                        if <#paths as ::livenstore::DomainEvent>::answers_to(__event_type) {
                             return ::core::result::Result::map_err(
                                 ::core::result::Result::map(
-                                    ::livenstore::__private::serde_json::from_slice::<#paths>(__json),
+                                    <#paths as ::livenstore::DomainEvent>::from_stored(
+                                        __event_version,
+                                        __json,
+                                    ),
                                     #event_enum::#variants,
                                 ),
-                                ::livenstore::EventDecodeError::InvalidPayload,
+                                ::livenstore::EventDecodeError::from,
                             );
                         }
                     )*

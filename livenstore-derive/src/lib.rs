@@ -4,9 +4,25 @@
 //!
 //! # `#[derive(DomainEvent)]`
 //!
-//! On a non-generic struct or enum that also derives `Serialize` and `Deserialize`. Implements
-//! `DomainEvent` with `EVENT_TYPE` set to `#[event(name = "...")]` or the type's own name, and
-//! registers the type in the global `EventRegistry`.
+//! On a non-generic struct or enum that also derives `Serialize` and `Deserialize`:
+//!
+//! ```text
+//! #[event(
+//!     name = "account.deposited",     // EVENT_TYPE, default the type's name
+//!     version = 3,                    // EVENT_VERSION, default 1
+//!     upcast_from = DepositedV2,      // older versions decode through it and TryFrom/From
+//!     upcast_json(from = 1, with = f),// version 1 becomes 2 through f (repeatable)
+//!     aliases("MoneyDeposited"),      // older names
+//! )]
+//! ```
+//!
+//! Implements `DomainEvent` with those constants, `SHAPE` (a description of the type's fields,
+//! variants and `#[serde]` attributes, with its fingerprint), and, when the type upcasts,
+//! `from_stored` and `upcasts_from` following the chain; registers the type in the global
+//! `EventRegistry`. A version 0, a version below this one without an upcast, an `upcast_json`
+//! out of range or given twice, and an `upcast_from` on a version-1 type are errors at the
+//! attribute; an `upcast_from` type of another name, of a version not below this one, or that
+//! leaves a gap, fails to compile at the `upcast_from` path.
 //!
 //! # `#[derive(Aggregate)]`
 //!
@@ -41,9 +57,10 @@ mod case;
 mod ctxt;
 mod expand;
 mod fallback;
+mod shape;
 mod valid;
 
-/// `#[derive(DomainEvent)]`, with the optional `#[event(name = "...")]`.
+/// `#[derive(DomainEvent)]`, with the optional `#[event(name = "...", version = N, ...)]`.
 #[proc_macro_derive(DomainEvent, attributes(event))]
 pub fn derive_domain_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -36,6 +36,136 @@ pub fn check_event(event: &Event, errors: &mut Errors) {
     if let Some(name) = &event.attrs.name {
         check_name_not_empty(&name.value, "event", errors);
     }
+    check_version(event, errors);
+    check_upcast_from_has_room(event, errors);
+    check_json_steps(event, errors);
+    check_no_gap(event, errors);
+    check_aliases(event, errors);
+}
+
+/// `version = 0` or a version that is no `u32`: versions start at 1. Refused at the number.
+fn check_version(event: &Event, errors: &mut Errors) {
+    if let Some(version) = &event.attrs.version {
+        match version.value.base10_parse::<u32>() {
+            Ok(0) => errors.push(syn::Error::new(
+                version.value.span(),
+                "event versions start at 1: the first version of a type is `version = 1` (the \
+                 default)",
+            )),
+            Ok(_) => {}
+            Err(error) => errors.push(error),
+        }
+    }
+}
+
+/// `upcast_from = Old` on a type of version 1: the older type needs a lower version, and there
+/// is none. Refused at `upcast_from`. (That `Old` has a lower version and this name is checked
+/// when the program compiles, by the assertions the expansion writes.)
+fn check_upcast_from_has_room(event: &Event, errors: &mut Errors) {
+    if let Some(from) = &event.attrs.upcast_from {
+        if event.version() < 2 {
+            errors.push(syn::Error::new(
+                from.key,
+                "`upcast_from` reads an older version of this event, so this type needs \
+                 `version = 2` or more",
+            ));
+        }
+    }
+}
+
+/// `upcast_json(from = N)` with `N` 0, not below this type's version, not a `u32`, or given
+/// twice. Refused at the number (the second, with the first noted).
+fn check_json_steps(event: &Event, errors: &mut Errors) {
+    let version = event.version();
+    let mut seen: HashMap<u32, proc_macro2::Span> = HashMap::new();
+    for step in &event.attrs.upcast_json {
+        let lit = &step.value.from;
+        let from = match lit.base10_parse::<u32>() {
+            Ok(from) => from,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        if from == 0 || from >= version {
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!(
+                    "`upcast_json(from = {from})` must read a version from 1 to {}, below this \
+                     type's `version = {version}`",
+                    version.saturating_sub(1)
+                ),
+            ));
+        } else if let Some(first) = seen.get(&from) {
+            let mut error = syn::Error::new(
+                lit.span(),
+                format!("version {from} has two `upcast_json` steps"),
+            );
+            error.combine(syn::Error::new(*first, "the first one is here"));
+            errors.push(error);
+        } else {
+            seen.insert(from, lit.span());
+        }
+    }
+}
+
+/// Without `upcast_from`, every version below this type's needs an `upcast_json` step, or
+/// events stored at it would not decode. Refused at the version, naming the first missing one.
+/// (With `upcast_from = Old`, the versions above `Old`'s are checked when the program
+/// compiles.)
+fn check_no_gap(event: &Event, errors: &mut Errors) {
+    let Some(version) = &event.attrs.version else {
+        return;
+    };
+    let current = event.version();
+    if event.attrs.upcast_from.is_some() || current < 2 {
+        return;
+    }
+    let steps: Vec<u32> = event.json_steps().iter().map(|(from, _)| *from).collect();
+    if let Some(gap) = (1..current).find(|v| !steps.contains(v)) {
+        errors.push(syn::Error::new(
+            version.value.span(),
+            format!(
+                "events stored at version {gap} would not decode: nothing upcasts version {gap} \
+                 to version {current}; add `upcast_from = ...` (the type of the older version) \
+                 or `upcast_json(from = {gap}, with = ...)`"
+            ),
+        ));
+    }
+}
+
+/// `aliases(...)` that is empty, holds an empty name or this type's own name, or a name twice.
+/// Refused at the name.
+fn check_aliases(event: &Event, errors: &mut Errors) {
+    let Some(aliases) = &event.attrs.aliases else {
+        return;
+    };
+    if aliases.value.is_empty() {
+        errors.push(syn::Error::new(
+            aliases.key,
+            "`aliases(...)` is empty: list the older names, e.g. `aliases(\"MoneyDeposited\")`",
+        ));
+    }
+    let own = event.event_type().value();
+    let mut seen: HashMap<String, proc_macro2::Span> = HashMap::new();
+    for alias in &aliases.value {
+        let name = alias.value();
+        if name.is_empty() {
+            errors.push(syn::Error::new(alias.span(), "an alias cannot be empty"));
+        } else if name == own {
+            errors.push(syn::Error::new(
+                alias.span(),
+                format!("`{name}` is this event's own name, not an older one"),
+            ));
+        } else if let Some(first) = seen.get(&name) {
+            let mut error =
+                syn::Error::new(alias.span(), format!("the alias `{name}` is listed twice"));
+            error.combine(syn::Error::new(*first, "first listed here"));
+            errors.push(error);
+        } else {
+            seen.insert(name, alias.span());
+        }
+    }
 }
 
 /// Every rule of `#[derive(Aggregate)]`.

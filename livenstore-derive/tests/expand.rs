@@ -137,20 +137,20 @@ fn decode_round_trips_by_name() {
     let envelope = event.to_new_event().unwrap();
     assert_eq!(envelope.event_type(), "Shipped");
     let json = serde_json_bytes(&Shipped::BySea { days: 4 });
-    match OrderChange::decode("Shipped", &json).unwrap() {
+    match OrderChange::decode("Shipped", 1, &json).unwrap() {
         OrderChange::Shipped(Shipped::BySea { days }) => assert_eq!(days, 4),
         other => panic!("decoded {other:?}"),
     }
-    match OrderChange::decode("order.placed.v2", br#"{"amount":12}"#).unwrap() {
+    match OrderChange::decode("order.placed.v2", 1, br#"{"amount":12}"#).unwrap() {
         OrderChange::Order2Placed(e) => assert_eq!(e, Order2Placed { amount: 12 }),
         other => panic!("decoded {other:?}"),
     }
     assert!(matches!(
-        OrderChange::decode("Order2Placed", br#"{"amount":12}"#),
+        OrderChange::decode("Order2Placed", 1, br#"{"amount":12}"#),
         Err(EventDecodeError::UnknownEventType)
     ));
     assert!(matches!(
-        OrderChange::decode("order.placed.v2", b"{oops"),
+        OrderChange::decode("order.placed.v2", 1, b"{oops"),
         Err(EventDecodeError::InvalidPayload(_))
     ));
     let owned = OrderChange::from(Cancelled).into_new_event().unwrap();
@@ -173,7 +173,7 @@ fn registry_holds_derived_events() {
     let reg = registry.get("order.placed.v2").unwrap();
     assert_eq!(reg.rust_path(), "expand::Order2Placed");
     let value = registry
-        .decode("order.placed.v2", br#"{"amount":5}"#)
+        .decode("order.placed.v2", 1, br#"{"amount":5}"#)
         .unwrap();
     assert_eq!(
         value.downcast_ref::<Order2Placed>(),

@@ -81,6 +81,6 @@ fn compiles_and_dispatches() {
     thing.handle(&ThingEvent::Opened(Opened { n: 2 })).unwrap();
     thing.handle(&ThingEvent::from(Flagged::Up)).unwrap();
     assert_eq!(thing.total, 2);
-    assert!(ThingEvent::decode("hygiene.opened", b"{\"n\":1}").is_ok());
-    assert!(ThingEvent::decode("nope", b"null").is_err());
+    assert!(ThingEvent::decode("hygiene.opened", 1, b"{\"n\":1}").is_ok());
+    assert!(ThingEvent::decode("nope", 1, b"null").is_err());
 }

@@ -274,9 +274,9 @@ pub(crate) struct EventDecoder {
 }
 
 impl EventDecoder {
-    /// The event in columns `first..first + 8` of `row`, in the order of
+    /// The event in columns `first..first + 9` of `row`, in the order of
     /// `sql::EVENT_COLUMNS`: position, id, stream, version, event_type, recorded_at, metadata,
-    /// payload.
+    /// payload, event_version.
     pub(crate) fn decode(
         &mut self,
         row: &Row,
@@ -290,6 +290,7 @@ impl EventDecoder {
         let recorded_at: PgTime = row.try_get(first + 5)?;
         let metadata: Option<PgMetadata> = row.try_get(first + 6)?;
         let payload: PgPayload = row.try_get(first + 7)?;
+        let event_version: i32 = row.try_get(first + 8)?;
         Ok(RecordedEvent::from_parts(RecordedEventParts {
             id: id.0,
             event_type: shared(&mut self.event_type, event_type),
@@ -299,6 +300,8 @@ impl EventDecoder {
             recorded_at: recorded_at.timestamp(),
             metadata: metadata.map(|m| m.0).unwrap_or_default(),
             payload: payload.0,
+            // The column's check keeps it above 0.
+            event_version: u32::try_from(event_version).unwrap_or(1),
         }))
     }
 }

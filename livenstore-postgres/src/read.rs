@@ -19,6 +19,7 @@ use crate::codec::{bigint, EventDecoder, PgCount, PgId, PgTime};
 use crate::connection::{self, prepared, DbFailure};
 use crate::error::{self, MISSING_HEAD};
 use crate::inner::Inner;
+use crate::sql::EVENT_COLUMN_COUNT;
 
 /// Runs the statement `text` with `params` (once more after a lost connection) and decodes
 /// each row with `decode`.
@@ -81,8 +82,8 @@ pub(crate) fn read_stream(
         &params,
         |row| {
             let event = decoder.decode(row, 0)?;
-            let link_version: Option<PgCount> = row.try_get(8)?;
-            let linked_at: Option<PgTime> = row.try_get(9)?;
+            let link_version: Option<PgCount> = row.try_get(EVENT_COLUMN_COUNT)?;
+            let linked_at: Option<PgTime> = row.try_get(EVENT_COLUMN_COUNT + 1)?;
             Ok(match (link_version, linked_at) {
                 (Some(version), Some(linked_at)) => event.with_link(LinkInfo {
                     stream: stream.to_owned(),

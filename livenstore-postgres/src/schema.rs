@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "last_write",
         sql: include_str!("../sql/0002_last_write.sql"),
     },
+    Migration {
+        version: 3,
+        name: "event_version",
+        sql: include_str!("../sql/0003_event_version.sql"),
+    },
 ];
 
 /// The schema version this crate creates and understands.

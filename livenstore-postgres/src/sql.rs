@@ -24,8 +24,11 @@
 //! - `streams()` sorts with `COLLATE "C"`: byte order, which is Rust's `str` order.
 
 /// The columns of an event, in the order `codec::EventDecoder` reads them, from table alias `e`.
-pub(crate) const EVENT_COLUMNS: &str =
-    "e.position, e.id, e.stream, e.version, e.event_type, e.recorded_at, e.metadata, e.payload";
+pub(crate) const EVENT_COLUMNS: &str = "e.position, e.id, e.stream, e.version, e.event_type, \
+     e.recorded_at, e.metadata, e.payload, e.event_version";
+
+/// How many columns [`EVENT_COLUMNS`] lists: a statement's own columns follow at this index.
+pub(crate) const EVENT_COLUMN_COUNT: usize = 9;
 
 /// Ends a transaction, storing what it wrote.
 pub(crate) const COMMIT: &str = "COMMIT";
@@ -43,10 +46,9 @@ pub(crate) struct Sql {
     /// writes its events first and takes the lock in [`finalize_group`](Self::finalize_group).
     pub(crate) begin: String,
     /// One row per kind (column 0): `1` the head (last_position in column 1, last_write in
-    /// column 4, last_recorded_at in column 6, `clock_timestamp()` in column 9); `2` a stream of
-    /// `$1`
-    /// (name in column 3, version in column 4); `3` a stored event whose id is in `$2` (event
-    /// columns 1 to 8).
+    /// column 4, last_recorded_at in column 6, `clock_timestamp()` in column 10); `2` a stream
+    /// of `$1` (name in column 3, version in column 4); `3` a stored event whose id is in `$2`
+    /// (event columns 1 to 9).
     pub(crate) group_state: String,
     /// The name of the SQL-level prepared statement [`prepare_state`](Self::prepare_state)
     /// makes on a connection (one per schema: `livenstore_state_` and a hash of the schema).
@@ -56,12 +58,13 @@ pub(crate) struct Sql {
     /// recorded at and `clock_timestamp()` as microseconds since the Unix epoch), kind `2`
     /// (version in column 1, name in column 5), for the streams in `$1`.
     pub(crate) prepare_state: String,
-    /// Writes a group: events (`$1`..`$7` arrays, recorded at `$8`), stream versions (`$9`,
-    /// `$10`), the head (`$11` last position, recorded at `$8`, last write `$14`), and a
-    /// notification on channel `$12` carrying the last position when `$13`.
+    /// Writes a group: events (`$1`..`$7` arrays, recorded at `$8`, event versions `$15`),
+    /// stream versions (`$9`, `$10`), the head (`$11` last position, recorded at `$8`, last
+    /// write `$14`), and a notification on channel `$12` carrying the last position when `$13`.
+    /// (In every event statement the event versions are the last parameter.)
     pub(crate) write_group: String,
     /// The events of a pipelined group, before its lock: `$1`..`$8` as in
-    /// [`write_group`](Self::write_group).
+    /// [`write_group`](Self::write_group), event versions `$9`.
     pub(crate) insert_events: String,
     /// Ends a pipelined group: takes the `log_head` lock and, only if the head is still what
     /// the group was planned against (last write `$4`, last position `$5`), moves it (last
@@ -75,8 +78,8 @@ pub(crate) struct Sql {
     /// to the last recorded time, last write `$11`), writes the events (`$1`..`$7` as in
     /// [`write_group`](Self::write_group), recorded at that time), the rows of the streams
     /// predicted absent (`$12`, `$13`: a plain INSERT) and the versions of the others (`$14`,
-    /// `$15`), and notifies channel `$16` with the last position. One row: whether the head was
-    /// as predicted, and the time the events are recorded at.
+    /// `$15`), and notifies channel `$16` with the last position; event versions `$17`. One
+    /// row: whether the head was as predicted, and the time the events are recorded at.
     pub(crate) write_predicted: String,
     /// Sets the head's last write to `$1` (after a group's statement lost its connection: any
     /// check against the head before it now fails).
@@ -131,10 +134,11 @@ impl Sql {
                 .to_owned(),
             group_state: format!(
                 "SELECT 1, h.last_position, NULL::uuid, NULL::text, h.last_write, NULL::text, \
-                        h.last_recorded_at, NULL::json, NULL::json, clock_timestamp() \
+                        h.last_recorded_at, NULL::json, NULL::json, NULL::integer, \
+                        clock_timestamp() \
                  FROM {s}.log_head h WHERE h.id = 1 \
                  UNION ALL \
-                 SELECT 2, NULL, NULL, st.stream, st.version, NULL, NULL, NULL, NULL, NULL \
+                 SELECT 2, NULL, NULL, st.stream, st.version, NULL, NULL, NULL, NULL, NULL, NULL \
                  FROM {s}.streams st WHERE st.stream = ANY($1::text[]) \
                  UNION ALL \
                  SELECT 3, {EVENT_COLUMNS}, NULL FROM {s}.events e WHERE e.id = ANY($2::uuid[])"
@@ -147,7 +151,7 @@ impl Sql {
                      WHERE id = 1 \
                  ) \
                  SELECT pg_notify($12::text, ($11::bigint)::text) WHERE $13::boolean",
-                events = insert_events(&s, "$8::timestamptz", Gate::Always),
+                events = insert_events(&s, "$8::timestamptz", Gate::Always, "$15"),
                 versions = set_versions(&s, "$9", "$10", "$8::timestamptz", Gate::Always, Upsert::Yes),
             ),
             state_name: state_name(schema),
@@ -162,7 +166,7 @@ impl Sql {
                  FROM {s}.streams st WHERE st.stream = ANY($1)",
                 name = state_name(schema)
             ),
-            insert_events: insert_events(&s, "$8::timestamptz", Gate::Always),
+            insert_events: insert_events(&s, "$8::timestamptz", Gate::Always, "$9"),
             // The head UPDATE runs first (the stream versions read it), so the lock is taken
             // before any stream row, in the order every writer takes them. A head that is not
             // as planned is written back unchanged (the group then rolls back).
@@ -195,7 +199,7 @@ impl Sql {
                     "greatest(last_recorded_at, clock_timestamp())",
                     "$11",
                 ),
-                events = insert_events(&s, "h.at", Gate::Head),
+                events = insert_events(&s, "h.at", Gate::Head, "$17"),
                 absent = set_versions(&s, "$12", "$13", "h.at", Gate::Head, Upsert::No),
                 known = set_versions(&s, "$14", "$15", "h.at", Gate::Head, Upsert::Yes),
             ),
@@ -305,15 +309,18 @@ fn gated(gate: Gate) -> (&'static str, &'static str) {
     }
 }
 
-/// The event rows of `$1`..`$7` (the event statements' columns), recorded at `recorded_at`.
-fn insert_events(s: &str, recorded_at: &str, gate: Gate) -> String {
+/// The event rows of `$1`..`$7` and `event_versions` (the event statements' columns),
+/// recorded at `recorded_at`.
+fn insert_events(s: &str, recorded_at: &str, gate: Gate, event_versions: &str) -> String {
     let (from, condition) = gated(gate);
     format!(
         "INSERT INTO {s}.events \
-             (position, id, stream, version, event_type, recorded_at, metadata, payload) \
-         SELECT p, i, st, v, t, {recorded_at}, m, d \
+             (position, id, stream, version, event_type, recorded_at, metadata, payload, \
+              event_version) \
+         SELECT p, i, st, v, t, {recorded_at}, m, d, ev \
          FROM {from}unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
-                           $6::json[], $7::json[]) AS u(p, i, st, v, t, m, d){condition}"
+                           $6::json[], $7::json[], {event_versions}::integer[]) \
+              AS u(p, i, st, v, t, m, d, ev){condition}"
     )
 }
 

@@ -89,6 +89,35 @@ impl TestSchema {
         &self.schema
     }
 
+    /// The versions of the migrations applied to this schema, in order (see
+    /// [`schema::MIGRATIONS`](crate::schema::MIGRATIONS)).
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or the schema has no migrations table yet.
+    pub fn applied_migrations(&self) -> Vec<i32> {
+        let rows = self
+            .url
+            .parse::<postgres::Config>()
+            .and_then(|c| c.connect(postgres::NoTls))
+            .and_then(|mut client| {
+                client.query(
+                    &format!(
+                        "SELECT version FROM \"{}\".livenstore_migrations ORDER BY version",
+                        self.schema
+                    ),
+                    &[],
+                )
+            });
+        match rows {
+            Ok(rows) => rows.iter().map(|row| row.get(0)).collect(),
+            Err(err) => panic!(
+                "the migrations of schema {} cannot be read: {err}",
+                self.schema
+            ),
+        }
+    }
+
     /// Settings naming this schema, with a small pool.
     pub fn config(&self) -> PostgresConfig {
         PostgresConfig::new()

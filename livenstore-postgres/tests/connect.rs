@@ -23,19 +23,7 @@ fn connect_creates_the_schema_once() {
             s.spawn(|| drop(test.connect()));
         }
     });
-    let mut client = first.pool().get().unwrap();
-    let versions: Vec<i32> = client
-        .query(
-            &format!(
-                "SELECT version FROM \"{}\".livenstore_migrations ORDER BY version",
-                test.schema()
-            ),
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let versions = test.applied_migrations();
     let expected: Vec<i32> = schema::MIGRATIONS.iter().map(|m| m.version).collect();
     assert_eq!(versions, expected);
 }

@@ -81,7 +81,7 @@ pub use aggregate::{
 pub use event::{
     DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry, LinkInfo, Metadata,
     NewEvent, ParseEventIdError, Payload, RecordedEvent, RecordedEventParts, RegistryDecodeError,
-    RegistryError, CAUSATION_ID, CORRELATION_ID,
+    RegistryError, Shape, UpcastError, CAUSATION_ID, CORRELATION_ID,
 };
 pub use pubsub::{EventFilter, InMemorySubscriptionManager, PublishingStore, SubscriptionManager};
 pub use store::json::JsonStore;
@@ -98,6 +98,10 @@ pub use livenstore_derive::Aggregate;
 /// What the derives' generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::event::domain_event::decode_at_version;
+    pub use crate::event::upcast_steps::{
+        all_above, first_gap, json_step, str_eq, str_in, typed_step,
+    };
     pub use crate::event::EventRegistration;
     pub use inventory;
     pub use serde_json;
@@ -116,7 +120,7 @@ pub mod __private {
             match *self {}
         }
 
-        fn decode(_: &str, _: &[u8]) -> Result<Self, EventDecodeError> {
+        fn decode(_: &str, _: u32, _: &[u8]) -> Result<Self, EventDecodeError> {
             Err(EventDecodeError::UnknownEventType)
         }
 

@@ -164,6 +164,7 @@ fn recorded(position: u64, stream: &str, version: u64, at: u64) -> RecordedEvent
         recorded_at: Timestamp::from_unix_nanos(at),
         metadata: Metadata::new(),
         payload: livenstore::Payload::from_json("{}").expect("json"),
+        event_version: 1,
     })
 }
 

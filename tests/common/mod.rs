@@ -98,6 +98,7 @@ pub fn record(stream: &str, events: Vec<NewEvent>) -> Vec<RecordedEvent> {
                 recorded_at: Timestamp::now(),
                 metadata,
                 payload,
+                event_version: 1,
             })
         })
         .collect()

@@ -47,6 +47,7 @@ pub fn run(
         .fold(Metadata::new(), |m, (k, v)| m.with(k, v));
     let event = NewEvent::new(append.event_type, payload)
         .with_id(id)
+        .with_event_version(append.event_version)
         .with_metadata(metadata);
     let store = target.for_writing(append.wait)?;
     let result = store

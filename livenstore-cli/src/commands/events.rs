@@ -46,7 +46,7 @@ pub fn event(target: &Target, id: EventId, json: bool, out: &mut Output) -> Resu
     let metadata = serde_json::to_string(event.metadata()).unwrap_or_default();
     let fields = [
         ("id", event.id().to_string()),
-        ("type", event.event_type().to_owned()),
+        ("type", type_label(&event)),
         ("stream", event.stream().to_owned()),
         ("version", event.version().to_string()),
         ("position", event.position().to_string()),
@@ -101,6 +101,15 @@ fn read_page(
     }
 }
 
+/// The event's type as the tables print it: its name, with `@N` when its event version is not 1
+/// (`account.credited@2`).
+pub fn type_label(event: &RecordedEvent) -> String {
+    match event.event_version() {
+        1 => event.event_type().to_owned(),
+        version => format!("{}@{version}", event.event_type()),
+    }
+}
+
 /// One line per event, for output that cannot wait for a whole table (`tail`).
 pub fn event_line(event: &RecordedEvent) -> String {
     let linked = event
@@ -112,7 +121,7 @@ pub fn event_line(event: &RecordedEvent) -> String {
         event.position(),
         event.stream(),
         event.version(),
-        event.event_type(),
+        type_label(event),
         event.recorded_at(),
         event.id(),
         shorten(event.payload().as_str(), PAYLOAD_COLUMN_CHARS),
@@ -157,7 +166,7 @@ impl EventPrinter {
                 ]
             };
             cells.extend([
-                e.event_type().to_owned(),
+                type_label(e),
                 e.recorded_at().to_string(),
                 e.id().to_string(),
                 shorten(e.payload().as_str(), PAYLOAD_COLUMN_CHARS),

@@ -52,6 +52,7 @@ struct Stats {
     /// sizes. Directories only.
     #[serde(skip_serializing_if = "Option::is_none")]
     quarantine: Option<BTreeMap<String, u64>>,
+    /// Events per type, as the tables name it (`name`, or `name@N` for event version N ≠ 1).
     types: BTreeMap<String, u64>,
 }
 
@@ -92,7 +93,7 @@ pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError
         first = first.or(Some(page[0].recorded_at()));
         last = Some(tail.recorded_at());
         for event in &page {
-            *types.entry(event.event_type().to_owned()).or_insert(0) += 1;
+            *types.entry(super::events::type_label(event)).or_insert(0) += 1;
         }
     }
     let stats = Stats {

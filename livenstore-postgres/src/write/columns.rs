@@ -1,10 +1,11 @@
 //! Rows as statement parameters: the column arrays of the event statements (`$1`..`$8` of
-//! `Sql::write_group`, `Sql::insert_events` and `Sql::write_predicted`), and a group's rows split
-//! into statements.
+//! `Sql::write_group`, `Sql::insert_events` and `Sql::write_predicted`, and the event versions,
+//! their last parameter), and a group's rows split into statements.
 //!
 //! Invariants:
 //! - The arrays are in the rows' order, one element per row, in the order the statements'
 //!   `unnest(...)` lists them.
+//! - The event versions are the last parameter of every event statement.
 //! - A statement holds at least one row, then rows up to [`STATEMENT_BYTES`] of payload, far
 //!   below PostgreSQL's 1 GB message limit.
 
@@ -27,6 +28,7 @@ pub(crate) struct EventColumns<'a> {
     types: Vec<&'a str>,
     metadata: Vec<Option<String>>,
     payloads: Vec<JsonText<'a>>,
+    event_versions: Vec<i32>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -45,6 +47,7 @@ impl<'a> EventColumns<'a> {
                 .iter()
                 .map(|r| JsonText(r.event.payload().as_str()))
                 .collect(),
+            event_versions: rows.iter().map(|r| event_version(r.event)).collect(),
         }
     }
 
@@ -60,6 +63,11 @@ impl<'a> EventColumns<'a> {
         let mut params = self.columns(metadata);
         params.push(recorded_at);
         params
+    }
+
+    /// The event versions: the last parameter of every event statement.
+    pub(crate) fn event_versions(&self) -> Param<'_> {
+        &self.event_versions
     }
 
     /// `$1`..`$7` of the event statements: the columns without the time.
@@ -113,7 +121,7 @@ pub(crate) fn chunk_len(rows: &[Row<'_>]) -> usize {
 }
 
 /// Runs a write `statement` whose parameters are the event columns of `rows` (`$1`..`$8`,
-/// recorded at `recorded_at`), then `more`.
+/// recorded at `recorded_at`), then `more`, then the event versions.
 pub(crate) fn execute_with_events(
     conn: &mut Conn,
     statement: &postgres::Statement,
@@ -125,9 +133,16 @@ pub(crate) fn execute_with_events(
     let metadata = columns.metadata();
     let mut params = columns.params(&metadata, recorded_at);
     params.extend_from_slice(more);
+    params.push(columns.event_versions());
     conn.execute(statement, &params)
         .map_err(DbFailure::write_sent)?;
     Ok(())
+}
+
+/// An event's version as the `integer` column stores it (a version above `i32::MAX` is refused
+/// by validation before any write).
+fn event_version(event: &livenstore::NewEvent) -> i32 {
+    i32::try_from(event.event_version()).unwrap_or(i32::MAX)
 }
 
 /// The new stream versions of a plan, as two columns.

@@ -183,6 +183,7 @@ fn recorded(row: &Row<'_>, recorded_at: PgTime) -> RecordedEvent {
         recorded_at: recorded_at.timestamp(),
         metadata: row.event.metadata().clone(),
         payload: row.event.payload().clone(),
+        event_version: row.event.event_version(),
     })
 }
 
@@ -288,6 +289,7 @@ mod tests {
             recorded_at: PgTime::UNIX_EPOCH.timestamp(),
             metadata: Default::default(),
             payload: event.payload().clone(),
+            event_version: 1,
         });
         let state = GroupState {
             last_write: 0,

@@ -97,6 +97,7 @@ pub(crate) fn run(
         &known.0,
         &known.1,
         &inner.channel,
+        columns.event_versions(),
     ]);
     turn.deciding();
     let answer = match conn.query(&statement, &params) {

@@ -173,7 +173,7 @@ pub(crate) fn read(
                 let position: PgCount = row.try_get(1).map_err(DbFailure::before_write)?;
                 let last_write: i64 = row.try_get(4).map_err(DbFailure::before_write)?;
                 let last: PgTime = row.try_get(6).map_err(DbFailure::before_write)?;
-                let now: PgTime = row.try_get(9).map_err(DbFailure::before_write)?;
+                let now: PgTime = row.try_get(10).map_err(DbFailure::before_write)?;
                 state.last_position = position.0;
                 state.last_write = last_write;
                 state.recorded_at = now.max(last);

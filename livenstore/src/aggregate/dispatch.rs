@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 
-use crate::{EnvelopeError, NewEvent};
+use crate::{EnvelopeError, NewEvent, UpcastError};
 
 /// A domain model whose state is the result of applying its events in order.
 ///
@@ -96,7 +96,7 @@ pub trait Aggregate: Default + 'static {
 /// assert_eq!(event.event_type(), "Deposited");
 /// assert_eq!(event.to_new_event().unwrap().payload().as_str(), r#"{"amount":5}"#);
 ///
-/// let stored = AccountEvent::decode("account.withdrawn", br#"{"amount":3}"#).unwrap();
+/// let stored = AccountEvent::decode("account.withdrawn", 1, br#"{"amount":3}"#).unwrap();
 /// assert!(matches!(stored, AccountEvent::Withdrawn(Withdrawn { amount: 3 })));
 /// ```
 pub trait AggregateEvent: Sized + Send + Sync + 'static {
@@ -106,13 +106,19 @@ pub trait AggregateEvent: Sized + Send + Sync + 'static {
     /// The stable type name of this event.
     fn event_type(&self) -> &'static str;
 
-    /// Decodes a stored `(type name, JSON)` pair: one comparison of names, then one JSON parse.
+    /// Decodes a stored event (its type name, the version of its type's payload, its JSON): a
+    /// comparison of names (each variant's name and aliases), then one JSON parse, through the
+    /// variant's upcasts when the stored version is older ([`DomainEvent::from_stored`]).
+    ///
+    /// [`DomainEvent::from_stored`]: crate::DomainEvent::from_stored
     ///
     /// # Errors
     ///
     /// [`EventDecodeError::UnknownEventType`] when no variant has this name;
-    /// [`EventDecodeError::InvalidPayload`] when the JSON does not fit.
-    fn decode(event_type: &str, json: &[u8]) -> Result<Self, EventDecodeError>;
+    /// [`EventDecodeError::InvalidPayload`] when the JSON does not fit;
+    /// [`EventDecodeError::Upcast`] when the version is newer than the variant's or no upcast
+    /// leads from it.
+    fn decode(event_type: &str, event_version: u32, json: &[u8]) -> Result<Self, EventDecodeError>;
 
     /// The envelope of this event.
     ///
@@ -167,14 +173,19 @@ pub trait AggregateEvent: Sized + Send + Sync + 'static {
 ///     }
 /// }
 ///
-/// assert!(AccountEvent::decode("Deposited", br#"{"amount":5}"#).is_ok());
+/// assert!(AccountEvent::decode("Deposited", 1, br#"{"amount":5}"#).is_ok());
 /// assert!(matches!(
-///     AccountEvent::decode("Withdrawn", br#"{"amount":5}"#),
+///     AccountEvent::decode("Withdrawn", 1, br#"{"amount":5}"#),
 ///     Err(EventDecodeError::UnknownEventType)
 /// ));
 /// assert!(matches!(
-///     AccountEvent::decode("Deposited", br#"{"amount":"five"}"#),
+///     AccountEvent::decode("Deposited", 1, br#"{"amount":"five"}"#),
 ///     Err(EventDecodeError::InvalidPayload(_))
+/// ));
+/// // Written by a newer build, at a version this one does not know.
+/// assert!(matches!(
+///     AccountEvent::decode("Deposited", 2, br#"{"amount":5}"#),
+///     Err(EventDecodeError::Upcast(livenstore::UpcastError::Newer { stored: 2, known: 1 }))
 /// ));
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +197,21 @@ pub enum EventDecodeError {
     /// The payload does not decode into the listed type.
     #[error("the payload does not decode")]
     InvalidPayload(#[from] serde_json::Error),
+    /// The stored version is newer than the listed type's, no upcast leads from it, or an
+    /// upcast refused it.
+    #[error("the stored version cannot be brought to the listed type's")]
+    Upcast(#[source] UpcastError),
+}
+
+impl From<UpcastError> for EventDecodeError {
+    /// A payload that does not decode at its version is [`InvalidPayload`](Self::InvalidPayload);
+    /// anything else an upcast says is [`Upcast`](Self::Upcast).
+    fn from(error: UpcastError) -> Self {
+        match error {
+            UpcastError::Decode { source, .. } => EventDecodeError::InvalidPayload(source),
+            other => EventDecodeError::Upcast(other),
+        }
+    }
 }
 
 /// The handler error used when `#[aggregate(...)]` names no `error` type: a message.

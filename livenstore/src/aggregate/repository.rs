@@ -298,13 +298,14 @@ impl<S: EventStore> Repository<S> {
         // pairs: a pointer copy and a shared payload per event.
         let unsaved = root.collect_unsaved();
         let mut events = Vec::with_capacity(unsaved.len());
-        let mut sent: Vec<(&'static str, Payload)> = Vec::with_capacity(unsaved.len());
+        let mut sent: Vec<(&'static str, u32, Payload)> = Vec::with_capacity(unsaved.len());
         let mut pending = unsaved.into_iter();
         while let Some(event) = pending.next() {
             let event_type = event.event_type();
             match event.try_into_new_event() {
                 Ok(mut new_event) => {
-                    sent.push((event_type, new_event.payload().clone()));
+                    let version = new_event.event_version();
+                    sent.push((event_type, version, new_event.payload().clone()));
                     if !metadata.is_empty() {
                         new_event = new_event.with_metadata(metadata.clone());
                     }
@@ -359,8 +360,10 @@ impl<S: EventStore> Repository<S> {
 /// The events of a failed save, decoded back from the JSON they were written as: the serde round
 /// trip that [`Repository::load`] relies on. An event whose JSON does not decode back (a serde impl
 /// that does not round-trip, which `load` could not replay either) is dropped from the list.
-fn decode_sent<A: Aggregate>(sent: &[(&'static str, Payload)]) -> Vec<A::Event> {
+fn decode_sent<A: Aggregate>(sent: &[(&'static str, u32, Payload)]) -> Vec<A::Event> {
     sent.iter()
-        .filter_map(|(event_type, payload)| A::Event::decode(event_type, payload.as_bytes()).ok())
+        .filter_map(|(event_type, version, payload)| {
+            A::Event::decode(event_type, *version, payload.as_bytes()).ok()
+        })
         .collect()
 }

@@ -9,7 +9,7 @@
 use std::borrow::Borrow;
 use std::ops::Deref;
 
-use crate::{Aggregate, AggregateEvent, EventDecodeError, EventId, RecordedEvent};
+use crate::{Aggregate, AggregateEvent, EventDecodeError, EventId, RecordedEvent, UpcastError};
 
 /// Errors replaying stored events into an aggregate.
 ///
@@ -83,6 +83,35 @@ pub enum ReplayError<E: std::error::Error + 'static> {
         /// The handler's own error.
         source: E,
     },
+    /// The event was stored at a version of its type newer than the one this program knows (a
+    /// newer build wrote it).
+    #[error(
+        "event {event_id} (`{event_type}`) was stored at version {stored}, newer than version \
+         {known}, the latest this program knows"
+    )]
+    NewerVersion {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// The version it was stored at.
+        stored: u32,
+        /// The latest version the listed type knows.
+        known: u32,
+    },
+    /// No upcast leads from the stored version, or an upcast refused the value (the
+    /// [`UpcastError`] is the source).
+    #[error("event {event_id} (`{event_type}` version {event_version}) cannot be upcast")]
+    Upcast {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// The version it was stored at.
+        event_version: u32,
+        /// Why.
+        source: UpcastError,
+    },
 }
 
 impl<E: std::error::Error + 'static> ReplayError<E> {
@@ -105,7 +134,9 @@ impl<E: std::error::Error + 'static> ReplayError<E> {
         match self {
             ReplayError::UnknownEventType { event_id, .. }
             | ReplayError::InvalidPayload { event_id, .. }
-            | ReplayError::Handler { event_id, .. } => *event_id,
+            | ReplayError::Handler { event_id, .. }
+            | ReplayError::NewerVersion { event_id, .. }
+            | ReplayError::Upcast { event_id, .. } => *event_id,
         }
     }
 
@@ -114,7 +145,9 @@ impl<E: std::error::Error + 'static> ReplayError<E> {
         match self {
             ReplayError::UnknownEventType { event_type, .. }
             | ReplayError::InvalidPayload { event_type, .. }
-            | ReplayError::Handler { event_type, .. } => event_type,
+            | ReplayError::Handler { event_type, .. }
+            | ReplayError::NewerVersion { event_type, .. }
+            | ReplayError::Upcast { event_type, .. } => event_type,
         }
     }
 }
@@ -216,13 +249,16 @@ impl<A: Aggregate> AggregateRoot<A> {
         Ok(())
     }
 
-    /// Replays a stored event: decodes it by type name, runs its handler and bumps the version,
-    /// without tracking it.
+    /// Replays a stored event: decodes it by type name and event version (upcasting an older
+    /// version through the listed type's chain), runs its handler and bumps the version, without
+    /// tracking it.
     ///
     /// # Errors
     ///
     /// [`ReplayError::UnknownEventType`] or [`ReplayError::InvalidPayload`] (naming the event id and
-    /// type) when the event does not decode; [`ReplayError::Handler`] when the handler fails.
+    /// type) when the event does not decode; [`ReplayError::NewerVersion`] when it was stored at
+    /// a version newer than the code knows, [`ReplayError::Upcast`] when no upcast leads from its
+    /// version or one refused it; [`ReplayError::Handler`] when the handler fails.
     pub fn replay(&mut self, event: &RecordedEvent) -> Result<(), ReplayError<A::Error>> {
         let handler_error = |source| ReplayError::Handler {
             event_id: event.id(),
@@ -236,17 +272,33 @@ impl<A: Aggregate> AggregateRoot<A> {
                 return Ok(());
             }
         }
-        let decoded =
-            A::Event::decode(event.event_type(), event.payload().as_bytes()).map_err(|err| {
+        let version = event.event_version();
+        let decoded = A::Event::decode(event.event_type(), version, event.payload().as_bytes())
+            .map_err(|err| {
+                let (event_id, event_type) = (event.id(), event.event_type().to_owned());
                 match err {
                     EventDecodeError::UnknownEventType => ReplayError::UnknownEventType {
-                        event_id: event.id(),
-                        event_type: event.event_type().to_owned(),
+                        event_id,
+                        event_type,
                         aggregate: A::AGGREGATE_TYPE,
                     },
                     EventDecodeError::InvalidPayload(source) => ReplayError::InvalidPayload {
-                        event_id: event.id(),
-                        event_type: event.event_type().to_owned(),
+                        event_id,
+                        event_type,
+                        source,
+                    },
+                    EventDecodeError::Upcast(UpcastError::Newer { stored, known }) => {
+                        ReplayError::NewerVersion {
+                            event_id,
+                            event_type,
+                            stored,
+                            known,
+                        }
+                    }
+                    EventDecodeError::Upcast(source) => ReplayError::Upcast {
+                        event_id,
+                        event_type,
+                        event_version: version,
                         source,
                     },
                 }

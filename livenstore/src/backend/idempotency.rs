@@ -81,6 +81,7 @@ mod tests {
             recorded_at: Timestamp::now(),
             metadata: event.metadata().clone(),
             payload: event.payload().clone(),
+            event_version: 1,
         })
     }
 

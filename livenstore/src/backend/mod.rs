@@ -69,7 +69,7 @@ pub use idempotency::check_idempotent;
 pub use stream_name::{validate_stream_name, MAX_STREAM_NAME_BYTES};
 pub use validation::{
     check_no_repeated_id, check_payload_size, validate_append, validate_event_type,
-    MAX_PAYLOAD_BYTES,
+    validate_event_version, MAX_EVENT_VERSION, MAX_PAYLOAD_BYTES,
 };
 
 #[doc(no_inline)]

@@ -1,11 +1,40 @@
-//! What every backend checks of an append's input before it writes: event type names, payload
-//! sizes, ids given twice in one call.
+//! What every backend checks of an append's input before it writes: event type names and
+//! versions, payload sizes, ids given twice in one call.
 
 use super::stream_name::{has_control, validate_stream_name};
 use crate::{NewEvent, StoreError};
 
 /// The largest payload a store accepts by default, in bytes of JSON text (16 MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// The largest event version a store accepts ([`NewEvent::event_version`]): `i32::MAX`, so that
+/// every backend can keep it in a 32-bit signed column.
+pub const MAX_EVENT_VERSION: u32 = i32::MAX as u32;
+
+/// Checks an event version: from 1 to [`MAX_EVENT_VERSION`].
+///
+/// # Errors
+///
+/// [`StoreError::InvalidArgument`] saying what is wrong.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::{validate_event_version, MAX_EVENT_VERSION};
+///
+/// assert!(validate_event_version(1).is_ok());
+/// assert!(validate_event_version(MAX_EVENT_VERSION).is_ok());
+/// assert!(validate_event_version(0).is_err());
+/// assert!(validate_event_version(MAX_EVENT_VERSION + 1).is_err());
+/// ```
+pub fn validate_event_version(version: u32) -> Result<(), StoreError> {
+    if version == 0 || version > MAX_EVENT_VERSION {
+        return Err(StoreError::InvalidArgument(format!(
+            "event version {version} is out of range: versions run from 1 to {MAX_EVENT_VERSION}"
+        )));
+    }
+    Ok(())
+}
 
 /// Checks an event type name: non-empty, at most 256 bytes, no control characters.
 ///
@@ -37,8 +66,8 @@ pub fn validate_event_type(event_type: &str) -> Result<(), StoreError> {
     })
 }
 
-/// Checks what every backend checks of an append's input: the stream name, each event's type and
-/// payload size (against `max_payload`), and that no id is given twice in the call. Call it first
+/// Checks what every backend checks of an append's input: the stream name, each event's type,
+/// version and payload size (against `max_payload`), and that no id is given twice in the call. Call it first
 /// in `append`, before anything is read or written.
 ///
 /// # Errors
@@ -69,6 +98,7 @@ pub fn validate_append(
             validate_event_type(event.event_type())?;
             checked_type = Some(event.event_type());
         }
+        validate_event_version(event.event_version())?;
         check_payload_size(event.payload().len(), max_payload)?;
     }
     Ok(())

@@ -300,6 +300,15 @@ impl<L> ChunkSlot<L> {
         }
     }
 
+    /// The event's version (of its type's payload).
+    #[inline]
+    pub(crate) fn event_version(&self) -> u32 {
+        match self.chunk.types.version(self.record().event_type) {
+            Some(version) => version,
+            None => unreachable!("a chunk's type table holds its records' types"),
+        }
+    }
+
     #[inline]
     pub(crate) fn stream(&self) -> &str {
         &self.chunk.stream

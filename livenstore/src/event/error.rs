@@ -1,5 +1,6 @@
 //! [`EnvelopeError`]: what can go wrong between a domain event and its envelope.
 
+use super::upcast::UpcastError;
 use crate::EventId;
 
 /// Errors converting between domain events and envelopes.
@@ -65,5 +66,18 @@ pub enum EnvelopeError {
         event_type: String,
         /// serde_json's error.
         source: serde_json::Error,
+    },
+    /// The stored event is of an older version no upcast leads from, of a newer version than
+    /// the code knows, or an upcast refused it (the [`UpcastError`] is the source).
+    #[error("event {event_id} (`{event_type}` version {event_version}) cannot be upcast")]
+    Upcast {
+        /// The stored event's id.
+        event_id: EventId,
+        /// The stored event's type.
+        event_type: String,
+        /// The version it was stored at.
+        event_version: u32,
+        /// Why.
+        source: UpcastError,
     },
 }

@@ -5,19 +5,21 @@
 //! | file | holds |
 //! |---|---|
 //! | `domain_event.rs` | [`DomainEvent`]: a domain type's stable event type name |
-//! | `registry.rs` | [`EventRegistry`]: every `DomainEvent` type of the program, by name |
+//! | `registration.rs`, `registry.rs` | [`EventRegistry`]: every `DomainEvent` type of the program, by name and version |
 //! | `new_event.rs` | [`NewEvent`] |
 //! | `recorded_event.rs` | [`RecordedEvent`], [`RecordedEventParts`] |
 //! | `link.rs` | [`LinkInfo`] |
 //! | `error.rs` | [`EnvelopeError`] |
 //! | `id.rs`, `payload.rs`, `metadata.rs` | [`EventId`], [`Payload`], [`Metadata`] |
+//! | `shape.rs` | [`Shape`]: a type's declared shape and its fingerprint (the schema lock) |
+//! | `upcast.rs`, `upcast_steps.rs` | [`UpcastError`]; the steps of the upcast chains the derive writes |
 //! | `chunk.rs`, `type_names.rs` | how a store keeps events so that reads share them without a copy |
 //!
 //! The crate root re-exports every public item here, so `livenstore::NewEvent` and
 //! `livenstore::event::NewEvent` are the same type.
 
 pub(crate) mod chunk;
-mod domain_event;
+pub(crate) mod domain_event;
 mod error;
 mod id;
 mod link;
@@ -25,8 +27,12 @@ mod metadata;
 mod new_event;
 mod payload;
 mod recorded_event;
+mod registration;
 mod registry;
+mod shape;
 pub(crate) mod type_names;
+pub(crate) mod upcast;
+pub(crate) mod upcast_steps;
 
 pub use domain_event::DomainEvent;
 pub use error::EnvelopeError;
@@ -36,4 +42,7 @@ pub use metadata::{Metadata, CAUSATION_ID, CORRELATION_ID};
 pub use new_event::NewEvent;
 pub use payload::Payload;
 pub use recorded_event::{RecordedEvent, RecordedEventParts};
-pub use registry::{EventRegistration, EventRegistry, RegistryDecodeError, RegistryError};
+pub use registration::EventRegistration;
+pub use registry::{EventRegistry, RegistryDecodeError, RegistryError};
+pub use shape::Shape;
+pub use upcast::UpcastError;

@@ -35,6 +35,8 @@ pub struct NewEvent {
     /// allocation may be out of the cache by then.
     payload_len: usize,
     metadata: Metadata,
+    /// The version of the event type's payload ([`DomainEvent::EVENT_VERSION`]).
+    event_version: u32,
 }
 
 impl fmt::Debug for NewEvent {
@@ -42,6 +44,7 @@ impl fmt::Debug for NewEvent {
         f.debug_struct("NewEvent")
             .field("id", &self.id())
             .field("event_type", &self.event_type)
+            .field("event_version", &self.event_version)
             .field("payload", &self.payload)
             .field("metadata", &self.metadata)
             .finish()
@@ -49,7 +52,8 @@ impl fmt::Debug for NewEvent {
 }
 
 impl NewEvent {
-    /// An event of `event_type` with `payload`.
+    /// An event of `event_type` with `payload`, at event version 1 (see
+    /// [`with_event_version`](Self::with_event_version)).
     pub fn new(event_type: impl Into<Cow<'static, str>>, payload: Payload) -> Self {
         NewEvent {
             id: None,
@@ -57,6 +61,7 @@ impl NewEvent {
             payload_len: payload.len(),
             payload,
             metadata: Metadata::new(),
+            event_version: 1,
         }
     }
 
@@ -72,8 +77,8 @@ impl NewEvent {
         Ok(Self::new(event_type, Payload::from_json(json)?))
     }
 
-    /// The envelope of a domain event: its stable type name and
-    /// its JSON.
+    /// The envelope of a domain event: its stable type name, its version
+    /// ([`DomainEvent::EVENT_VERSION`]) and its JSON.
     ///
     /// # Errors
     ///
@@ -84,7 +89,7 @@ impl NewEvent {
                 event_type: T::EVENT_TYPE,
                 source,
             })?;
-        Ok(Self::new(T::EVENT_TYPE, payload))
+        Ok(Self::new(T::EVENT_TYPE, payload).with_event_version(T::EVENT_VERSION))
     }
 
     /// Like [`from_domain`](Self::from_domain), but keeps the value itself beside its JSON, so a
@@ -98,7 +103,7 @@ impl NewEvent {
             event_type: T::EVENT_TYPE,
             source,
         })?;
-        Ok(Self::new(T::EVENT_TYPE, payload))
+        Ok(Self::new(T::EVENT_TYPE, payload).with_event_version(T::EVENT_VERSION))
     }
 
     /// Like [`from_domain_owned`](Self::from_domain_owned), but gives the event back when it
@@ -122,7 +127,9 @@ impl NewEvent {
     /// ```
     pub fn try_from_domain_owned<T: DomainEvent>(event: T) -> Result<Self, (T, EnvelopeError)> {
         match Payload::try_from_typed(event) {
-            Ok(payload) => Ok(Self::new(T::EVENT_TYPE, payload)),
+            Ok(payload) => {
+                Ok(Self::new(T::EVENT_TYPE, payload).with_event_version(T::EVENT_VERSION))
+            }
             Err((event, source)) => Err((
                 event,
                 EnvelopeError::Serialize {
@@ -145,6 +152,31 @@ impl NewEvent {
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;
         self
+    }
+
+    /// Sets the event version: the version of the type's payload this event was written at
+    /// (`from_domain` sets [`DomainEvent::EVENT_VERSION`]). Versions run from 1 to
+    /// [`MAX_EVENT_VERSION`](crate::backend::MAX_EVENT_VERSION); a store refuses to append an
+    /// event outside that range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::NewEvent;
+    ///
+    /// let event = NewEvent::from_json("account.deposited", r#"{"cents":500}"#).unwrap();
+    /// assert_eq!(event.event_version(), 1);
+    /// assert_eq!(event.with_event_version(2).event_version(), 2);
+    /// ```
+    pub fn with_event_version(mut self, version: u32) -> Self {
+        self.event_version = version;
+        self
+    }
+
+    /// The version of the event type's payload this event was written at.
+    #[inline]
+    pub fn event_version(&self) -> u32 {
+        self.event_version
     }
 
     /// The id, if the caller chose one.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::chunk::ChunkSlot;
 use super::error::EnvelopeError;
 use super::link::LinkInfo;
+use super::upcast::UpcastError;
 use crate::{DomainEvent, EventId, Metadata, Payload, Timestamp};
 
 /// The parts of a [`RecordedEvent`], for store implementations that build one.
@@ -29,6 +30,7 @@ use crate::{DomainEvent, EventId, Metadata, Payload, Timestamp};
 ///     recorded_at: Timestamp::now(),
 ///     metadata: Metadata::new().with_correlation_id("request-42"),
 ///     payload: Payload::from_json(r#"{"name":"ada"}"#).unwrap(),
+///     event_version: 1,
 /// };
 /// let event = RecordedEvent::from_parts(parts.clone());
 /// assert_eq!((event.stream(), event.version(), event.position()), ("user-1", 1, 7));
@@ -53,6 +55,9 @@ pub struct RecordedEventParts {
     pub metadata: Metadata,
     /// The JSON body.
     pub payload: Payload,
+    /// The version of the event type's payload it was written at (1 for events written before
+    /// versions were recorded).
+    pub event_version: u32,
 }
 
 /// A stored event: the envelope a store hands back. Immutable and cheap to clone.
@@ -196,6 +201,36 @@ impl RecordedEvent {
         }
     }
 
+    /// The version of the event type's payload the event was written at (see
+    /// [`DomainEvent::EVENT_VERSION`]); 1 for events written before versions were recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{DomainEvent, EventStore, ExpectedVersion, InMemoryStore, NewEvent};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, DomainEvent)]
+    /// #[event(name = "doc.version.moved", version = 3, upcast_json(from = 1, with = keep),
+    ///     upcast_json(from = 2, with = keep))]
+    /// struct Moved { to: String }
+    /// fn keep(v: serde_json::Value) -> Result<serde_json::Value, livenstore::UpcastError> {
+    ///     Ok(v)
+    /// }
+    ///
+    /// let store = InMemoryStore::new();
+    /// let moved = NewEvent::from_domain(&Moved { to: "home".into() }).unwrap();
+    /// store.append("box-1", ExpectedVersion::NoStream, vec![moved]).unwrap();
+    /// assert_eq!(store.read_stream("box-1", 1, 1).unwrap()[0].event_version(), 3);
+    /// ```
+    #[inline]
+    pub fn event_version(&self) -> u32 {
+        match &self.shared {
+            Shared::Parts(p) => p.event_version,
+            Shared::Stored(s) => s.event_version(),
+        }
+    }
+
     /// Where this event was linked, when it was read through a link.
     #[inline]
     pub fn link(&self) -> Option<&LinkInfo> {
@@ -237,28 +272,43 @@ impl RecordedEvent {
                 recorded_at: self.recorded_at(),
                 metadata: self.metadata().clone(),
                 payload: self.payload().clone(),
+                event_version: s.event_version(),
             },
         }
     }
 
-    /// Decodes the payload into the domain type `T`, checking that the stored type is `T`'s.
+    /// Decodes the payload into the domain type `T`, checking that the stored type is `T`'s (its
+    /// name or one of its aliases), and upcasting an older event version through `T`'s chain
+    /// ([`DomainEvent::from_stored`]).
     ///
     /// # Errors
     ///
     /// [`EnvelopeError::TypeMismatch`] when the event is not a `T`, naming both types;
-    /// [`EnvelopeError::Deserialize`] when the payload does not decode into `T`.
+    /// [`EnvelopeError::Deserialize`] when the payload does not decode into `T`;
+    /// [`EnvelopeError::Upcast`] when its version is newer than `T`'s or no upcast leads from it.
     pub fn to_domain<T: DomainEvent>(&self) -> Result<T, EnvelopeError> {
-        if self.event_type() != T::EVENT_TYPE {
+        if !T::answers_to(self.event_type()) {
             return Err(EnvelopeError::TypeMismatch {
                 expected: T::EVENT_TYPE,
                 actual: self.event_type().to_owned(),
                 event_id: self.id(),
             });
         }
-        serde_json::from_str(self.payload().as_str()).map_err(|source| EnvelopeError::Deserialize {
-            event_id: self.id(),
-            event_type: self.event_type().to_owned(),
-            source,
+        let version = self.event_version();
+        T::from_stored(version, self.payload().as_bytes()).map_err(|error| match error {
+            UpcastError::Decode { source, .. } if version == T::EVENT_VERSION => {
+                EnvelopeError::Deserialize {
+                    event_id: self.id(),
+                    event_type: self.event_type().to_owned(),
+                    source,
+                }
+            }
+            source => EnvelopeError::Upcast {
+                event_id: self.id(),
+                event_type: self.event_type().to_owned(),
+                event_version: version,
+                source,
+            },
         })
     }
 }
@@ -278,6 +328,7 @@ impl PartialEq for RecordedEvent {
                     && self.recorded_at() == other.recorded_at()
                     && self.metadata() == other.metadata()
                     && self.payload() == other.payload()
+                    && self.event_version() == other.event_version()
             }
         };
         same_parts && self.link == other.link
@@ -289,6 +340,7 @@ impl fmt::Debug for RecordedEvent {
         let mut s = f.debug_struct("RecordedEvent");
         s.field("id", &self.id())
             .field("event_type", &self.event_type())
+            .field("event_version", &self.event_version())
             .field("stream", &self.stream())
             .field("version", &self.version())
             .field("position", &self.position())
@@ -302,10 +354,21 @@ impl fmt::Debug for RecordedEvent {
     }
 }
 
+/// Version 1 is left out of the JSON form: events written before versions existed look the same.
+fn is_first_version(version: &u32) -> bool {
+    *version == 1
+}
+
+fn first_version() -> u32 {
+    1
+}
+
 #[derive(serde::Serialize)]
 struct RecordedEventRef<'a> {
     id: EventId,
     event_type: &'a str,
+    #[serde(skip_serializing_if = "is_first_version")]
+    event_version: u32,
     stream: &'a str,
     version: u64,
     position: u64,
@@ -321,6 +384,8 @@ struct RecordedEventRef<'a> {
 struct RecordedEventOwned {
     id: EventId,
     event_type: String,
+    #[serde(default = "first_version")]
+    event_version: u32,
     stream: String,
     version: u64,
     position: u64,
@@ -338,6 +403,7 @@ impl serde::Serialize for RecordedEvent {
         RecordedEventRef {
             id: self.id(),
             event_type: self.event_type(),
+            event_version: self.event_version(),
             stream: self.stream(),
             version: self.version(),
             position: self.position(),
@@ -362,6 +428,7 @@ impl<'de> serde::Deserialize<'de> for RecordedEvent {
             recorded_at: o.recorded_at,
             metadata: o.metadata,
             payload: o.payload,
+            event_version: o.event_version,
         });
         Ok(match o.link {
             Some(link) => event.with_link(link),

@@ -1,5 +1,5 @@
-//! [`EventTypes`]: event type names, numbered, shared by a store's chunks (`chunk.rs`) so a
-//! stored record keeps a 4-byte number instead of a name.
+//! [`EventTypes`]: event type names at their event versions, numbered, shared by a store's
+//! chunks (`chunk.rs`) so a stored record keeps a 4-byte number instead of a name and a version.
 //!
 //! Invariants:
 //! - Names are added at the next free number and never changed or removed, so a number read from
@@ -16,7 +16,7 @@ const FIRST_PAGE: u32 = 16;
 /// Pages: enough for every `u32` number.
 const PAGES: usize = 29;
 
-type Page = Box<[OnceLock<Arc<str>>]>;
+type Page = Box<[OnceLock<(Arc<str>, u32)>]>;
 
 /// The page and the index on it of type number `number`.
 #[inline]
@@ -41,22 +41,29 @@ impl EventTypes {
         }
     }
 
+    /// The name and event version numbered `number`.
+    #[inline]
+    fn entry(&self, number: u32) -> Option<&(Arc<str>, u32)> {
+        let (page, index) = locate(number);
+        self.pages.get(page)?.get()?.get(index)?.get()
+    }
+
     /// The name numbered `number`.
     #[inline]
     pub(crate) fn get(&self, number: u32) -> Option<&str> {
-        let (page, index) = locate(number);
-        self.pages
-            .get(page)?
-            .get()?
-            .get(index)?
-            .get()
-            .map(|name| &**name)
+        self.entry(number).map(|(name, _)| &**name)
     }
 
-    /// Names `number`, which must be the next free number (the store counts them). `&self` is
-    /// enough: an empty `OnceLock` is filled once, and readers sharing the table are unaffected.
-    /// Returns whether the number was free.
-    pub(crate) fn set(&self, number: u32, name: Arc<str>) -> bool {
+    /// The event version numbered `number` (a number stands for one name at one version).
+    #[inline]
+    pub(crate) fn version(&self, number: u32) -> Option<u32> {
+        self.entry(number).map(|&(_, version)| version)
+    }
+
+    /// Names `number` (`name` at event version `version`), which must be the next free number
+    /// (the store counts them). `&self` is enough: an empty `OnceLock` is filled once, and
+    /// readers sharing the table are unaffected. Returns whether the number was free.
+    pub(crate) fn set(&self, number: u32, name: Arc<str>, version: u32) -> bool {
         let (page, index) = locate(number);
         let Some(page) = self
             .pages
@@ -65,7 +72,8 @@ impl EventTypes {
         else {
             return false;
         };
-        page.get(index).is_some_and(|slot| slot.set(name).is_ok())
+        page.get(index)
+            .is_some_and(|slot| slot.set((name, version)).is_ok())
     }
 }
 
@@ -77,11 +85,15 @@ mod tests {
     fn numbers_name_what_was_set() {
         let table = EventTypes::new();
         for n in 0..5_000u32 {
-            assert!(table.set(n, Arc::from(format!("T{n}"))));
+            assert!(table.set(n, Arc::from(format!("T{n}")), n % 3 + 1));
         }
-        assert!(!table.set(7, Arc::from("again")), "a number is named once");
+        assert!(
+            !table.set(7, Arc::from("again"), 1),
+            "a number is named once"
+        );
         for n in 0..5_000u32 {
             assert_eq!(table.get(n), Some(format!("T{n}").as_str()));
+            assert_eq!(table.version(n), Some(n % 3 + 1));
         }
         assert_eq!(table.get(5_000), None);
         assert!(locate(u32::MAX).0 < PAGES);

@@ -62,9 +62,10 @@ impl EventFilter {
         Self::from_names(names.into_iter().map(Box::from))
     }
 
-    /// Events of the domain type `T`.
+    /// Events of the domain type `T`: stored under its name or one of its aliases (each then
+    /// decodes as `T` with [`RecordedEvent::to_domain`], older versions through its upcasts).
     pub fn event_type<T: DomainEvent>() -> Self {
-        Self::from_names(std::iter::once(Box::from(T::EVENT_TYPE)))
+        Self::from_names(names_of::<T>().map(Box::from))
     }
 
     /// Events whose type name is one of `names` (untyped form of [`types`](Self::types)). An
@@ -85,7 +86,7 @@ impl EventFilter {
             Kind::Types(names) => names,
             _ => Vec::new(),
         };
-        names.push(Box::from(T::EVENT_TYPE));
+        names.extend(names_of::<T>().map(Box::from));
         Self::from_names(names)
     }
 
@@ -197,15 +198,20 @@ pub fn category_of(stream: &str) -> &str {
 /// assert!(!orders.matches_parts("UserCreated", "order-7"));
 /// ```
 pub trait EventTypeSet {
-    /// Appends the `EVENT_TYPE` of every type of the set to `names`.
+    /// Appends the `EVENT_TYPE` and the `ALIASES` of every type of the set to `names`.
     fn push_names(names: &mut Vec<&'static str>);
+}
+
+/// The names events of `T` are stored under: its own, then its aliases.
+fn names_of<T: DomainEvent>() -> impl Iterator<Item = &'static str> {
+    std::iter::once(T::EVENT_TYPE).chain(T::ALIASES.iter().copied())
 }
 
 macro_rules! impl_event_type_set {
     ($($t:ident),+) => {
         impl<$($t: DomainEvent),+> EventTypeSet for ($($t,)+) {
             fn push_names(names: &mut Vec<&'static str>) {
-                $(names.push($t::EVENT_TYPE);)+
+                $(names.extend(names_of::<$t>());)+
             }
         }
     };
@@ -234,16 +240,29 @@ mod tests {
     struct B;
     impl DomainEvent for B {
         const EVENT_TYPE: &'static str = "b.renamed";
+        const ALIASES: &'static [&'static str] = &["B"];
     }
 
     #[test]
     fn type_sets_are_sorted_and_deduplicated() {
         assert_eq!(
             EventFilter::types::<(B, A, B)>(),
-            EventFilter::event_type_names(["A", "b.renamed"])
+            EventFilter::event_type_names(["A", "B", "b.renamed"])
         );
         assert!(EventFilter::types::<(A,)>().matches_parts("A", "x"));
         assert!(!EventFilter::types::<(A,)>().matches_parts("b.renamed", "x"));
+    }
+
+    #[test]
+    fn a_type_matches_its_aliases() {
+        for filter in [
+            EventFilter::event_type::<B>(),
+            EventFilter::all().or_type::<B>(),
+        ] {
+            assert!(filter.matches_parts("b.renamed", "x"));
+            assert!(filter.matches_parts("B", "x"), "stored under the old name");
+            assert!(!filter.matches_parts("A", "x"));
+        }
     }
 
     #[test]
@@ -270,6 +289,7 @@ mod tests {
             recorded_at: Timestamp::now(),
             metadata: Metadata::new(),
             payload: Payload::from_trusted_json("{}"),
+            event_version: 1,
         });
         assert!(EventFilter::all().matches(&event));
         assert!(EventFilter::types::<(A,)>().matches(&event));

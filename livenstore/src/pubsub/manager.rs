@@ -55,7 +55,7 @@ pub type Notify = Arc<dyn Fn() + Send + Sync + 'static>;
 /// # let event = RecordedEvent::from_parts(RecordedEventParts { id: EventId::new(),
 /// #     event_type: "UserCreated".into(), stream: "user-1".into(), version: 1, position: 1,
 /// #     recorded_at: Timestamp::now(), metadata: Metadata::new(),
-/// #     payload: Payload::from_json("{}").unwrap() });
+/// #     payload: Payload::from_json("{}").unwrap(), event_version: 1 });
 ///
 /// let manager = InMemorySubscriptionManager::new();
 /// let (tx, rx) = mpsc::channel();

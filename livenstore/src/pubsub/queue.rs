@@ -269,6 +269,7 @@ mod tests {
             recorded_at: Timestamp::now(),
             metadata: Metadata::new(),
             payload: Payload::from_trusted_json("{}"),
+            event_version: 1,
         })
     }
 

@@ -1,4 +1,7 @@
-//! The backend conformance suite: the behaviour every [`EventStore`](crate::EventStore) must show.
+//! Test kits (feature `testing`): the backend conformance suite, the behaviour every
+//! [`EventStore`](crate::EventStore) must show; [`check_schema_lock`], which keeps an
+//! application's event shapes and versions honest across releases; and
+//! [`check_written_by_0_1`], for backends' upgrade tests.
 //!
 //! Invariant: every case takes a fresh, empty store, asserts real behaviour (every check is an
 //! `assert!`), and finishes in well under a second in a debug build.
@@ -20,11 +23,15 @@
 //! Each case is also a public function in [`cases`], callable on its own.
 
 pub mod cases;
+mod fixture_0_1;
 mod fixtures;
 mod runner;
+mod schema_lock;
 
+pub use fixture_0_1::check_written_by_0_1;
 pub use fixtures::{event, oversized_payload};
 pub use runner::{run_case, run_case_skippable, run_case_with_guard};
+pub use schema_lock::check_schema_lock;
 
 /// Expands to one `#[test]` per conformance case, each on a fresh store.
 ///
@@ -78,6 +85,8 @@ macro_rules! __conformance_cases {
             recorded_at_never_decreases,
             concurrent_appends_to_one_stream,
             concurrent_appends_to_many_streams,
+            event_versions_round_trip,
+            event_versions_out_of_range_are_refused,
         );
     };
     (@each $runner:ident, $make:expr; $($case:ident),* $(,)?) => {

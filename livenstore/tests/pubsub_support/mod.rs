@@ -24,6 +24,7 @@ pub fn event(position: u64, event_type: &str, stream: &str) -> RecordedEvent {
         recorded_at: Timestamp::now(),
         metadata: Metadata::new(),
         payload: Payload::from_json("{}").expect("valid JSON"),
+        event_version: 1,
     })
 }
 

@@ -112,6 +112,8 @@ pub(crate) struct EventLine<'a> {
     pub version: u64,
     /// The event type as a JSON string ([`json_string`]).
     pub event_type_json: &'a [u8],
+    /// The version of the type's payload; written only when it is not 1.
+    pub event_version: u32,
     pub metadata: &'a Metadata,
     /// 1-based index of the event in its append.
     pub index: u32,
@@ -150,6 +152,10 @@ pub(crate) fn encode_event(
     push_u64(out, line.version);
     out.extend_from_slice(b",\"event_type\":");
     out.extend_from_slice(line.event_type_json);
+    if line.event_version != 1 {
+        out.extend_from_slice(b",\"event_version\":");
+        push_u64(out, u64::from(line.event_version));
+    }
     out.extend_from_slice(&batch.after_type);
     if line.metadata.is_empty() {
         out.extend_from_slice(b"{}");
@@ -258,9 +264,15 @@ mod tests {
         stream: &'a str,
         version: u64,
         event_type: &'a str,
+        #[serde(skip_serializing_if = "is_one")]
+        event_version: u32,
         recorded_at: String,
         metadata: &'a Metadata,
         batch: [u32; 2],
+    }
+
+    fn is_one(version: &u32) -> bool {
+        *version == 1
     }
 
     #[test]
@@ -268,11 +280,21 @@ mod tests {
         let empty = Metadata::new();
         let some = Metadata::new().with("k", "v\"w");
         let cases = [
-            ("s", "T", 1, 1, &empty, 1, 1),
-            ("user-\"1\"\n", "Ty\\pe", 12_345, 99, &some, 7, 100),
-            ("été", "x", u64::MAX, u64::MAX, &empty, u32::MAX, u32::MAX),
+            ("s", "T", 1, 1, &empty, 1, 1, 1),
+            ("user-\"1\"\n", "Ty\\pe", 12_345, 99, &some, 7, 100, 2),
+            (
+                "été",
+                "x",
+                u64::MAX,
+                u64::MAX,
+                &empty,
+                u32::MAX,
+                u32::MAX,
+                u32::MAX,
+            ),
         ];
-        for (stream, event_type, position, version, metadata, index, total) in cases {
+        for (stream, event_type, position, version, metadata, index, total, event_version) in cases
+        {
             let at = Timestamp::from_unix_nanos(1_700_000_000_123_456_789);
             let id = EventId::new();
             let payload = r#"{"name":"ada","n":[1,2]}"#;
@@ -284,6 +306,7 @@ mod tests {
                 id,
                 version,
                 event_type_json: &type_json,
+                event_version,
                 metadata,
                 index,
                 payload,
@@ -295,6 +318,7 @@ mod tests {
                 stream,
                 version,
                 event_type,
+                event_version,
                 recorded_at: at.to_string(),
                 metadata,
                 batch: [index, total],

@@ -32,7 +32,10 @@ pub(crate) struct EventEntry {
     pub len: u32,
     pub stream: u32,
     pub event_type: u32,
-    /// Fits in the padding after the fields above (the entry stays 64 bytes).
+    /// The version of the event type's payload. With `kind`, fits in the padding after the
+    /// fields above (the entry stays 64 bytes).
+    pub event_version: u32,
+    /// Fits in the padding after the fields above.
     pub kind: EntryKind,
 }
 
@@ -40,5 +43,15 @@ impl EventEntry {
     /// Whether this entry is an event (not a gap).
     pub fn is_event(&self) -> bool {
         self.kind == EntryKind::Event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<EventEntry>(), 64);
     }
 }

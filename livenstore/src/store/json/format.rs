@@ -5,7 +5,9 @@
 //!   `{"crc":"XXXXXXXX",` (8 lowercase hex digits). The CRC-32 (IEEE) covers every byte after that
 //!   prefix up to, not including, the newline.
 //! - An event line is `{"crc":..,"event":{header},"payload":<payload>}`: the payload comes last,
-//!   so a scan reads the header and skips the payload without parsing it.
+//!   so a scan reads the header and skips the payload without parsing it. The header holds
+//!   `"event_version":n` after `event_type` only when the event's version is not 1, so lines
+//!   written before versions existed read as version 1, unchanged.
 //! - A link line is `{"crc":..,"link":{"id":..,"stream":..,"version":..,"linked_at":..}}`.
 //! - A hole line is `{"crc":..,"hole":{..}}` ([`HoleRecord`]): only `repair` writes them, where a
 //!   damaged line was moved to a quarantine file, so that the positions and versions of what
@@ -34,10 +36,25 @@ pub(crate) struct EventHeader<'a> {
     pub version: u64,
     #[serde(borrow)]
     pub event_type: Cow<'a, str>,
+    /// The version of the type's payload (absent: 1, lines written before versions existed);
+    /// a line with a version out of range does not decode.
+    #[serde(default = "first_version", deserialize_with = "event_version_in_range")]
+    pub event_version: u32,
     pub recorded_at: Timestamp,
     #[serde(default)]
     pub metadata: Metadata,
     pub batch: [u32; 2],
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+fn event_version_in_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let version = u32::deserialize(d)?;
+    crate::backend::validate_event_version(version)
+        .map(|()| version)
+        .map_err(serde::de::Error::custom)
 }
 
 /// A link record: event `id` also appears in `stream` at `version`.
@@ -190,6 +207,7 @@ mod tests {
             id: EventId::new(),
             version: 2,
             event_type_json: br#""UserCreated""#,
+            event_version: 3,
             metadata: &metadata,
             index: 1,
             payload: r#"{"name":"ada"}"#,
@@ -203,6 +221,7 @@ mod tests {
                 assert_eq!(payload, r#"{"name":"ada"}"#);
                 assert_eq!(h.stream, "user-\"1\"");
                 assert_eq!((h.position, h.version, h.batch), (3, 2, [1, 2]));
+                assert_eq!(h.event_version, 3);
                 assert_eq!(h.metadata.get("k"), Some("v"));
                 assert_eq!(h.recorded_at, Timestamp::from_unix_nanos(5));
             }

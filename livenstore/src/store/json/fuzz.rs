@@ -53,6 +53,7 @@ fn check_line(data: &[u8]) {
         id: header.id,
         version: header.version,
         event_type_json: &type_json,
+        event_version: header.event_version,
         metadata: &header.metadata,
         index: i,
         payload,
@@ -77,6 +78,7 @@ fn check_line(data: &[u8]) {
                 (h.recorded_at, &h.metadata, h.batch),
                 (header.recorded_at, &header.metadata, header.batch)
             );
+            assert_eq!(h.event_version, header.event_version);
             assert_eq!(p, payload);
         }
         _ => panic!("a line written from a decoded event does not decode"),

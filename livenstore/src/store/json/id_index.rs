@@ -72,6 +72,7 @@ mod tests {
             len: 0,
             stream: 0,
             event_type: 0,
+            event_version: 1,
             kind: crate::store::json::entry::EntryKind::Event,
         }
     }

@@ -40,7 +40,9 @@ use super::recovery::{list_segments, segment_name};
 use super::writer::create_segment;
 use super::Hole;
 use super::{JsonStore, JsonStoreOptions};
-use crate::backend::{check_payload_size, validate_event_type, validate_stream_name};
+use crate::backend::{
+    check_payload_size, validate_event_type, validate_event_version, validate_stream_name,
+};
 use crate::{EventId, LinkInfo, RecordedEvent, StoreError, Timestamp};
 
 /// Writes exported records into an empty [`JsonStore`] directory, keeping everything: ids,
@@ -168,6 +170,7 @@ impl JsonImporter {
         }
         validate_stream_name(event.stream())?;
         validate_event_type(event.event_type())?;
+        validate_event_version(event.event_version())?;
         let payload = event.payload().as_str();
         check_payload_size(payload.len(), self.options.max_payload_bytes)?;
         // The payload needs no parse: every `Payload` is valid JSON (see `payload.rs`).
@@ -185,6 +188,7 @@ impl JsonImporter {
             id: event.id(),
             version: event.version(),
             event_type_json: &event_type_json,
+            event_version: event.event_version(),
             metadata: event.metadata(),
             index: 1,
             payload,
@@ -202,6 +206,7 @@ impl JsonImporter {
             len: u32::try_from(self.line.len()).unwrap_or(u32::MAX),
             stream,
             event_type,
+            event_version: event.event_version(),
             kind: EntryKind::Event,
         };
         self.index

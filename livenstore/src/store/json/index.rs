@@ -277,6 +277,7 @@ impl Index {
                 len: 0,
                 stream: slot.map_or(UNKNOWN, |(s, _)| s),
                 event_type: UNKNOWN,
+                event_version: 0,
                 kind,
             });
             if let Some(id) = id {

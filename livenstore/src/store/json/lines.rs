@@ -14,6 +14,7 @@ pub(crate) struct EventFields {
     pub stream: u32,
     pub version: u64,
     pub event_type: u32,
+    pub event_version: u32,
     pub recorded_at: u64,
     pub batch: (u32, u32),
 }

@@ -232,6 +232,7 @@ fn decode_event(
         recorded_at: Timestamp::from_unix_nanos(e.recorded_at),
         metadata: header.metadata,
         payload: Payload::from_trusted_json(payload),
+        event_version: e.event_version,
     });
     Ok(match want.link.take() {
         Some(link) => event.with_link(link),

@@ -390,6 +390,7 @@ pub(crate) fn scan_segment(
                     len,
                     stream,
                     event_type,
+                    event_version: header.event_version,
                     kind: EntryKind::Event,
                 };
                 pending.push((line, Pending::Event(header.position, entry)));

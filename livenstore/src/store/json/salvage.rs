@@ -155,6 +155,7 @@ mod tests {
             id,
             version: 7,
             event_type_json: br#""Deposited""#,
+            event_version: 1,
             metadata: &Metadata::new(),
             index: 1,
             payload,

@@ -116,6 +116,7 @@ impl Survey {
                     stream: self.streams.intern(&header.stream),
                     version: header.version,
                     event_type: self.types.intern(&header.event_type),
+                    event_version: header.event_version,
                     recorded_at: header.recorded_at.as_unix_nanos(),
                     batch: (header.batch[0], header.batch[1]),
                 }),
@@ -551,6 +552,7 @@ impl Survey {
                         len: u32::try_from(line.len).unwrap_or(u32::MAX),
                         stream,
                         event_type,
+                        event_version: e.event_version,
                         kind: EntryKind::Event,
                     };
                     index.push_event(e.position, entry)

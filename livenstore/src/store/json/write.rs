@@ -200,6 +200,7 @@ pub(crate) fn append(
             id,
             version: current + 1 + i as u64,
             event_type_json: type_json,
+            event_version: event.event_version(),
             metadata: event.metadata(),
             index: i as u32 + 1,
             payload: event.payload().as_str(),
@@ -227,6 +228,7 @@ pub(crate) fn append(
                 len: u32::try_from(len).unwrap_or(u32::MAX),
                 stream: sid,
                 event_type,
+                event_version: event.event_version(),
                 kind: EntryKind::Event,
             };
             index

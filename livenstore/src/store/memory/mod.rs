@@ -252,6 +252,7 @@ impl EventStore for InMemoryStore {
     ) -> Result<AppendResult, StoreError> {
         // Taken apart before the lock, into what is stored: moved whole, the event was copied
         // through the stack with wider loads than the caller's stores (a forwarding stall).
+        let event_version = event.event_version();
         match event.into_parts_without_id() {
             Ok((event_type, payload, payload_len, metadata)) => {
                 self.inner.state_mut().append_new_event(
@@ -262,6 +263,7 @@ impl EventStore for InMemoryStore {
                         payload,
                         payload_len,
                         metadata: metadata.into_boxed(),
+                        event_version,
                     },
                     &self.inner.config,
                 )

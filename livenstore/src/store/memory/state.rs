@@ -32,7 +32,7 @@ use super::type_index::TypeIndex;
 use super::Config;
 use crate::backend::{
     check_idempotent, check_no_repeated_id, check_payload_size, validate_event_type,
-    validate_stream_name,
+    validate_event_version, validate_stream_name,
 };
 use crate::clock::CoarseClock;
 use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
@@ -70,6 +70,8 @@ pub(crate) struct NewRecord {
     pub(crate) payload_len: usize,
     /// `None` for none.
     pub(crate) metadata: Option<Box<Metadata>>,
+    /// The version of the event type's payload.
+    pub(crate) event_version: u32,
 }
 
 /// Checks the limits for adding `count` entries to `stream` (`None`: a new stream) in a store of
@@ -234,7 +236,8 @@ impl State {
             check_no_repeated_id(events)?;
         }
         for event in events {
-            self.check_event(event.event_type_cow(), event.payload_len(), config)?;
+            let (name, version) = (event.event_type_cow(), event.event_version());
+            self.check_event(name, version, event.payload_len(), config)?;
         }
         self.check_open()?;
         if events.iter().any(|e| e.id().is_some()) {
@@ -260,7 +263,7 @@ impl State {
         Ok(Checked::Store { stream })
     }
 
-    /// Checks one event of an append (its type and payload size) and returns its type's number.
+    /// Checks one event of an append (its type, version and payload size) and returns its type's number.
     /// A type gets its number here, before anything is stored; a number given to the type of a
     /// call that then fails is harmless (no event has it).
     // The `Cow` itself is needed: only a borrowed (`'static`) type name is cached by address.
@@ -269,14 +272,17 @@ impl State {
     fn check_event(
         &mut self,
         event_type: &Cow<'static, str>,
+        event_version: u32,
         payload_len: usize,
         config: &Config,
     ) -> Result<u32, StoreError> {
-        let type_number = match self.types.find(event_type) {
+        let type_number = match self.types.find(event_type, event_version) {
             Some(type_number) => type_number,
+            // Only a checked pair is numbered, so a found one needs no check.
             None => {
                 validate_event_type(event_type)?;
-                self.types.number(event_type)?
+                validate_event_version(event_version)?;
+                self.types.number(event_type, event_version)?
             }
         };
         check_payload_size(payload_len, config.max_payload_bytes)?;
@@ -345,7 +351,8 @@ impl State {
         let recorded_at = self.tick();
         let first_position = self.next_position;
         for event in events {
-            let Some(type_number) = self.types.find(event.event_type_cow()) else {
+            let version = event.event_version();
+            let Some(type_number) = self.types.find(event.event_type_cow(), version) else {
                 unreachable!("check_append numbered every type of the call");
             };
             self.store_event(stream, event, type_number, recorded_at);
@@ -367,7 +374,8 @@ impl State {
         config: &Config,
     ) -> Result<AppendResult, StoreError> {
         let number = self.stream_number(stream)?;
-        let type_number = self.check_event(event_type, record.payload_len, config)?;
+        let version = record.event_version;
+        let type_number = self.check_event(event_type, version, record.payload_len, config)?;
         self.check_open()?;
         let state = number.and_then(|n| self.streams.get(n));
         expected.check(stream, state.map_or(0, |s| s.version))?;

@@ -92,15 +92,17 @@ pub fn concurrent_appends_to_one_stream<S: EventStore + ?Sized>(store: &S) {
     }
 }
 
-/// 8 threads append to their own streams: all events present, each stream contiguous, positions
-/// gap-free.
+/// 8 threads append to their own streams, each at its own event version (so a backend that
+/// writes concurrent appends together keeps each event's): all events present, each stream
+/// contiguous and at its version, positions gap-free.
 pub fn concurrent_appends_to_many_streams<S: EventStore + ?Sized>(store: &S) {
     std::thread::scope(|scope| {
         for t in 0..THREADS {
             scope.spawn(move || {
                 let stream = format!("own-{t}");
                 for n in 0..PER_THREAD {
-                    let e = event("Tick", &format!(r#"{{"thread":{t},"n":{n}}}"#));
+                    let e = event("Tick", &format!(r#"{{"thread":{t},"n":{n}}}"#))
+                        .with_event_version(t as u32 + 1);
                     let result = store.append(&stream, ExpectedVersion::Exact(n as u64), vec![e]);
                     assert!(result.is_ok(), "append to {stream}: {result:?}");
                 }
@@ -118,6 +120,10 @@ pub fn concurrent_appends_to_many_streams<S: EventStore + ?Sized>(store: &S) {
         );
         let versions: Vec<u64> = events.iter().map(|e| e.version()).collect();
         assert_eq!(versions, (1..=PER_THREAD as u64).collect::<Vec<_>>());
+        assert!(
+            events.iter().all(|e| e.event_version() == t as u32 + 1),
+            "own-{t}: every event keeps its event version"
+        );
         let ns: Vec<u64> = events.iter().map(|e| thread_and_n(e).1).collect();
         assert_eq!(ns, (0..PER_THREAD as u64).collect::<Vec<_>>());
     }

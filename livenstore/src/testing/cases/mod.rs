@@ -4,10 +4,11 @@
 mod append;
 mod append_one;
 mod concurrency;
+mod event_versions;
 mod idempotency;
 mod links;
 mod reads;
-mod support;
+pub(crate) mod support;
 mod validation;
 
 pub use append::{
@@ -18,6 +19,7 @@ pub use append::{
 };
 pub use append_one::append_one_is_an_append_of_one;
 pub use concurrency::{concurrent_appends_to_many_streams, concurrent_appends_to_one_stream};
+pub use event_versions::{event_versions_out_of_range_are_refused, event_versions_round_trip};
 pub use idempotency::{
     idempotent_retry_is_a_no_op, partly_stored_batch_is_refused, same_id_other_payload_is_refused,
     same_id_other_stream_is_refused, same_id_twice_in_one_call_is_refused,
