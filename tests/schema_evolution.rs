@@ -83,6 +83,27 @@ fn closed_v1_to_v2(mut v1: serde_json::Value) -> Result<serde_json::Value, Upcas
     Ok(v1)
 }
 
+/// Two JSON-level steps in a row: version 1 in euros, 2 in cents, 3 with a currency.
+#[derive(Debug, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.limit_set", version = 3)]
+#[event(upcast_json(from = 1, with = limit_v1_to_v2), upcast_json(from = 2, with = limit_v2_to_v3))]
+struct LimitSet {
+    cents: u64,
+    currency: String,
+}
+
+fn limit_v1_to_v2(v1: serde_json::Value) -> Result<serde_json::Value, UpcastError> {
+    let euros = v1["euros"]
+        .as_u64()
+        .ok_or_else(|| UpcastError::new("no euros"))?;
+    Ok(serde_json::json!({ "cents": euros * 100 }))
+}
+
+fn limit_v2_to_v3(mut v2: serde_json::Value) -> Result<serde_json::Value, UpcastError> {
+    v2["currency"] = "EUR".into();
+    Ok(v2)
+}
+
 #[derive(Debug, Default, Aggregate)]
 #[aggregate(name = "account", events(Deposited, Credited, Closed))]
 struct Account {
@@ -318,6 +339,34 @@ fn a_refused_upcast_is_an_error_naming_the_version_and_the_reason() {
             stored: 0,
             known: 3
         }))
+    ));
+}
+
+#[test]
+fn json_steps_chain_from_every_older_version() {
+    let expected = LimitSet {
+        cents: 700,
+        currency: "EUR".into(),
+    };
+    assert_eq!(
+        LimitSet::from_stored(1, br#"{"euros":7}"#).unwrap(),
+        expected
+    );
+    assert_eq!(
+        LimitSet::from_stored(2, br#"{"cents":700}"#).unwrap(),
+        expected
+    );
+    let v3 = br#"{"cents":700,"currency":"EUR"}"#;
+    assert_eq!(LimitSet::from_stored(3, v3).unwrap(), expected);
+    assert!((1..=3).all(LimitSet::upcasts_from) && !LimitSet::upcasts_from(4));
+    // The first step's error carries its version; a bad result of it fails at version 2.
+    assert!(matches!(
+        LimitSet::from_stored(1, br#"{"pounds":7}"#),
+        Err(UpcastError::Failed { from: 1, .. })
+    ));
+    assert!(matches!(
+        LimitSet::from_stored(2, br#"{"cents":"many"}"#),
+        Err(UpcastError::Decode { version: 3, .. })
     ));
 }
 

@@ -4,7 +4,7 @@
 use super::{DomainEvent, UpcastError};
 
 /// A JSON-level step: the payload stored at `version` goes through `step` and is decoded as the
-/// next version of `T` (further steps applying).
+/// next version of `T` (further steps applying; the last one decodes the value directly).
 ///
 /// # Errors
 ///
@@ -18,10 +18,15 @@ pub fn json_step<T: DomainEvent>(
     let value: serde_json::Value =
         serde_json::from_slice(json).map_err(|source| UpcastError::Decode { version, source })?;
     let next = step(value).map_err(|e| e.at_version(version))?;
-    let text = serde_json::to_vec(&next).map_err(|source| UpcastError::Decode {
+    let decode_error = |source| UpcastError::Decode {
         version: version + 1,
         source,
-    })?;
+    };
+    if version + 1 == T::EVENT_VERSION {
+        // The last step: the value decodes as `T` itself, without a round trip through text.
+        return serde_json::from_value(next).map_err(decode_error);
+    }
+    let text = serde_json::to_vec(&next).map_err(decode_error)?;
     T::from_stored(version + 1, &text)
 }
 
