@@ -92,10 +92,9 @@ impl PgTime {
     /// The Unix epoch (the initial `log_head.last_recorded_at`).
     pub(crate) const UNIX_EPOCH: PgTime = PgTime(0);
 
-    /// The microsecond holding `t` (rounded down).
-    #[cfg(test)]
-    fn floor(t: Timestamp) -> Self {
-        PgTime((t.as_unix_nanos() / 1000) as i64)
+    /// The microsecond holding `t` (rounded down): how a time the caller gives is stored.
+    pub(crate) fn floor(t: Timestamp) -> Self {
+        PgTime(((t.as_unix_nanos() / 1000) as i64).min(MAX_UNIX_MICROS))
     }
 
     /// The first whole microsecond at or after `t`, capped at the last one a [`Timestamp`] holds.

@@ -23,7 +23,7 @@ use crate::sql::EVENT_COLUMN_COUNT;
 
 /// Runs the statement `text` with `params` (once more after a lost connection) and decodes
 /// each row with `decode`.
-fn query<T>(
+pub(crate) fn query<T>(
     inner: &Inner,
     operation: &'static str,
     text: &str,

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "event_version",
         sql: include_str!("../sql/0003_event_version.sql"),
     },
+    Migration {
+        version: 4,
+        name: "snapshots",
+        sql: include_str!("../sql/0004_snapshots.sql"),
+    },
 ];
 
 /// The schema version this crate creates and understands.

@@ -116,7 +116,22 @@ pub(crate) struct Sql {
     pub(crate) load_checkpoint: String,
     /// Stores position `$2` as the checkpoint of consumer `$1`.
     pub(crate) save_checkpoint: String,
+    /// Stores a snapshot (type `$1`, id `$2`, version `$3`, fingerprint `$4`, snapshot version
+    /// `$5`, state `$6`, time `$7`) unless one of a higher version is stored; one row per row
+    /// written (none when the stored one was kept).
+    pub(crate) save_snapshot: String,
+    /// The snapshot of type `$1`, id `$2`: [`SNAPSHOT_COLUMNS`] and the state.
+    pub(crate) load_snapshot: String,
+    /// Every snapshot (of type `$1` when not NULL), sorted by type and id (byte order):
+    /// [`SNAPSHOT_COLUMNS`] and the state's size in bytes.
+    pub(crate) list_snapshots: String,
+    /// Deletes the snapshots of type `$1`.
+    pub(crate) delete_snapshots: String,
 }
+
+/// The columns of a snapshot without its state, in the order `snapshots.rs` reads them.
+pub(crate) const SNAPSHOT_COLUMNS: &str =
+    "aggregate_type, aggregate_id, version, fingerprint, snapshot_version, taken_at";
 
 impl Sql {
     /// The statements of `schema` (which passed `validate_schema_name`).
@@ -278,6 +293,27 @@ impl Sql {
                  ON CONFLICT (consumer) DO UPDATE \
                  SET position = EXCLUDED.position, updated_at = clock_timestamp()"
             ),
+            save_snapshot: format!(
+                "INSERT INTO {s}.snapshots AS old ({SNAPSHOT_COLUMNS}, state) \
+                 VALUES ($1::text, $2::text, $3::bigint, $4::bigint, $5::integer, $7::timestamptz, \
+                         $6::json) \
+                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE \
+                 SET version = excluded.version, fingerprint = excluded.fingerprint, \
+                     snapshot_version = excluded.snapshot_version, state = excluded.state, \
+                     taken_at = excluded.taken_at \
+                 WHERE old.version <= excluded.version \
+                 RETURNING 1"
+            ),
+            load_snapshot: format!(
+                "SELECT {SNAPSHOT_COLUMNS}, state FROM {s}.snapshots \
+                 WHERE aggregate_type = $1::text AND aggregate_id = $2::text"
+            ),
+            list_snapshots: format!(
+                "SELECT {SNAPSHOT_COLUMNS}, octet_length(state::text) FROM {s}.snapshots \
+                 WHERE $1::text IS NULL OR aggregate_type = $1::text \
+                 ORDER BY aggregate_type COLLATE \"C\", aggregate_id COLLATE \"C\""
+            ),
+            delete_snapshots: format!("DELETE FROM {s}.snapshots WHERE aggregate_type = $1::text"),
         }
     }
 }

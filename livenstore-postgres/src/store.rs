@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use livenstore::backend::validate_append;
+use livenstore::store::SnapshotStore;
 use livenstore::{
     AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamInfo, Timestamp,
@@ -300,5 +301,9 @@ impl EventStore for PostgresStore {
 
     fn last_position(&self) -> Result<u64, StoreError> {
         read::last_position(&self.inner)
+    }
+
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        Some(self)
     }
 }

@@ -4,6 +4,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::error::{PublishError, SubscriptionError, SubscriptionErrorKind};
 use super::manager::SubscriptionManager;
+use crate::store::SnapshotStore;
 use crate::{
     AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamInfo, Timestamp,
@@ -287,5 +288,9 @@ impl<S: EventStore, M: SubscriptionManager> EventStore for PublishingStore<S, M>
 
     fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
         self.store.has_gaps(stream)
+    }
+
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        self.store.snapshots()
     }
 }

@@ -1,7 +1,7 @@
 //! [`EventStore`]: the trait every store implements, with what its calls report
 //! ([`AppendResult`], [`StreamInfo`]).
 
-use super::{ExpectedVersion, StoreError};
+use super::{ExpectedVersion, SnapshotStore, StoreError};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
 /// What a successful append reports.
@@ -246,5 +246,13 @@ pub trait EventStore: Send + Sync {
     fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
         let _ = stream;
         Ok(false)
+    }
+
+    /// Where this store keeps aggregate snapshots, when it keeps them (every built-in store
+    /// does, and returns itself). The default, for a store without them, is `None`: a
+    /// [`Repository`](crate::Repository) then replays whole streams. A store that wraps another
+    /// forwards it.
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        None
     }
 }

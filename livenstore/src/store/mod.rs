@@ -24,6 +24,8 @@
 //! | `event_store.rs` | [`EventStore`], [`AppendResult`], [`StreamInfo`] |
 //! | `error.rs` | [`StoreError`], [`LimitKind`], [`BoxError`] |
 //! | `expected_version.rs` | [`ExpectedVersion`] |
+//! | `forwarding.rs` | [`EventStore`] for `&S`, `Box<S>` and `Arc<S>` |
+//! | `snapshot.rs` | [`Snapshot`], [`SnapshotInfo`], [`SnapshotStore`]: aggregate states kept to shorten loads |
 //! | `memory/` | [`InMemoryStore`](crate::InMemoryStore) |
 //! | `json/` | [`JsonStore`](crate::JsonStore) |
 //!
@@ -33,12 +35,15 @@
 mod error;
 mod event_store;
 mod expected_version;
+mod forwarding;
 pub mod json;
 pub mod memory;
+mod snapshot;
 
 pub use error::{BoxError, LimitKind, StoreError};
 pub use event_store::{AppendResult, EventStore, StreamInfo};
 pub use expected_version::ExpectedVersion;
+pub use snapshot::{validate_snapshot_key, Snapshot, SnapshotInfo, SnapshotStore};
 
 // The append and stream-name rules, also here where they have always been.
 #[doc(no_inline)]

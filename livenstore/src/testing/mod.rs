@@ -87,6 +87,10 @@ macro_rules! __conformance_cases {
             concurrent_appends_to_many_streams,
             event_versions_round_trip,
             event_versions_out_of_range_are_refused,
+            snapshot_round_trip,
+            latest_snapshot_wins,
+            list_and_delete_snapshots,
+            garbage_snapshots_are_kept_as_given_and_bad_keys_refused,
         );
     };
     (@each $runner:ident, $make:expr; $($case:ident),* $(,)?) => {

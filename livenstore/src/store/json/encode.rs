@@ -212,7 +212,7 @@ pub(crate) fn encode_hole(out: &mut Vec<u8>, hole: &HoleRecord) -> Result<(), se
 }
 
 /// Fills in the `{"crc":"XXXXXXXX",` placeholder before `body_start` and ends the line.
-fn push_prefix(out: &mut Vec<u8>, body_start: usize) {
+pub(crate) fn push_prefix(out: &mut Vec<u8>, body_start: usize) {
     let crc = crc32(&out[body_start..]);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut prefix = *b"{\"crc\":\"00000000\",";

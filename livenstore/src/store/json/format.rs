@@ -134,7 +134,9 @@ fn parse_hex(bytes: &[u8]) -> Option<u32> {
 }
 
 /// Parses one JSON value of type `T` at the start of `text`, returning it and the bytes it used.
-fn parse_prefix_value<'a, T: Deserialize<'a>>(text: &'a str) -> Result<(T, usize), String> {
+pub(crate) fn parse_prefix_value<'a, T: Deserialize<'a>>(
+    text: &'a str,
+) -> Result<(T, usize), String> {
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<T>();
     match stream.next() {
         Some(Ok(value)) => Ok((value, stream.byte_offset())),
@@ -143,13 +145,14 @@ fn parse_prefix_value<'a, T: Deserialize<'a>>(text: &'a str) -> Result<(T, usize
     }
 }
 
-/// Decodes one line (without its newline). Checks the CRC before anything else; the payload is
-/// not parsed (the CRC vouches for it being the text that was written, which was valid JSON).
+/// The text after the `{"crc":"XXXXXXXX",` prefix of a line (without its newline), once the
+/// CRC is checked: what every kind of line (a segment's, a snapshot file's) starts with.
 ///
 /// # Errors
 ///
-/// A human-readable reason when the line is not a well-formed record.
-pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
+/// A human-readable reason when there is no prefix, the CRC does not match, or the line is not
+/// UTF-8.
+pub(crate) fn checked_body(line: &[u8]) -> Result<&str, String> {
     if line.len() < PREFIX_LEN + 2 || !line.starts_with(b"{\"crc\":\"") || &line[16..18] != b"\"," {
         return Err("not a record line (no crc prefix)".into());
     }
@@ -161,7 +164,17 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
             "checksum mismatch (stored {expected:08x}, computed {actual:08x})"
         ));
     }
-    let body = std::str::from_utf8(body).map_err(|_| "the line is not UTF-8".to_string())?;
+    std::str::from_utf8(body).map_err(|_| "the line is not UTF-8".to_string())
+}
+
+/// Decodes one line (without its newline). Checks the CRC before anything else; the payload is
+/// not parsed (the CRC vouches for it being the text that was written, which was valid JSON).
+///
+/// # Errors
+///
+/// A human-readable reason when the line is not a well-formed record.
+pub(crate) fn decode_line(line: &[u8]) -> Result<Record<'_>, String> {
+    let body = checked_body(line)?;
     if let Some(rest) = body.strip_prefix("\"event\":") {
         let (header, used) = parse_prefix_value::<EventHeader<'_>>(rest)?;
         let payload = rest[used..]

@@ -8,6 +8,7 @@ use super::durability::Syncer;
 use super::index::Index;
 use super::lock::DirLock;
 use super::read::{self, Slot};
+use super::snapshot_dir::SnapshotVersions;
 use super::writer::Writer;
 use super::{JsonStoreOptions, RecoveryReport};
 use crate::StoreError;
@@ -19,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Option<Mutex<Writer>>,
     pub(crate) syncer: Syncer,
     pub(crate) recovery: Mutex<RecoveryReport>,
+    /// The snapshot versions this process has seen (`snapshots.rs`), its save lock.
+    pub(crate) snapshots: SnapshotVersions,
     pub(crate) _lock: Option<DirLock>,
 }
 

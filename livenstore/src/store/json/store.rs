@@ -11,11 +11,14 @@ use super::io::io_err;
 use super::lock::DirLock;
 use super::read::{self, Slot};
 use super::shared::Shared;
+use super::snapshot_dir::{self, SnapshotVersions};
 use super::survey::Survey;
 use super::write;
 use super::writer::Writer;
 use super::{recovery, verify, Durability, Hole, JsonStoreOptions, RecoveryReport, VerifyReport};
-use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
+use crate::store::{
+    AppendResult, EventStore, ExpectedVersion, SnapshotStore, StoreError, StreamInfo,
+};
 use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, Timestamp};
 
 /// A crash-safe event store in append-only JSON-lines files (see the [module docs](super) for the
@@ -38,7 +41,7 @@ use crate::{EventId, LinkInfo, NewEvent, RecordedEvent, Timestamp};
 /// assert_eq!(store.read_stream("user-1", 1, usize::MAX).unwrap().len(), 1);
 /// ```
 pub struct JsonStore {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     flusher: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
@@ -79,6 +82,7 @@ impl JsonStore {
         let mut index = Index::default();
         let mut torn = recovery::scan_dir(&dir, &mut index).map_err(refuse_damage)?;
         let writer = Writer::open(&dir, &mut index, torn.as_mut())?;
+        snapshot_dir::remove_temp_files(&dir)?;
         let report = RecoveryReport {
             torn_tail: torn,
             damaged: Vec::new(),
@@ -92,6 +96,7 @@ impl JsonStore {
             writer: Some(Mutex::new(writer)),
             syncer: Syncer::new(),
             recovery: Mutex::new(report),
+            snapshots: SnapshotVersions::default(),
             _lock: Some(lock),
         });
         let flusher = match durability {
@@ -168,6 +173,7 @@ impl JsonStore {
             writer: None,
             syncer: Syncer::new(),
             recovery: Mutex::new(report),
+            snapshots: SnapshotVersions::default(),
             _lock: None,
         });
         Ok(JsonStore {
@@ -499,5 +505,9 @@ impl EventStore for JsonStore {
         Ok(index
             .stream_id(stream)
             .is_some_and(|sid| index.streams[sid as usize].gaps > 0))
+    }
+
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        Some(self)
     }
 }

@@ -54,6 +54,7 @@ mod id_index;
 mod log;
 mod name_key;
 mod position_list;
+mod snapshot_table;
 mod state;
 mod stats;
 mod stream;
@@ -69,8 +70,12 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
+use self::snapshot_table::SnapshotTable;
 use self::state::{NewRecord, State};
-use crate::store::{AppendResult, EventStore, ExpectedVersion, StoreError, StreamInfo};
+use crate::store::{
+    validate_snapshot_key, AppendResult, EventStore, ExpectedVersion, Snapshot, SnapshotInfo,
+    SnapshotStore, StoreError, StreamInfo,
+};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
 #[derive(Debug)]
@@ -80,6 +85,8 @@ struct Inner {
     read: AtomicU64,
     /// Dropping the sender stops the cleanup thread.
     stop_cleanup: Mutex<Option<Sender<()>>>,
+    /// The latest snapshot of each aggregate.
+    snapshots: SnapshotTable,
 }
 
 impl Inner {
@@ -152,6 +159,7 @@ impl InMemoryStore {
             config,
             read: AtomicU64::new(0),
             stop_cleanup: Mutex::new(None),
+            snapshots: SnapshotTable::default(),
         });
         if retention {
             let (sender, receiver) = mpsc::channel::<()>();
@@ -213,6 +221,7 @@ impl InMemoryStore {
     /// fail with [`StoreError::Closed`]. Closing twice is harmless.
     pub fn close(&self) {
         self.inner.state_mut().close();
+        self.inner.snapshots.clear();
         self.inner
             .stop_cleanup
             .lock()
@@ -343,5 +352,41 @@ impl EventStore for InMemoryStore {
 
     fn last_position(&self) -> Result<u64, StoreError> {
         self.inner.state().last_position()
+    }
+
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        Some(self)
+    }
+}
+
+/// Snapshots live in their own table (`snapshot_table.rs`); a closed store refuses them.
+impl SnapshotStore for InMemoryStore {
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
+        self.inner.state().check_open()?;
+        validate_snapshot_key(snapshot.aggregate_type(), snapshot.aggregate_id())?;
+        Ok(self.inner.snapshots.save(snapshot))
+    }
+
+    fn load_snapshot(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.state().check_open()?;
+        validate_snapshot_key(aggregate_type, aggregate_id)?;
+        Ok(self.inner.snapshots.load(aggregate_type, aggregate_id))
+    }
+
+    fn list_snapshots(
+        &self,
+        aggregate_type: Option<&str>,
+    ) -> Result<Vec<SnapshotInfo>, StoreError> {
+        self.inner.state().check_open()?;
+        Ok(self.inner.snapshots.list(aggregate_type))
+    }
+
+    fn delete_snapshots(&self, aggregate_type: &str) -> Result<u64, StoreError> {
+        self.inner.state().check_open()?;
+        Ok(self.inner.snapshots.delete(aggregate_type))
     }
 }

@@ -8,6 +8,7 @@ mod event_versions;
 mod idempotency;
 mod links;
 mod reads;
+mod snapshots;
 pub(crate) mod support;
 mod validation;
 
@@ -28,5 +29,9 @@ pub use links::{link_errors, link_to_stream};
 pub use reads::{
     read_all_paging, read_by_type, read_stream_paging, read_time_range, read_unknown_id,
     stream_info_and_streams,
+};
+pub use snapshots::{
+    garbage_snapshots_are_kept_as_given_and_bad_keys_refused, latest_snapshot_wins,
+    list_and_delete_snapshots, snapshot_round_trip,
 };
 pub use validation::{invalid_stream_names, payload_too_large};
