@@ -21,6 +21,8 @@ mod kw {
     syn::custom_keyword!(from);
     syn::custom_keyword!(with);
     syn::custom_keyword!(aliases);
+    syn::custom_keyword!(snapshot_every);
+    syn::custom_keyword!(snapshot_version);
 }
 
 /// A value given once with `key = value`, with the key's span.
@@ -55,7 +57,8 @@ pub struct UpcastJson {
     pub with: Path,
 }
 
-/// `#[aggregate(events(...), error = E, name = "...", event_enum = Ident)]`.
+/// `#[aggregate(events(...), error = E, name = "...", event_enum = Ident, snapshot_every = N,
+/// snapshot_version = N)]`.
 #[derive(Default)]
 pub struct AggregateAttrs {
     /// The span of the first `#[aggregate]` attribute, for errors about a missing key.
@@ -70,6 +73,10 @@ pub struct AggregateAttrs {
     pub name: Option<Keyed<LitStr>>,
     /// `event_enum = Ident`.
     pub event_enum: Option<Keyed<Ident>>,
+    /// `snapshot_every = N`.
+    pub snapshot_every: Option<Keyed<LitInt>>,
+    /// `snapshot_version = N`.
+    pub snapshot_version: Option<Keyed<LitInt>>,
 }
 
 /// The parenthesized list of `events(...)`.
@@ -90,7 +97,8 @@ pub struct EventItem {
 
 const EVENT_KEYS: &str = "`name`, `version`, `upcast_from`, `upcast_json`, `aliases`";
 const UPCAST_JSON_KEYS: &str = "`from`, `with`";
-const AGGREGATE_KEYS: &str = "`events`, `error`, `name`, `event_enum`";
+const AGGREGATE_KEYS: &str =
+    "`events`, `error`, `name`, `event_enum`, `snapshot_every`, `snapshot_version`";
 const EVENT_ITEM_KEYS: &str = "`handler`";
 
 /// Reads every `#[event(...)]` attribute.
@@ -157,6 +165,24 @@ pub fn aggregate_attrs(attrs: &[Attribute], errors: &mut Errors) -> AggregateAtt
                 } else if lookahead.peek(kw::event_enum) {
                     let (key, value) = key_value::<kw::event_enum, Ident>(input)?;
                     set(&mut out.event_enum, "event_enum", key, value, errors);
+                } else if lookahead.peek(kw::snapshot_every) {
+                    let (key, value) = key_value::<kw::snapshot_every, LitInt>(input)?;
+                    set(
+                        &mut out.snapshot_every,
+                        "snapshot_every",
+                        key,
+                        value,
+                        errors,
+                    );
+                } else if lookahead.peek(kw::snapshot_version) {
+                    let (key, value) = key_value::<kw::snapshot_version, LitInt>(input)?;
+                    set(
+                        &mut out.snapshot_version,
+                        "snapshot_version",
+                        key,
+                        value,
+                        errors,
+                    );
                 } else {
                     return Err(unknown_key(
                         input,

@@ -7,7 +7,7 @@ use syn::ext::IdentExt;
 use syn::DeriveInput;
 
 use crate::ast::{self, Aggregate, Event};
-use crate::{fallback, shape, valid};
+use crate::{fallback, shape, state, valid};
 
 /// `#[derive(DomainEvent)]`: the impl, or the errors and a stub impl.
 pub fn derive_domain_event(input: &DeriveInput) -> TokenStream {
@@ -208,6 +208,7 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
     let aggregate_type = aggregate.aggregate_type();
     let error = aggregate.error_type();
     let events = aggregate.events();
+    let state_items = state::items(aggregate);
 
     let paths: Vec<_> = events.iter().map(|e| e.path).collect();
     let variants: Vec<_> = events.iter().map(|e| &e.variant).collect();
@@ -398,6 +399,8 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
                     )*
                     ::core::option::Option::None
                 }
+
+                #state_items
             }
         };
     }

@@ -58,6 +58,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod shape;
+mod state;
 mod valid;
 
 /// `#[derive(DomainEvent)]`, with the optional `#[event(name = "...", version = N, ...)]`.

@@ -184,6 +184,40 @@ pub fn check_aggregate(aggregate: &Aggregate, errors: &mut Errors) {
         check_name_not_empty(&name.value, "aggregate", errors);
     }
     check_event_enum_is_not_the_aggregate(aggregate, errors);
+    check_snapshot_policy(aggregate, errors);
+}
+
+/// `snapshot_every = 0` (or not a `u64`), `snapshot_version = 0` (or not a `u32`), and a
+/// `snapshot_version` without `snapshot_every`. Refused at the number or the key.
+fn check_snapshot_policy(aggregate: &Aggregate, errors: &mut Errors) {
+    let attrs = &aggregate.attrs;
+    if let Some(every) = &attrs.snapshot_every {
+        match every.value.base10_parse::<u64>() {
+            Ok(0) => errors.push(syn::Error::new(
+                every.value.span(),
+                "`snapshot_every` is how many events to replay at most after a snapshot: 1 or \
+                 more (remove it to take no snapshots)",
+            )),
+            Ok(_) => {}
+            Err(error) => errors.push(error),
+        }
+    }
+    if let Some(version) = &attrs.snapshot_version {
+        match version.value.base10_parse::<u32>() {
+            Ok(0) => errors.push(syn::Error::new(
+                version.value.span(),
+                "snapshot versions start at 1 (the default); raise it to drop older snapshots",
+            )),
+            Ok(_) => {}
+            Err(error) => errors.push(error),
+        }
+        if attrs.snapshot_every.is_none() {
+            errors.push(syn::Error::new(
+                version.key,
+                "`snapshot_version` needs `snapshot_every = N`: without it no snapshot is taken",
+            ));
+        }
+    }
 }
 
 /// A union has no safe way to be serialized or to default: `union U { .. }` is refused at the

@@ -75,8 +75,8 @@ pub mod store;
 pub mod testing;
 
 pub use aggregate::{
-    stream_name, Aggregate, AggregateEvent, AggregateRoot, DomainError, EventDecodeError,
-    ReplayError, Repository, RepositoryError,
+    stream_name, Aggregate, AggregateEvent, AggregateRoot, CacheStats, DomainError,
+    EventDecodeError, ReplayError, Repository, RepositoryError, SnapshotNotice, SnapshotProblem,
 };
 pub use event::{
     DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry, LinkInfo, Metadata,
@@ -98,6 +98,9 @@ pub use livenstore_derive::Aggregate;
 /// What the derives' generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::aggregate::state_copy::{
+        decode_state, encode_state, CacheByClone, CacheNotAtAll, CacheProbe,
+    };
     pub use crate::event::domain_event::decode_at_version;
     pub use crate::event::upcast_steps::{
         all_above, first_gap, json_step, str_eq, str_in, typed_step,

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 
-use crate::{EnvelopeError, NewEvent, UpcastError};
+use crate::{EnvelopeError, NewEvent, Payload, Shape, UpcastError};
 
 /// A domain model whose state is the result of applying its events in order.
 ///
@@ -59,6 +59,53 @@ pub trait Aggregate: Default + 'static {
     /// building the enum (replay of payloads that kept their typed value). `None` when `event` is
     /// of no listed type.
     fn handle_typed(&mut self, event: &dyn Any) -> Option<Result<(), Self::Error>>;
+
+    /// The shape of the state type as its source declares it (fields and their types, variants,
+    /// `#[serde]` attributes; see [`Shape`]): a snapshot taken by code of another shape is not
+    /// used. Written by the derive; [`Shape::UNDECLARED`] for a hand-written impl.
+    const STATE_SHAPE: Shape = Shape::UNDECLARED;
+
+    /// Take a snapshot of the state every this many events (`#[aggregate(snapshot_every = N)]`);
+    /// 0, the default, takes none. Snapshots need [`encode_snapshot`](Self::encode_snapshot)
+    /// and [`decode_snapshot`](Self::decode_snapshot), which the derive writes with it.
+    const SNAPSHOT_EVERY: u64 = 0;
+
+    /// Raise it (`#[aggregate(snapshot_version = N)]`, default 1) when the state means something
+    /// else without changing shape (a handler computes it differently, a field's own type
+    /// changed): snapshots of another snapshot version are not used.
+    const SNAPSHOT_VERSION: u32 = 1;
+
+    /// The state as snapshot JSON; `None` for an aggregate without snapshots.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's, inside the `Some`.
+    fn encode_snapshot(&self) -> Option<Result<Payload, serde_json::Error>> {
+        None
+    }
+
+    /// The state of a snapshot's JSON; `None` for an aggregate without snapshots.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's, inside the `Some`, when the JSON does not fit the state type.
+    fn decode_snapshot(json: &[u8]) -> Option<Result<Self, serde_json::Error>> {
+        let _ = json;
+        None
+    }
+
+    /// A copy of the state for a [`Repository`](crate::Repository) cache: the derive writes a
+    /// clone when the state type is `Clone + Send + Sync`, and `None` otherwise (such a state is
+    /// cached through its snapshot encoding when it has one, else not at all).
+    fn cache_copy(&self) -> Option<Box<dyn Any + Send + Sync>> {
+        None
+    }
+
+    /// The state back from what [`cache_copy`](Self::cache_copy) returned.
+    fn from_cache(copy: &(dyn Any + Send + Sync)) -> Option<Self> {
+        let _ = copy;
+        None
+    }
 }
 
 /// The enum of one aggregate's events, written by `#[derive(Aggregate)]`.

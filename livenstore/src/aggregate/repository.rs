@@ -1,10 +1,18 @@
-//! [`Repository`]: loads aggregates by replaying their stream and saves their unsaved events with
-//! optimistic concurrency.
+//! [`Repository`]: loads aggregates by replaying their stream (after a snapshot, or a cached
+//! state, when there is one) and saves their unsaved events with optimistic concurrency.
 //!
-//! Invariant: `save` appends with `ExpectedVersion::Exact(saved version)`, so of two writers that
-//! loaded the same version only one can save; the other gets [`StoreError::Conflict`] and its
-//! aggregate keeps its unsaved events.
+//! Invariants:
+//! - `save` appends with `ExpectedVersion::Exact(saved version)`, so of two writers that loaded
+//!   the same version only one can save; the other gets [`StoreError::Conflict`] and its
+//!   aggregate keeps its unsaved events.
+//! - A load starts from the cached state, else from a usable snapshot (`snapshotting.rs`), else
+//!   from nothing, and always reads the stream's events after that point: a state is never
+//!   older than what the store held when the load began.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::snapshotting::{self, SnapshotHook, SnapshotNotice, SnapshotProblem};
+use super::state_cache::StateCache;
 use crate::{
     stream_name, Aggregate, AggregateEvent, AggregateRoot, AppendResult, EnvelopeError, EventStore,
     ExpectedVersion, Metadata, Payload, ReplayError, StoreError,
@@ -149,19 +157,144 @@ impl<E: std::error::Error + 'static> RepositoryError<E> {
 /// let loaded = repo.load::<Account>("acc-1").unwrap();
 /// assert_eq!((loaded.balance, loaded.version()), (15, 2));
 /// ```
-#[derive(Debug)]
 pub struct Repository<S> {
     store: S,
     max_attempts: u32,
+    cache: Option<Mutex<StateCache>>,
+    on_snapshot_problem: Arc<SnapshotHook>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Repository<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("store", &self.store)
+            .field("max_attempts", &self.max_attempts)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`Repository`]'s cache holds and how it served loads
+/// ([`Repository::cache_stats`]).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::{CacheStats, InMemoryStore, Repository};
+///
+/// let repo = Repository::new(InMemoryStore::new()).with_cache(100);
+/// assert_eq!(repo.cache_stats(), Some(CacheStats { entries: 0, hits: 0, misses: 0 }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// States held.
+    pub entries: usize,
+    /// Loads that started from a cached state.
+    pub hits: u64,
+    /// Loads that found none.
+    pub misses: u64,
 }
 
 impl<S: EventStore> Repository<S> {
-    /// A repository over `store`; [`transact`](Self::transact) tries up to 5 times.
+    /// A repository over `store`; [`transact`](Self::transact) tries up to 5 times. No cache;
+    /// snapshot problems are reported on standard error (see
+    /// [`on_snapshot_problem`](Self::on_snapshot_problem)).
     pub fn new(store: S) -> Self {
         Repository {
             store,
             max_attempts: 5,
+            cache: None,
+            on_snapshot_problem: Arc::new(snapshotting::warn),
         }
+    }
+
+    /// Keeps the states of the `capacity` most recently loaded or saved aggregates (least
+    /// recently used out first), so a load replays only the events appended since: one short
+    /// read, and never an event missed, whoever appended it.
+    ///
+    /// A state is cached as a clone when its type is `Clone + Send + Sync` (the derive sees
+    /// it), else through its snapshot encoding when the aggregate takes snapshots, else not at
+    /// all. A save that loses a version conflict drops the aggregate's entry. 0 turns the cache
+    /// off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{Aggregate, DomainError, DomainEvent, InMemoryStore, Repository};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+    /// struct Deposited { amount: u64 }
+    ///
+    /// #[derive(Debug, Clone, Default, Aggregate)]
+    /// #[aggregate(events(Deposited))]
+    /// struct Account { balance: u64 }
+    ///
+    /// impl Account {
+    ///     fn on_deposited(&mut self, e: &Deposited) -> Result<(), DomainError> {
+    ///         self.balance += e.amount;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let repo = Repository::new(InMemoryStore::new()).with_cache(1_000);
+    /// for amount in 1..=3 {
+    ///     repo.transact::<Account, _, _>("acc-1", |acc| acc.apply(Deposited { amount })).unwrap();
+    /// }
+    /// assert_eq!(repo.load::<Account>("acc-1").unwrap().balance, 6);
+    /// assert_eq!(repo.cache_stats().unwrap().hits, 3, "every load after the first");
+    /// ```
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| Mutex::new(StateCache::new(capacity)));
+        self
+    }
+
+    /// What the cache holds and how it served loads; `None` without a cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|cache| {
+            let (entries, hits, misses) = lock(cache).stats();
+            CacheStats {
+                entries,
+                hits,
+                misses,
+            }
+        })
+    }
+
+    /// Sends what goes wrong with snapshots to `hook` instead of standard error: a stored
+    /// snapshot that cannot be used (unreadable, taken by other code, undecodable, ahead of its
+    /// stream; the load replays the whole stream instead) or a new one that cannot be written
+    /// (the save succeeded without it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use livenstore::{InMemoryStore, Repository, SnapshotNotice};
+    ///
+    /// let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    /// let log = Arc::clone(&seen);
+    /// let repo = Repository::new(InMemoryStore::new())
+    ///     .on_snapshot_problem(move |notice: &SnapshotNotice| {
+    ///         log.lock().unwrap().push(notice.to_string());
+    ///     });
+    /// # drop(repo);
+    /// ```
+    pub fn on_snapshot_problem(
+        mut self,
+        hook: impl Fn(&SnapshotNotice) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_snapshot_problem = Arc::new(hook);
+        self
+    }
+
+    /// Reports a snapshot problem of aggregate `id` of `A`.
+    fn report<A: Aggregate>(&self, id: &str, problem: SnapshotProblem) {
+        (self.on_snapshot_problem)(&SnapshotNotice {
+            aggregate_type: A::AGGREGATE_TYPE,
+            aggregate_id: id.to_owned(),
+            problem,
+        });
     }
 
     /// Sets how many times [`transact`](Self::transact) runs before giving up on conflicts (at
@@ -234,34 +367,93 @@ impl<S: EventStore> Repository<S> {
         id: &str,
     ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
         let stream = stream_name::<A>(id);
-        let mut root = AggregateRoot::<A>::new(id);
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|cache| lock(cache).get::<A>(id));
+        let mut root = match cached {
+            Some(root) => root,
+            None => self.start_from_snapshot::<A>(id, &stream)?,
+        };
+        let from = root.version() + 1;
+        self.replay_from(&stream, &mut root, from)?;
+        self.cache_put(&root);
+        Ok(root)
+    }
+
+    /// The aggregate from its snapshot, when there is one this code can use and the stream
+    /// holds its version; a new aggregate otherwise.
+    fn start_from_snapshot<A: Aggregate>(
+        &self,
+        id: &str,
+        stream: &str,
+    ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
+        let Some(snapshots) = snapshotting::snapshots_for::<A, S>(&self.store) else {
+            return Ok(AggregateRoot::new(id));
+        };
+        let from_snapshot =
+            snapshotting::from_snapshot::<A>(snapshots, id, &mut |p| self.report::<A>(id, p));
+        let Some(root) = from_snapshot else {
+            return Ok(AggregateRoot::new(id));
+        };
+        // The event at the snapshot's version must be there: a snapshot ahead of its stream
+        // (a store restored from an older copy, a stream that was rebuilt) is not used.
+        let at = self.store.read_stream(stream, root.version(), 1)?;
+        if at.first().map(|e| e.stream_version()) == Some(root.version()) {
+            return Ok(root);
+        }
+        let stream_version = self.store.stream_version(stream)?;
+        self.report::<A>(
+            id,
+            SnapshotProblem::AheadOfStream {
+                snapshot: root.version(),
+                stream: stream_version,
+            },
+        );
+        Ok(AggregateRoot::new(id))
+    }
+
+    /// Replays the stream's events from version `from` (the one after `root`'s) to its end.
+    fn replay_from<A: Aggregate>(
+        &self,
+        stream: &str,
+        root: &mut AggregateRoot<A>,
+        mut from: u64,
+    ) -> Result<(), RepositoryError<A::Error>> {
         loop {
-            let page = self
-                .store
-                .read_stream(&stream, root.version() + 1, LOAD_PAGE)?;
-            let expected = root.version() + 1;
+            let page = self.store.read_stream(stream, from, LOAD_PAGE)?;
             let gap = page
                 .iter()
-                .zip(expected..)
+                .zip(from..)
                 .find(|(event, want)| event.stream_version() != *want);
             if let Some((_, missing)) = gap {
+                let stream = stream.to_owned();
                 return Err(RepositoryError::MissingVersion { stream, missing });
             }
             root.replay_all(&page)
                 .map_err(|source| RepositoryError::Replay {
-                    stream: stream.clone(),
+                    stream: stream.to_owned(),
                     source,
                 })?;
             if page.len() < LOAD_PAGE {
                 // A lost last version leaves no event after it to show the gap.
-                if self.store.has_gaps(&stream)?
-                    && self.store.stream_version(&stream)? > root.version()
+                if self.store.has_gaps(stream)?
+                    && self.store.stream_version(stream)? > root.version()
                 {
                     let missing = root.version() + 1;
+                    let stream = stream.to_owned();
                     return Err(RepositoryError::MissingVersion { stream, missing });
                 }
-                return Ok(root);
+                return Ok(());
             }
+            from = root.version() + 1;
+        }
+    }
+
+    /// Caches a copy of `root`'s state, when there is a cache.
+    fn cache_put<A: Aggregate>(&self, root: &AggregateRoot<A>) {
+        if let Some(cache) = &self.cache {
+            lock(cache).put(root);
         }
     }
 
@@ -321,8 +513,19 @@ impl<S: EventStore> Repository<S> {
             }
         }
         match self.store.append(&root.stream_name(), expected, events) {
-            Ok(result) => Ok(Some(result)),
+            Ok(result) => {
+                if let Some(snapshots) = snapshotting::snapshots_for::<A, S>(&self.store) {
+                    let id = root.id().to_owned();
+                    snapshotting::take_if_due(snapshots, root, &mut |p| self.report::<A>(&id, p));
+                }
+                self.cache_put(root);
+                Ok(Some(result))
+            }
             Err(err) => {
+                let conflict = matches!(err, StoreError::Conflict { .. });
+                if let (true, Some(cache)) = (conflict, &self.cache) {
+                    lock(cache).evict::<A>(root.id());
+                }
                 root.restore_unsaved(decode_sent::<A>(&sent));
                 Err(err.into())
             }
@@ -355,6 +558,12 @@ impl<S: EventStore> Repository<S> {
             }
         }
     }
+}
+
+/// The cache, locked. (No code panics while holding it with an entry half-changed, so a
+/// poisoned lock still guards consistent data.)
+fn lock(cache: &Mutex<StateCache>) -> std::sync::MutexGuard<'_, StateCache> {
+    cache.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The events of a failed save, decoded back from the JSON they were written as: the serde round

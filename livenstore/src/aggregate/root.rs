@@ -192,6 +192,9 @@ pub struct AggregateRoot<A: Aggregate> {
     state: A,
     version: u64,
     unsaved: Vec<A::Event>,
+    /// The version of the last snapshot this state was loaded from or saved at (0: none), for
+    /// the repository's snapshot policy.
+    snapshot_base: u64,
 }
 
 impl<A: Aggregate> AggregateRoot<A> {
@@ -202,7 +205,36 @@ impl<A: Aggregate> AggregateRoot<A> {
             state: A::default(),
             version: 0,
             unsaved: Vec::new(),
+            snapshot_base: 0,
         }
+    }
+
+    /// An aggregate with `state` at `version` (from a snapshot, or a cache), nothing unsaved.
+    /// `snapshot_base` is the version of the snapshot the state comes from (0 for none).
+    pub(crate) fn from_state(id: &str, state: A, version: u64, snapshot_base: u64) -> Self {
+        AggregateRoot {
+            id: id.to_owned(),
+            state,
+            version,
+            unsaved: Vec::new(),
+            snapshot_base,
+        }
+    }
+
+    /// Events applied or replayed since the snapshot this state was loaded from or saved at (or
+    /// since the start, when none).
+    pub(crate) fn since_snapshot(&self) -> u64 {
+        self.version - self.snapshot_base
+    }
+
+    /// The version of that snapshot (0 for none).
+    pub(crate) fn snapshot_base(&self) -> u64 {
+        self.snapshot_base
+    }
+
+    /// Records that a snapshot of the current state was saved.
+    pub(crate) fn snapshot_taken(&mut self) {
+        self.snapshot_base = self.version;
     }
 
     /// The aggregate's id.
