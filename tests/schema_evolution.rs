@@ -104,6 +104,33 @@ fn limit_v2_to_v3(mut v2: serde_json::Value) -> Result<serde_json::Value, Upcast
     Ok(v2)
 }
 
+/// A fee: version 1 in whole units, version 2 in cents; a `TryFrom` that refuses with an
+/// `UpcastError` of its own.
+#[derive(Debug, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.fee_charged")]
+struct FeeChargedV1 {
+    amount: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.fee_charged", version = 2, upcast_from = FeeChargedV1)]
+struct FeeCharged {
+    cents: u64,
+}
+
+impl TryFrom<FeeChargedV1> for FeeCharged {
+    type Error = UpcastError;
+
+    fn try_from(v1: FeeChargedV1) -> Result<Self, UpcastError> {
+        if v1.amount > 10 {
+            return Err(UpcastError::new("no fee was ever above 10"));
+        }
+        Ok(FeeCharged {
+            cents: v1.amount * 100,
+        })
+    }
+}
+
 #[derive(Debug, Default, Aggregate)]
 #[aggregate(name = "account", events(Deposited, Credited, Closed))]
 struct Account {
@@ -368,6 +395,21 @@ fn json_steps_chain_from_every_older_version() {
         LimitSet::from_stored(2, br#"{"cents":"many"}"#),
         Err(UpcastError::Decode { version: 3, .. })
     ));
+}
+
+#[test]
+fn an_upcast_error_of_a_conversion_is_passed_on_with_its_version() {
+    let fee = FeeCharged::from_stored(1, br#"{"amount":2}"#).unwrap();
+    assert_eq!(fee.cents, 200);
+    let error = FeeCharged::from_stored(1, br#"{"amount":11}"#).unwrap_err();
+    assert!(
+        matches!(&error, UpcastError::Failed { from: 1, message } if message == "no fee was ever above 10"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the upcast from version 1 failed: no fee was ever above 10"
+    );
 }
 
 #[test]

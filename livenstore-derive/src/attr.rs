@@ -37,6 +37,8 @@ pub struct Keyed<T> {
 /// aliases("Old", ...))]` on a `#[derive(DomainEvent)]` type.
 #[derive(Default)]
 pub struct EventAttrs {
+    /// Whether an attribute failed to parse: a key may then be missing only because of it.
+    pub incomplete: bool,
     /// `name = "..."`: the stable event type name.
     pub name: Option<Keyed<LitStr>>,
     /// `version = N`: the payload's version.
@@ -139,7 +141,9 @@ pub fn event_attrs(attrs: &[Attribute], errors: &mut Errors) -> EventAttrs {
                 Ok(())
             })
         });
-        errors.ok(result);
+        if errors.ok(result).is_none() {
+            out.incomplete = true;
+        }
     }
     out
 }

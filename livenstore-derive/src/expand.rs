@@ -194,6 +194,36 @@ fn upcast_from_checks(event: &Event) -> TokenStream {
     }
 }
 
+/// For each pair of listed events, a constant that fails to evaluate, at the later one, when
+/// both answer to one name (their names or aliases): decoding would pick the first, whatever
+/// the stored version. An aggregate lists an event's current type only.
+fn name_overlap_checks(events: &[ast::ListedEvent]) -> TokenStream {
+    let mut checks = TokenStream::new();
+    for (j, later) in events.iter().enumerate() {
+        for earlier in &events[..j] {
+            let (a, b) = (earlier.path, later.path);
+            let message = format!(
+                "`{}` and `{}` answer to one event name: list only the current type of an \
+                 event (its older versions decode through its upcasts)",
+                ast::path_string(b),
+                ast::path_string(a)
+            );
+            checks.extend(quote_spanned! {later.span=>
+                const _: () = ::core::assert!(
+                    !::livenstore::__private::names_overlap(
+                        <#a as ::livenstore::DomainEvent>::EVENT_TYPE,
+                        <#a as ::livenstore::DomainEvent>::ALIASES,
+                        <#b as ::livenstore::DomainEvent>::EVENT_TYPE,
+                        <#b as ::livenstore::DomainEvent>::ALIASES,
+                    ),
+                    #message
+                );
+            });
+        }
+    }
+    checks
+}
+
 /// The span of a path's last segment, where errors about it point.
 fn path_span(path: &syn::Path) -> Span {
     path.segments
@@ -216,6 +246,7 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
         .map(|i| format_ident!("__livenstore_dispatch_{}", i))
         .collect();
 
+    let overlaps = name_overlap_checks(&events);
     let name = ident.unraw();
     let enum_doc = format!(
         "The events of the `{name}` aggregate: one variant per event listed in its \
@@ -365,6 +396,8 @@ fn aggregate_impl(aggregate: &Aggregate) -> TokenStream {
             }
 
             #(#dispatch_fns)*
+
+            #overlaps
 
             #[automatically_derived]
             impl ::livenstore::Aggregate for #ident

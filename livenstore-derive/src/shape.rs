@@ -3,7 +3,8 @@
 //! The description is canonical: tokens are printed with a space only between two words
 //! (identifiers and literals), so formatting, comments and doc comments do not change it, while
 //! any change to the kind, a field's name or type, a variant, or a `#[serde(...)]` attribute
-//! does. Examples: `struct{amount:u64}`, `struct(u64,String)`, `struct`,
+//! does. Named fields are listed sorted by name (reordering them changes no JSON); tuple fields
+//! and variants in order. Examples: `struct{amount:u64}`, `struct(u64,String)`, `struct`,
 //! `#[serde(rename_all="camelCase")]enum{Opened{owner:String},Closed}`.
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
@@ -38,24 +39,42 @@ pub fn describe(input: &DeriveInput) -> String {
     out
 }
 
-/// `{name:type,...}`, `(type,...)` or nothing, each field after its serde attributes.
+/// `{name:type,...}` (sorted by name: JSON objects do not keep their keys' order, so
+/// reordering fields is no change), `(type,...)` (in order) or nothing, each field after its
+/// serde attributes.
 fn fields(out: &mut String, fields: &Fields) {
+    let mut described: Vec<(String, String)> = fields
+        .iter()
+        .map(|field| {
+            let name = field
+                .ident
+                .as_ref()
+                .map(|name| name.unraw().to_string())
+                .unwrap_or_default();
+            let mut one = String::new();
+            serde_attrs(&mut one, &field.attrs);
+            if field.ident.is_some() {
+                one.push_str(&name);
+                one.push(':');
+            }
+            canonical(&mut one, field.ty.to_token_stream());
+            (name, one)
+        })
+        .collect();
     let (open, close) = match fields {
-        Fields::Named(_) => ('{', '}'),
+        Fields::Named(_) => {
+            described.sort();
+            ('{', '}')
+        }
         Fields::Unnamed(_) => ('(', ')'),
         Fields::Unit => return,
     };
     out.push(open);
-    for (i, field) in fields.iter().enumerate() {
+    for (i, (_, one)) in described.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        serde_attrs(out, &field.attrs);
-        if let Some(name) = &field.ident {
-            out.push_str(&name.unraw().to_string());
-            out.push(':');
-        }
-        canonical(out, field.ty.to_token_stream());
+        out.push_str(one);
     }
     out.push(close);
 }
@@ -127,7 +146,7 @@ mod tests {
         );
         assert_eq!(
             shape("struct A { r#type: Option<Vec<&'static str>>, m: std::collections::BTreeMap<String, u8> }"),
-            "struct{type:Option<Vec<&'static str>>,m:std::collections::BTreeMap<String,u8>}"
+            "struct{m:std::collections::BTreeMap<String,u8>,type:Option<Vec<&'static str>>}"
         );
     }
 
@@ -143,6 +162,20 @@ mod tests {
         assert_eq!(
             shape("enum E { #[serde(rename = \"x\")] X }"),
             "enum{#[serde(rename=\"x\")]X}"
+        );
+    }
+
+    #[test]
+    fn named_fields_are_sorted_and_tuple_fields_are_not() {
+        assert_eq!(shape("struct A { b: u8, a: u16 }"), "struct{a:u16,b:u8}");
+        assert_eq!(
+            shape("struct A { b: u8, a: u16 }"),
+            shape("struct A { a: u16, b: u8 }")
+        );
+        assert_ne!(shape("struct A(u8, u16);"), shape("struct A(u16, u8);"));
+        assert_eq!(
+            shape("struct A { #[serde(default)] z: u8, y: u8 }"),
+            "struct{y:u8,#[serde(default)]z:u8}"
         );
     }
 

@@ -103,7 +103,7 @@ pub mod __private {
     };
     pub use crate::event::domain_event::decode_at_version;
     pub use crate::event::upcast_steps::{
-        all_above, first_gap, json_step, str_eq, str_in, typed_step,
+        all_above, first_gap, json_step, names_overlap, str_eq, str_in, typed_step,
     };
     pub use crate::event::EventRegistration;
     pub use inventory;

@@ -21,13 +21,17 @@ use super::{Shape, UpcastError};
 /// |---|---|---|
 /// | `name = "..."` | the stable type name | the type's name |
 /// | `version = n` | the payload's version, stored with each event (1 or more) | 1 |
-/// | `upcast_from = Old` | events of `Old` (same name, a lower version) decode as this type through `TryFrom<Old>` (or `From`); chains are followed | |
+/// | `upcast_from = Old` | events of `Old` (same name or an alias, a lower version) decode as this type through `TryFrom<Old>` (or `From`; the error's `Display` becomes the message of [`UpcastError::Failed`], and an `UpcastError` is passed on); chains are followed | |
 /// | `upcast_json(from = n, with = f)` | a payload of version `n` becomes version `n + 1` through `f: fn(serde_json::Value) -> Result<serde_json::Value, UpcastError>` (repeatable) | |
 /// | `aliases("Old", ...)` | older names that decode as this type | |
 ///
 /// Every version below `version` must have a path: covered by `upcast_from` (its versions and
 /// below) or by an `upcast_json` step; the derive refuses a gap, a version 0, and an
 /// `upcast_from` type of another name or a version not below this one (so no chain loops).
+///
+/// Versions count per name, aliases included: a type renamed with `aliases("Old")` continues
+/// the old name's version numbers (if `Old` reached version 2, the renamed type is version 3
+/// and upcasts from 2 and below), since events stored under `Old` carry `Old`'s versions.
 ///
 /// # Examples
 ///

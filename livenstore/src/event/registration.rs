@@ -1,7 +1,7 @@
 //! [`EventRegistration`]: what `#[derive(DomainEvent)]` submits to the registry for one type,
 //! collected at link time through [`inventory`].
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 
 use super::{DomainEvent, Shape, UpcastError};
@@ -45,6 +45,7 @@ pub struct EventRegistration {
     rust_path: &'static str,
     decode: DecodeFn,
     upcasts_from: fn(u32) -> bool,
+    rust_type: fn() -> TypeId,
 }
 
 fn decode_boxed<T: DomainEvent>(
@@ -66,6 +67,7 @@ impl EventRegistration {
             rust_path,
             decode: decode_boxed::<T>,
             upcasts_from: T::upcasts_from,
+            rust_type: TypeId::of::<T>,
         }
     }
 
@@ -107,6 +109,12 @@ impl EventRegistration {
         json: &[u8],
     ) -> Result<Box<dyn Any + Send + Sync>, UpcastError> {
         (self.decode)(version, json)
+    }
+
+    /// The registered type's identity (two types may share a Rust path: types declared inside
+    /// functions of one module).
+    pub(crate) fn rust_type(&self) -> TypeId {
+        (self.rust_type)()
     }
 
     /// Every name the type answers to: its own, then its aliases.

@@ -199,14 +199,16 @@ impl EventRegistry {
                 b.rust_path(),
             ))
         });
-        // The same type registered twice (never by the derive) is harmless.
-        all.dedup_by(|a, b| std::ptr::eq(*a, *b) || a.rust_path() == b.rust_path());
+        // The same type registered twice (never by the derive) is harmless. Types are told
+        // apart by identity, not path: types declared inside functions share their module's.
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|reg| seen.insert(reg.rust_type()));
 
         let mut claims: HashMap<(&'static str, u32), &'static EventRegistration> = HashMap::new();
         for &reg in &all {
             for name in reg.names() {
                 match claims.get(&(name, reg.event_version())) {
-                    Some(previous) if previous.rust_path() != reg.rust_path() => {
+                    Some(previous) if previous.rust_type() != reg.rust_type() => {
                         let (first, second) = ordered(previous.rust_path(), reg.rust_path());
                         return Err(RegistryError::DuplicateName {
                             event_type: name,
@@ -234,7 +236,7 @@ impl EventRegistry {
         claimed.sort_by_key(|&((name, version), _)| (name, version));
         for ((name, version), reg) in claimed {
             let current = by_name[name];
-            if !std::ptr::eq(current, reg) && !current.upcasts_from(version) {
+            if current.rust_type() != reg.rust_type() && !current.upcasts_from(version) {
                 return Err(RegistryError::NoUpcastPath {
                     event_type: name,
                     event_version: version,
@@ -388,6 +390,29 @@ mod tests {
         assert!(
             text.contains("crate::a::A") && text.contains("crate::b::B"),
             "{text}"
+        );
+    }
+
+    /// Two types at one Rust path (declared inside two functions of one module).
+    static REG_B_AS_A: EventRegistration = EventRegistration::new::<B>("crate::a::A");
+
+    #[test]
+    fn types_that_share_a_rust_path_are_still_two_types() {
+        let err = EventRegistry::from_registrations([&REG_A, &REG_B_AS_A]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegistryError::DuplicateName {
+                    event_type: "same",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let registry = EventRegistry::from_registrations([&REG_C, &REG_B_AS_A, &REG_A]);
+        assert!(
+            registry.is_err(),
+            "v1 and v2 of one name at one path are both registered"
         );
     }
 

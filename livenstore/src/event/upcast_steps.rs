@@ -34,15 +34,25 @@ pub fn json_step<T: DomainEvent>(
 ///
 /// # Errors
 ///
-/// [`UpcastError::Failed`] with the conversion's message.
+/// [`UpcastError::Failed`] with the conversion's message; an [`UpcastError`] the conversion
+/// returned itself (made with [`UpcastError::new`]) is passed on, with the version filled in.
 #[inline]
 pub fn typed_step<Old: DomainEvent, T: TryFrom<Old>>(old: Old) -> Result<T, UpcastError>
 where
-    T::Error: std::fmt::Display,
+    T::Error: std::fmt::Display + 'static,
 {
-    T::try_from(old).map_err(|e| UpcastError::Failed {
-        from: Old::EVENT_VERSION,
-        message: e.to_string(),
+    T::try_from(old).map_err(|e| {
+        let from = Old::EVENT_VERSION;
+        match (&e as &dyn std::any::Any).downcast_ref::<UpcastError>() {
+            Some(UpcastError::Failed { message, .. }) => UpcastError::Failed {
+                from,
+                message: message.clone(),
+            },
+            _ => UpcastError::Failed {
+                from,
+                message: e.to_string(),
+            },
+        }
     })
 }
 
@@ -105,4 +115,20 @@ pub const fn all_above(version: u32, steps: &[u32]) -> bool {
         i += 1;
     }
     true
+}
+
+/// Whether two event types answer to a common name (each one's name or aliases), at compile
+/// time: an aggregate lists only one of them.
+pub const fn names_overlap(a: &str, a_aliases: &[&str], b: &str, b_aliases: &[&str]) -> bool {
+    if str_eq(a, b) || str_in(a, b_aliases) || str_in(b, a_aliases) {
+        return true;
+    }
+    let mut i = 0;
+    while i < a_aliases.len() {
+        if str_in(a_aliases[i], b_aliases) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }

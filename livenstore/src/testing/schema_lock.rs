@@ -64,7 +64,12 @@ removed.\n";
 /// - a version in the lock has no type any more, and the current type of its name has no upcast
 ///   path from it: events stored at it would not decode;
 /// - the [`EventRegistry`] itself is refused (two types claim one name and version, or a
-///   version has no path), or the file is not a lock.
+///   version has no path), or the file is not a lock;
+/// - no event type is linked into the test binary at all (an integration test of a library
+///   links the library only when it names it: add `use my_crate as _;` beside the call);
+/// - in check-only mode (the environment variable `LIVENSTORE_SCHEMA_LOCK=check`, for CI), the
+///   file is missing or lacks a type: nothing is written, so a lock that was never committed
+///   fails CI instead of passing it.
 ///
 /// # Panics
 ///
@@ -79,6 +84,7 @@ removed.\n";
 /// #[event(name = "doc.lock.opened")]
 /// struct Opened { owner: String }
 ///
+/// # std::env::remove_var("LIVENSTORE_SCHEMA_LOCK"); // this example writes a lock
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("events.lock");
 /// # /*
@@ -100,9 +106,33 @@ pub fn check_schema_lock(path: impl AsRef<Path>) {
         Ok(registry) => registry,
         Err(error) => panic!("schema lock {}: {error}", path.display()),
     };
-    if let Err(problems) = check(&registry.registrations(), |name| registry.get(name), path) {
+    let registrations = registry.registrations();
+    if registrations.is_empty() {
+        panic!(
+            "schema lock {}: no event type is linked into this test binary, so there is nothing \
+             to lock; if the events live in your library, name it in the test: `use my_crate as _;`",
+            path.display()
+        );
+    }
+    let mode = match std::env::var(MODE_VAR) {
+        Ok(value) if value == "check" => Mode::CheckOnly,
+        _ => Mode::Update,
+    };
+    if let Err(problems) = check(&registrations, |name| registry.get(name), path, mode) {
         panic!("schema lock {} fails:\n{problems}", path.display());
     }
+}
+
+/// The environment variable that turns on check-only mode (`check`).
+const MODE_VAR: &str = "LIVENSTORE_SCHEMA_LOCK";
+
+/// Whether a check may write the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Write a missing file, add new entries, update moved types' paths.
+    Update,
+    /// Write nothing; a missing file or entry is a problem.
+    CheckOnly,
 }
 
 /// The check, on any registrations: `Ok` after writing what changed, or every problem found.
@@ -110,12 +140,19 @@ fn check<'a>(
     registrations: &[&'a EventRegistration],
     current: impl Fn(&str) -> Option<&'a EventRegistration>,
     path: &Path,
+    mode: Mode,
 ) -> Result<(), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => return Err(format!("- it cannot be read: {error}")),
     };
+    if text.is_none() && mode == Mode::CheckOnly {
+        return Err(format!(
+            "- the file does not exist ({MODE_VAR}=check writes nothing): run the test without \
+             it to write the lock, and commit it"
+        ));
+    }
     let mut locked = match &text {
         Some(text) => parse(text)?,
         None => BTreeMap::new(),
@@ -124,6 +161,14 @@ fn check<'a>(
     for reg in registrations {
         let now = Entry::of(reg);
         match locked.get_mut(&(now.name.clone(), now.version)) {
+            None if mode == Mode::CheckOnly => {
+                let _ = writeln!(
+                    problems,
+                    "- `{}` (`{}` version {}) is not in the lock ({MODE_VAR}=check writes \
+                     nothing): run the test without it to add it, and commit the lock",
+                    now.rust, now.name, now.version
+                );
+            }
             None => {
                 locked.insert((now.name.clone(), now.version), now);
             }
@@ -136,7 +181,8 @@ fn check<'a>(
                     problems,
                     "- `{}` changed shape but `{}` is still version {}: give it `version = {}` \
                      and an upcast from version {} (`upcast_from = ...` with the old type, or \
-                     `upcast_json(from = {}, ...)`)\n    locked: {} ({})\n    now:    {} ({})",
+                     `upcast_json(from = {}, ...)`); if it is an older type kept to read stored \
+                     events, restore its shape instead\n    locked: {} ({})\n    now:    {} ({})",
                     now.rust,
                     now.name,
                     now.version,
@@ -189,7 +235,7 @@ fn check<'a>(
         return Err(problems);
     }
     let written = render(&locked);
-    if text.as_deref() != Some(written.as_str()) {
+    if mode == Mode::Update && text.as_deref() != Some(written.as_str()) {
         write(path, &written).map_err(|error| format!("- it cannot be written: {error}"))?;
     }
     Ok(())
@@ -268,11 +314,33 @@ mod tests {
 
     /// Runs the check with `regs` as the whole program (the last of a name is its current type).
     fn run(regs: &[&'static EventRegistration], path: &Path) -> Result<(), String> {
+        run_in(regs, path, Mode::Update)
+    }
+
+    fn run_in(regs: &[&'static EventRegistration], path: &Path, mode: Mode) -> Result<(), String> {
         check(
             regs,
             |name| regs.iter().rev().find(|r| r.event_type() == name).copied(),
             path,
+            mode,
         )
+    }
+
+    #[test]
+    fn check_only_mode_writes_nothing_and_refuses_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.lock");
+        let problems = run_in(&[&A1_REG], &path, Mode::CheckOnly).unwrap_err();
+        assert!(problems.contains("does not exist"), "{problems}");
+        assert!(!path.exists());
+        run(&[&A1_REG], &path).unwrap();
+        run_in(&[&A1_REG], &path, Mode::CheckOnly).unwrap();
+        let problems = run_in(&[&A1_REG, &B1_REG], &path, Mode::CheckOnly).unwrap_err();
+        assert!(
+            problems.contains("`app::B1` (`b` version 1) is not in the lock"),
+            "{problems}"
+        );
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("app::B1"));
     }
 
     #[test]
