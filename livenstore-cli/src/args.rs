@@ -153,6 +153,23 @@ pub enum Command {
     /// Append one event (for scripts). Creates the store when DIR (or the --schema) does not
     /// exist.
     Append(AppendArgs),
+
+    /// List the aggregate snapshots (type, id, version, size, fingerprint, snapshot version,
+    /// time, and whether each was taken by the same code as the newest of its type), or delete
+    /// those of one type.
+    Snapshots {
+        /// List the snapshots of this aggregate type only.
+        #[arg(long = "type", value_name = "TYPE", conflicts_with = "delete")]
+        aggregate_type: Option<String>,
+        /// Delete every snapshot of this aggregate type (loads then replay whole streams until
+        /// new snapshots are taken).
+        #[arg(long, value_name = "TYPE")]
+        delete: Option<String>,
+        /// With --delete: wait up to this many seconds for another process to release the
+        /// store's lock (directories).
+        #[arg(long, value_name = "SECS", value_parser = parse_wait, requires = "delete")]
+        wait: Option<Duration>,
+    },
 }
 
 /// The arguments of `append`: the event to append and the version condition.

@@ -6,8 +6,10 @@
 //! ```text
 //! livenstore <DIR> streams | stream <NAME> | event <ID> | all | tail | stats | verify | repair
 //!                  | export [--skip-damaged] | import <FILE> | append <STREAM> <TYPE> <JSON|-|@FILE>
+//!                  | snapshots [--type T | --delete T]
 //! livenstore --postgres <URL> [--schema NAME] streams | stream <NAME> | event <ID> | all | tail
 //!                  | stats | export | append <STREAM> <TYPE> <JSON|-|@FILE>
+//!                  | snapshots [--type T | --delete T]
 //! ```
 //!
 //! Exactly one of `DIR` and `--postgres URL` names the store. Commands work on both through the

@@ -5,6 +5,7 @@ mod events;
 mod export;
 pub(crate) mod import;
 mod repair;
+mod snapshots;
 mod stats;
 mod streams;
 mod tail;
@@ -80,6 +81,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             import::run(dir, &file, wait, json, &mut out)
         }
         Command::Append(args) => append::run(store, args, json, &mut out),
+        Command::Snapshots {
+            aggregate_type,
+            delete,
+            wait,
+        } => match delete {
+            Some(t) => snapshots::delete(store, &t, wait, json, &mut out),
+            None => snapshots::list(store, aggregate_type.as_deref(), json, &mut out),
+        },
     };
     // What was printed before a failure still reaches the reader.
     let flushed = out.flush();
