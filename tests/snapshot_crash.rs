@@ -56,13 +56,17 @@ fn child_writes_snapshots_until_killed() {
     }
 }
 
-/// Temporary snapshot files in the store (left by a write the kill cut short).
+/// Temporary and moved-aside snapshot files in the store (left by a write the kill cut short).
 fn temp_files(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("snapshots"))
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".tmp") || name.ends_with(".old")
+                })
                 .count()
         })
         .unwrap_or(0)

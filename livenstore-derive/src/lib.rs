@@ -34,6 +34,8 @@
 //!     error = UserError,            // default ::livenstore::DomainError
 //!     name = "user",                // AGGREGATE_TYPE, default the type's name
 //!     event_enum = UserEvent,       // default <Type>Event
+//!     snapshot_every = 100,         // SNAPSHOT_EVERY: a snapshot after every 100 events
+//!     snapshot_version = 2,         // SNAPSHOT_VERSION, default 1: bump to drop old snapshots
 //! )]
 //! ```
 //!
@@ -45,6 +47,13 @@
 //! `on_http_request_sent`, `Order2Placed` → `on_order2_placed`), or by the method named with
 //! `handler = ...`. A missing or mistyped handler, or a listed type that is not a `DomainEvent`,
 //! is a compile error at the event in the list.
+//!
+//! It also writes `STATE_SHAPE`, the fingerprint of the aggregate type's own fields, types and
+//! `#[serde]` attributes, which a snapshot is stored with: a snapshot taken by code whose state
+//! type had another shape, or another `snapshot_version`, is never used. `snapshot_every`
+//! needs the type to implement `Serialize` and `DeserializeOwned` (a compile error at the key
+//! otherwise); 0, or a `snapshot_version` of 0 or without `snapshot_every`, is an error at the
+//! attribute. When the type is `Clone + Send + Sync`, a repository's cache keeps clones of it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

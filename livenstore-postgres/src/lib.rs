@@ -196,6 +196,7 @@ mod inner;
 mod pubsub;
 mod read;
 pub mod schema;
+mod snapshot_tail;
 mod snapshots;
 mod sql;
 mod store;

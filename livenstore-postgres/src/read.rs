@@ -80,20 +80,29 @@ pub(crate) fn read_stream(
         "read_stream",
         &inner.sql.read_stream,
         &params,
-        |row| {
-            let event = decoder.decode(row, 0)?;
-            let link_version: Option<PgCount> = row.try_get(EVENT_COLUMN_COUNT)?;
-            let linked_at: Option<PgTime> = row.try_get(EVENT_COLUMN_COUNT + 1)?;
-            Ok(match (link_version, linked_at) {
-                (Some(version), Some(linked_at)) => event.with_link(LinkInfo {
-                    stream: stream.to_owned(),
-                    version: version.0,
-                    linked_at: linked_at.timestamp(),
-                }),
-                _ => event,
-            })
-        },
+        |row| stream_row(&mut decoder, row, 0, stream),
     )
+}
+
+/// The event in a row of `read_stream`'s columns from column `first` (the event's, then the
+/// link's version and time), with its link into `stream` when it was read through one.
+pub(crate) fn stream_row(
+    decoder: &mut EventDecoder,
+    row: &Row,
+    first: usize,
+    stream: &str,
+) -> Result<RecordedEvent, postgres::Error> {
+    let event = decoder.decode(row, first)?;
+    let link_version: Option<PgCount> = row.try_get(first + EVENT_COLUMN_COUNT)?;
+    let linked_at: Option<PgTime> = row.try_get(first + EVENT_COLUMN_COUNT + 1)?;
+    Ok(match (link_version, linked_at) {
+        (Some(version), Some(linked_at)) => event.with_link(LinkInfo {
+            stream: stream.to_owned(),
+            version: version.0,
+            linked_at: linked_at.timestamp(),
+        }),
+        _ => event,
+    })
 }
 
 /// Events from `from_position`, in position order.

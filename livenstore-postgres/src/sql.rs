@@ -127,6 +127,12 @@ pub(crate) struct Sql {
     pub(crate) list_snapshots: String,
     /// Deletes the snapshots of type `$1`.
     pub(crate) delete_snapshots: String,
+    /// The snapshot of type `$1`, id `$2` and the events and links of stream `$3` from its
+    /// version, at most `$4`, in version order, in one statement: no row without a snapshot;
+    /// column 0 the kind: `0` the snapshot (columns 1-5: version, fingerprint, snapshot version,
+    /// time, state), `1` an event (the columns of `read_stream` from column 6). Rows come in no
+    /// promised order (no sort of the whole result): the reader orders the events.
+    pub(crate) snapshot_and_tail: String,
 }
 
 /// The columns of a snapshot without its state, in the order `snapshots.rs` reads them.
@@ -314,6 +320,34 @@ impl Sql {
                  ORDER BY aggregate_type COLLATE \"C\", aggregate_id COLLATE \"C\""
             ),
             delete_snapshots: format!("DELETE FROM {s}.snapshots WHERE aggregate_type = $1::text"),
+            // The snapshot's row (kind 0), then the stream's events and links from its version
+            // (kind 1), bounded by a scalar subquery on the snapshot: one index lookup each.
+            snapshot_and_tail: format!(
+                "SELECT 0 AS kind, sn.version, sn.fingerprint, sn.snapshot_version, sn.taken_at, \
+                        sn.state, NULL::bigint, NULL::uuid, NULL::text, NULL::bigint, NULL::text, \
+                        NULL::timestamptz, NULL::json, NULL::json, NULL::integer, NULL::bigint, \
+                        NULL::timestamptz, NULL::bigint AS stream_version \
+                 FROM {s}.snapshots sn \
+                 WHERE sn.aggregate_type = $1::text AND sn.aggregate_id = $2::text \
+                 UNION ALL \
+                 SELECT 1, NULL, NULL, NULL, NULL, NULL, merged.* FROM ( \
+                     SELECT * FROM ( \
+                         (SELECT {EVENT_COLUMNS}, NULL::bigint AS link_version, \
+                                 NULL::timestamptz AS linked_at, e.version AS stream_version \
+                          FROM {s}.events e WHERE e.stream = $3::text AND e.version >= ({from}) \
+                          ORDER BY e.version LIMIT $4::bigint) \
+                         UNION ALL \
+                         (SELECT {EVENT_COLUMNS}, l.version, l.linked_at, l.version \
+                          FROM {s}.links l JOIN {s}.events e ON e.position = l.position \
+                          WHERE l.stream = $3::text AND l.version >= ({from}) \
+                          ORDER BY l.version LIMIT $4::bigint) \
+                     ) AS tail ORDER BY stream_version LIMIT $4::bigint \
+                 ) AS merged",
+                from = format!(
+                    "SELECT version FROM {s}.snapshots \
+                     WHERE aggregate_type = $1::text AND aggregate_id = $2::text"
+                ),
+            ),
         }
     }
 }

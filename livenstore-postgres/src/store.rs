@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use livenstore::backend::validate_append;
-use livenstore::store::SnapshotStore;
+use livenstore::store::{Snapshot, SnapshotStore};
 use livenstore::{
     AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamInfo, Timestamp,
@@ -305,5 +305,22 @@ impl EventStore for PostgresStore {
 
     fn snapshots(&self) -> Option<&dyn SnapshotStore> {
         Some(self)
+    }
+
+    /// One statement: the snapshot and the stream's events from its version.
+    fn snapshot_and_tail(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        stream: &str,
+        max_count: usize,
+    ) -> Result<Option<(Snapshot, Vec<RecordedEvent>)>, StoreError> {
+        crate::snapshot_tail::snapshot_and_tail(
+            &self.inner,
+            aggregate_type,
+            aggregate_id,
+            stream,
+            max_count,
+        )
     }
 }

@@ -14,6 +14,9 @@
 //! so each system persists every account in ONE append of 100 events. Table 2 runs the other
 //! common shape, one command per event (load, handle, save; 100 per account, 1,000 accounts):
 //! livenstore `Repository::transact`, cqrs-es `execute`, eventually `get` + `handle` + `add`.
+//! Its livenstore rows include `JsonStore` with `Repository::with_cache` (a load reads only the
+//! events appended since the cached state) and, when `LIVENSTORE_POSTGRES_URL` names a server,
+//! `PostgresStore` with the cache.
 //!
 //! The row "livenstore InMemoryStore, typed append" saves through the public API without
 //! `Repository::save`: `collect_unsaved`, `AggregateEvent::into_new_event` and `EventStore::append`
@@ -47,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use livenstore::store::json::{Durability, JsonStoreOptions};
 use livenstore::{InMemoryStore, JsonStore, Repository};
+use livenstore_postgres::testing::TestSchema;
 use support::{compare, quick, ratio, Variant};
 use with_livenstore::Save;
 use workload::Workload;
@@ -220,13 +224,57 @@ fn one_command_per_event(work: &Workload, runtime: &tokio::runtime::Runtime, tmp
             )
         }
     };
-    let names = [
+    let json = |cache: usize| {
+        move || {
+            let dir = fresh_dir(tmp);
+            let elapsed = timed_on(
+                || Repository::new(open_json(&dir, Durability::Never)).with_cache(cache),
+                |repo| with_livenstore::persist_per_command(repo, work, Save::Repository),
+            );
+            std::fs::remove_dir_all(&dir).expect("remove store");
+            elapsed
+        }
+    };
+    let mut names = vec![
         "livenstore InMemoryStore transact",
         MEMORY_TYPED,
         "livenstore JsonStore Never transact",
+        "livenstore JsonStore Never transact, with_cache",
+    ];
+    let mut variants = vec![
+        Variant::custom(names[0], memory(Save::Repository)),
+        Variant::custom(names[1], memory(Save::TypedAppend)),
+        Variant::custom(names[2], json(0)),
+        Variant::custom(names[3], json(work.ids.len())),
+    ];
+    if TestSchema::new().is_some() {
+        let postgres = "livenstore PostgresStore transact, with_cache";
+        names.push(postgres);
+        variants.push(Variant::custom(postgres, || {
+            let schema = TestSchema::new().expect("the test server");
+            timed_on(
+                || Repository::new(schema.connect()).with_cache(work.ids.len()),
+                |repo| with_livenstore::persist_per_command(repo, work, Save::Repository),
+            )
+        }));
+    } else {
+        println!("(PostgresStore row skipped: LIVENSTORE_POSTGRES_URL is not set)");
+    }
+    let livenstore_rows = names.len();
+    names.extend([
         "cqrs-es 0.5 MemStore execute",
         "eventually 0.4 get+handle+add",
-    ];
+    ]);
+    variants.push(Variant::custom(names[livenstore_rows], || {
+        timed_on(with_cqrs_es::MemStoreFramework::new, |fw| {
+            runtime.block_on(with_cqrs_es::persist_per_command(&fw.cqrs, work))
+        })
+    }));
+    variants.push(Variant::custom(names[livenstore_rows + 1], || {
+        timed_on(with_eventually::repository, |repo| {
+            runtime.block_on(with_eventually::persist_per_command(repo, work))
+        })
+    }));
     let times = compare(
         &format!(
             "one command per event: {} accounts x {EVENTS_PER_ACCOUNT} commands",
@@ -234,31 +282,9 @@ fn one_command_per_event(work: &Workload, runtime: &tokio::runtime::Runtime, tmp
         ),
         work.events(),
         3,
-        vec![
-            Variant::custom(names[0], memory(Save::Repository)),
-            Variant::custom(names[1], memory(Save::TypedAppend)),
-            Variant::custom(names[2], || {
-                let dir = fresh_dir(tmp);
-                let elapsed = timed_on(
-                    || Repository::new(open_json(&dir, Durability::Never)),
-                    |repo| with_livenstore::persist_per_command(repo, work, Save::Repository),
-                );
-                std::fs::remove_dir_all(&dir).expect("remove store");
-                elapsed
-            }),
-            Variant::custom(names[3], || {
-                timed_on(with_cqrs_es::MemStoreFramework::new, |fw| {
-                    runtime.block_on(with_cqrs_es::persist_per_command(&fw.cqrs, work))
-                })
-            }),
-            Variant::custom(names[4], || {
-                timed_on(with_eventually::repository, |repo| {
-                    runtime.block_on(with_eventually::persist_per_command(repo, work))
-                })
-            }),
-        ],
+        variants,
     );
-    ratios(&names, &times, 3);
+    ratios(&names, &times, livenstore_rows);
 }
 
 /// Runs this bench again as a child process and prints its output without cqrs-es's `MemStore`

@@ -31,7 +31,7 @@ pub struct MoneyWithdrawn {
     description: String,
 }
 
-#[derive(Debug, Default, Aggregate)]
+#[derive(Debug, Clone, Default, Aggregate)]
 #[aggregate(
     events(AccountOpened, MoneyDeposited, MoneyWithdrawn),
     error = AccountError,

@@ -371,57 +371,87 @@ impl<S: EventStore> Repository<S> {
             .cache
             .as_ref()
             .and_then(|cache| lock(cache).get::<A>(id));
-        let mut root = match cached {
-            Some(root) => root,
-            None => self.start_from_snapshot::<A>(id, &stream)?,
+        let root = match cached {
+            Some(mut root) => {
+                let from = root.version() + 1;
+                self.replay_from(&stream, &mut root, from, None)?;
+                root
+            }
+            None => match self.load_from_snapshot::<A>(id, &stream)? {
+                Some(root) => root,
+                None => {
+                    let mut root = AggregateRoot::new(id);
+                    self.replay_from(&stream, &mut root, 1, None)?;
+                    root
+                }
+            },
         };
-        let from = root.version() + 1;
-        self.replay_from(&stream, &mut root, from)?;
         self.cache_put(&root);
         Ok(root)
     }
 
-    /// The aggregate from its snapshot, when there is one this code can use and the stream
-    /// holds its version; a new aggregate otherwise.
-    fn start_from_snapshot<A: Aggregate>(
+    /// The aggregate from its snapshot and the events after it, when there is a snapshot this
+    /// code can use and the stream holds its version; `None` otherwise (what was wrong with a
+    /// snapshot is reported).
+    fn load_from_snapshot<A: Aggregate>(
         &self,
         id: &str,
         stream: &str,
-    ) -> Result<AggregateRoot<A>, RepositoryError<A::Error>> {
-        let Some(snapshots) = snapshotting::snapshots_for::<A, S>(&self.store) else {
-            return Ok(AggregateRoot::new(id));
-        };
-        let from_snapshot =
-            snapshotting::from_snapshot::<A>(snapshots, id, &mut |p| self.report::<A>(id, p));
-        let Some(root) = from_snapshot else {
-            return Ok(AggregateRoot::new(id));
-        };
+    ) -> Result<Option<AggregateRoot<A>>, RepositoryError<A::Error>> {
+        if snapshotting::snapshots_for::<A, S>(&self.store).is_none() {
+            return Ok(None);
+        }
+        let (snapshot, tail) =
+            match self
+                .store
+                .snapshot_and_tail(A::AGGREGATE_TYPE, id, stream, LOAD_PAGE)
+            {
+                Ok(Some(found)) => found,
+                Ok(None) => return Ok(None),
+                Err(error) => {
+                    self.report::<A>(id, SnapshotProblem::Unreadable(error));
+                    return Ok(None);
+                }
+            };
         // The event at the snapshot's version must be there: a snapshot ahead of its stream
         // (a store restored from an older copy, a stream that was rebuilt) is not used.
-        let at = self.store.read_stream(stream, root.version(), 1)?;
-        if at.first().map(|e| e.stream_version()) == Some(root.version()) {
-            return Ok(root);
+        if tail.first().map(|e| e.stream_version()) != Some(snapshot.version()) {
+            let stream = self.store.stream_version(stream)?;
+            let snapshot = snapshot.version();
+            self.report::<A>(id, SnapshotProblem::AheadOfStream { snapshot, stream });
+            return Ok(None);
         }
-        let stream_version = self.store.stream_version(stream)?;
-        self.report::<A>(
-            id,
-            SnapshotProblem::AheadOfStream {
-                snapshot: root.version(),
-                stream: stream_version,
-            },
-        );
-        Ok(AggregateRoot::new(id))
+        let mut root = match snapshotting::usable::<A>(&snapshot, id) {
+            Ok(root) => root,
+            Err(problem) => {
+                self.report::<A>(id, problem);
+                return Ok(None);
+            }
+        };
+        let from = root.version() + 1;
+        self.replay_from(stream, &mut root, from, Some((&tail[1..], tail.len())))?;
+        Ok(Some(root))
     }
 
-    /// Replays the stream's events from version `from` (the one after `root`'s) to its end.
+    /// Replays the stream's events from version `from` (the one after `root`'s) to its end,
+    /// starting with `first`, a page already read (the events from `from`, and how many the
+    /// read returned), when there is one.
     fn replay_from<A: Aggregate>(
         &self,
         stream: &str,
         root: &mut AggregateRoot<A>,
         mut from: u64,
+        mut first: Option<(&[crate::RecordedEvent], usize)>,
     ) -> Result<(), RepositoryError<A::Error>> {
         loop {
-            let page = self.store.read_stream(stream, from, LOAD_PAGE)?;
+            let read;
+            let (page, returned) = match first.take() {
+                Some(page) => page,
+                None => {
+                    read = self.store.read_stream(stream, from, LOAD_PAGE)?;
+                    (&read[..], read.len())
+                }
+            };
             let gap = page
                 .iter()
                 .zip(from..)
@@ -430,12 +460,12 @@ impl<S: EventStore> Repository<S> {
                 let stream = stream.to_owned();
                 return Err(RepositoryError::MissingVersion { stream, missing });
             }
-            root.replay_all(&page)
+            root.replay_all(page)
                 .map_err(|source| RepositoryError::Replay {
                     stream: stream.to_owned(),
                     source,
                 })?;
-            if page.len() < LOAD_PAGE {
+            if returned < LOAD_PAGE {
                 // A lost last version leaves no event after it to show the gap.
                 if self.store.has_gaps(stream)?
                     && self.store.stream_version(stream)? > root.version()

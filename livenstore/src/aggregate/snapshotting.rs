@@ -123,43 +123,38 @@ pub(crate) fn snapshots_for<A: Aggregate, S: EventStore + ?Sized>(
     store.snapshots()
 }
 
-/// The aggregate from its stored snapshot, if there is one this code can use; what is wrong
-/// with one it cannot use goes to `report`. The stream's holding the snapshot's version is
-/// checked by the caller, which reads the events after it.
-pub(crate) fn from_snapshot<A: Aggregate>(
-    snapshots: &dyn SnapshotStore,
+/// The aggregate from `snapshot` when this code can use it (its fingerprint and snapshot
+/// version are the code's and its state decodes), or why not. The stream's holding the
+/// snapshot's version is checked by the caller, which reads the events from it.
+pub(crate) fn usable<A: Aggregate>(
+    snapshot: &Snapshot,
     id: &str,
-    report: &mut dyn FnMut(SnapshotProblem),
-) -> Option<AggregateRoot<A>> {
-    let snapshot = match snapshots.load_snapshot(A::AGGREGATE_TYPE, id) {
-        Ok(Some(snapshot)) => snapshot,
-        Ok(None) => return None,
-        Err(error) => {
-            report(SnapshotProblem::Unreadable(error));
-            return None;
-        }
-    };
+) -> Result<AggregateRoot<A>, SnapshotProblem> {
     let fingerprint = A::STATE_SHAPE.fingerprint();
     if snapshot.fingerprint() != fingerprint || snapshot.snapshot_version() != A::SNAPSHOT_VERSION {
-        report(SnapshotProblem::Mismatch {
+        return Err(SnapshotProblem::Mismatch {
             stored_fingerprint: snapshot.fingerprint(),
             stored_snapshot_version: snapshot.snapshot_version(),
             fingerprint,
             snapshot_version: A::SNAPSHOT_VERSION,
         });
-        return None;
     }
-    match A::decode_snapshot(snapshot.state().as_bytes())? {
-        Ok(state) => Some(AggregateRoot::from_state(
+    match A::decode_snapshot(snapshot.state().as_bytes()) {
+        Some(Ok(state)) => Ok(AggregateRoot::from_state(
             id,
             state,
             snapshot.version(),
             snapshot.version(),
         )),
-        Err(error) => {
-            report(SnapshotProblem::Undecodable(error));
-            None
-        }
+        Some(Err(error)) => Err(SnapshotProblem::Undecodable(error)),
+        // An aggregate without a snapshot codec (a hand-written impl that set
+        // `SNAPSHOT_EVERY` alone) cannot use one.
+        None => Err(SnapshotProblem::Mismatch {
+            stored_fingerprint: snapshot.fingerprint(),
+            stored_snapshot_version: snapshot.snapshot_version(),
+            fingerprint,
+            snapshot_version: A::SNAPSHOT_VERSION,
+        }),
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::error::{PublishError, SubscriptionError, SubscriptionErrorKind};
 use super::manager::SubscriptionManager;
-use crate::store::SnapshotStore;
+use crate::store::{Snapshot, SnapshotStore};
 use crate::{
     AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamInfo, Timestamp,
@@ -292,5 +292,16 @@ impl<S: EventStore, M: SubscriptionManager> EventStore for PublishingStore<S, M>
 
     fn snapshots(&self) -> Option<&dyn SnapshotStore> {
         self.store.snapshots()
+    }
+
+    fn snapshot_and_tail(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        stream: &str,
+        max_count: usize,
+    ) -> Result<Option<(Snapshot, Vec<RecordedEvent>)>, StoreError> {
+        self.store
+            .snapshot_and_tail(aggregate_type, aggregate_id, stream, max_count)
     }
 }

@@ -1,7 +1,7 @@
 //! [`EventStore`]: the trait every store implements, with what its calls report
 //! ([`AppendResult`], [`StreamInfo`]).
 
-use super::{ExpectedVersion, SnapshotStore, StoreError};
+use super::{ExpectedVersion, Snapshot, SnapshotStore, StoreError};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
 /// What a successful append reports.
@@ -254,5 +254,52 @@ pub trait EventStore: Send + Sync {
     /// forwards it.
     fn snapshots(&self) -> Option<&dyn SnapshotStore> {
         None
+    }
+
+    /// The stored snapshot of aggregate `aggregate_id` of `aggregate_type`, with the events of
+    /// `stream` from the snapshot's version on (the event at that version first, when the
+    /// stream holds it; at most `max_count`): what a [`Repository`](crate::Repository) load
+    /// needs. `None` when there is no snapshot (or the store keeps none).
+    ///
+    /// The default asks [`snapshots`](Self::snapshots), then [`read_stream`](Self::read_stream);
+    /// a backend that can answer in one round trip overrides it (a store that wraps another
+    /// forwards it).
+    ///
+    /// # Errors
+    ///
+    /// As [`SnapshotStore::load_snapshot`] and [`read_stream`](Self::read_stream).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::store::Snapshot;
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, NewEvent, Payload};
+    ///
+    /// let store = InMemoryStore::new();
+    /// let events = (0..5).map(|_| NewEvent::from_json("Added", "{}").unwrap()).collect();
+    /// store.append("counter-1", ExpectedVersion::NoStream, events).unwrap();
+    /// let state = Payload::from_json(r#"{"total":3}"#).unwrap();
+    /// store.snapshots().unwrap().save_snapshot(&Snapshot::new("counter", "1", 3, state)).unwrap();
+    ///
+    /// let (snapshot, tail) = store.snapshot_and_tail("counter", "1", "counter-1", 100).unwrap().unwrap();
+    /// assert_eq!(snapshot.version(), 3);
+    /// assert_eq!(tail.iter().map(|e| e.version()).collect::<Vec<_>>(), [3, 4, 5]);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn snapshot_and_tail(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        stream: &str,
+        max_count: usize,
+    ) -> Result<Option<(Snapshot, Vec<RecordedEvent>)>, StoreError> {
+        let Some(snapshots) = self.snapshots() else {
+            return Ok(None);
+        };
+        let Some(snapshot) = snapshots.load_snapshot(aggregate_type, aggregate_id)? else {
+            return Ok(None);
+        };
+        let tail = self.read_stream(stream, snapshot.version(), max_count)?;
+        Ok(Some((snapshot, tail)))
     }
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::{AppendResult, EventStore, ExpectedVersion, SnapshotStore, StoreError, StreamInfo};
+use super::{
+    AppendResult, EventStore, ExpectedVersion, Snapshot, SnapshotStore, StoreError, StreamInfo,
+};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
 
 macro_rules! forward_event_store {
@@ -93,6 +95,16 @@ macro_rules! forward_event_store {
 
             fn snapshots(&self) -> Option<&dyn SnapshotStore> {
                 (**self).snapshots()
+            }
+
+            fn snapshot_and_tail(
+                &self,
+                aggregate_type: &str,
+                aggregate_id: &str,
+                stream: &str,
+                max_count: usize,
+            ) -> Result<Option<(Snapshot, Vec<RecordedEvent>)>, StoreError> {
+                (**self).snapshot_and_tail(aggregate_type, aggregate_id, stream, max_count)
             }
         }
     )*};

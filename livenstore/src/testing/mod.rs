@@ -91,6 +91,7 @@ macro_rules! __conformance_cases {
             latest_snapshot_wins,
             list_and_delete_snapshots,
             garbage_snapshots_are_kept_as_given_and_bad_keys_refused,
+            snapshot_and_tail_reads_from_the_snapshot_version,
         );
     };
     (@each $runner:ident, $make:expr; $($case:ident),* $(,)?) => {

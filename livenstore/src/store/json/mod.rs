@@ -15,6 +15,11 @@
 //!   quarantine files, the bytes a writable open cut off as a torn tail and the damaged lines
 //!   [`repair`] moved out of that segment ([`list_quarantine`]).
 //! - `checkpoints/<consumer>.checkpoint`: consumer checkpoints ([`JsonStore::checkpoints`]).
+//! - `snapshots/<type>.<id>.snapshot`: the latest snapshot of each aggregate, one CRC-checked
+//!   line (key characters outside `[A-Za-z0-9_-]` written `%XX`; a name too long for the file
+//!   system ends in a hash of the key). Written by a background thread, to `.<name>.tmp` then
+//!   moved into place (the old file moved aside to `<name>.old` first, removed once the new one
+//!   is in place); a writable open finishes or undoes what a crash left (`snapshots.rs`).
 //! - Any other file is ignored (so editors' backups or a README do no harm); a file named like a
 //!   segment must be one, or opening fails with [`StoreError::Corrupted`](crate::StoreError::Corrupted).
 //!
@@ -135,6 +140,7 @@ mod salvage;
 mod shared;
 mod snapshot_dir;
 mod snapshot_file;
+mod snapshot_writer;
 mod snapshots;
 mod store;
 mod survey;

@@ -8,7 +8,7 @@ use super::durability::Syncer;
 use super::index::Index;
 use super::lock::DirLock;
 use super::read::{self, Slot};
-use super::snapshot_dir::SnapshotVersions;
+use super::snapshot_writer::SnapshotWriter;
 use super::writer::Writer;
 use super::{JsonStoreOptions, RecoveryReport};
 use crate::StoreError;
@@ -20,8 +20,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Option<Mutex<Writer>>,
     pub(crate) syncer: Syncer,
     pub(crate) recovery: Mutex<RecoveryReport>,
-    /// The snapshot versions this process has seen (`snapshots.rs`), its save lock.
-    pub(crate) snapshots: SnapshotVersions,
+    /// Writes snapshot files in the background (`snapshot_writer.rs`).
+    pub(crate) snapshot_writer: SnapshotWriter,
     pub(crate) _lock: Option<DirLock>,
 }
 

@@ -11,7 +11,8 @@ use super::io::io_err;
 use super::lock::DirLock;
 use super::read::{self, Slot};
 use super::shared::Shared;
-use super::snapshot_dir::{self, SnapshotVersions};
+use super::snapshot_dir;
+use super::snapshot_writer::SnapshotWriter;
 use super::survey::Survey;
 use super::write;
 use super::writer::Writer;
@@ -89,6 +90,10 @@ impl JsonStore {
         };
         options.report_recovery(&report);
         let durability = options.durability;
+        let snapshot_writer = SnapshotWriter::new(
+            dir.join(snapshot_dir::DIR),
+            !matches!(durability, Durability::Never),
+        );
         let shared = Arc::new(Shared {
             dir,
             options,
@@ -96,7 +101,7 @@ impl JsonStore {
             writer: Some(Mutex::new(writer)),
             syncer: Syncer::new(),
             recovery: Mutex::new(report),
-            snapshots: SnapshotVersions::default(),
+            snapshot_writer,
             _lock: Some(lock),
         });
         let flusher = match durability {
@@ -166,6 +171,8 @@ impl JsonStore {
         let mut index = Index::default();
         let report = scan_or_survey(&dir, &mut index)?;
         options.report_recovery(&report);
+        // Never writes: a read-only store refuses saves.
+        let snapshot_writer = SnapshotWriter::new(dir.join(snapshot_dir::DIR), false);
         let shared = Arc::new(Shared {
             dir,
             options,
@@ -173,7 +180,7 @@ impl JsonStore {
             writer: None,
             syncer: Syncer::new(),
             recovery: Mutex::new(report),
-            snapshots: SnapshotVersions::default(),
+            snapshot_writer,
             _lock: None,
         });
         Ok(JsonStore {
@@ -367,6 +374,8 @@ fn spawn_flusher(
 
 impl Drop for JsonStore {
     fn drop(&mut self) {
+        // The snapshots still queued are written before the store (and its lock) goes.
+        self.shared.snapshot_writer.stop();
         if let Some((tx, handle)) = self.flusher.take() {
             drop(tx);
             let _ = handle.join();

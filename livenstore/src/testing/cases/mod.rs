@@ -32,6 +32,7 @@ pub use reads::{
 };
 pub use snapshots::{
     garbage_snapshots_are_kept_as_given_and_bad_keys_refused, latest_snapshot_wins,
-    list_and_delete_snapshots, snapshot_round_trip,
+    list_and_delete_snapshots, snapshot_and_tail_reads_from_the_snapshot_version,
+    snapshot_round_trip,
 };
 pub use validation::{invalid_stream_names, payload_too_large};

@@ -178,3 +178,50 @@ pub fn garbage_snapshots_are_kept_as_given_and_bad_keys_refused<S: EventStore + 
         );
     }
 }
+
+/// `snapshot_and_tail` gives the snapshot and the stream's events and links from its version
+/// (at most `max_count`); none without a snapshot; an empty tail for a snapshot ahead of its
+/// stream.
+pub fn snapshot_and_tail_reads_from_the_snapshot_version<S: EventStore + ?Sized>(store: &S) {
+    let events = (0..5).map(|i| crate::testing::event("Added", &format!(r#"{{"n":{i}}}"#)));
+    crate::testing::cases::support::append_ok(
+        store,
+        "counter-1",
+        crate::ExpectedVersion::NoStream,
+        events.collect(),
+    );
+    let other = crate::testing::cases::support::append_ok(
+        store,
+        "other-1",
+        crate::ExpectedVersion::NoStream,
+        vec![crate::testing::event("Added", r#"{"n":9}"#)],
+    );
+    let linked = ok(store.read_all(other.first_position, 1), "read_all")[0].id();
+    ok(store.link_to_stream(linked, "counter-1"), "link_to_stream");
+    let tail_of = |max| {
+        ok(
+            store.snapshot_and_tail("counter", "1", "counter-1", max),
+            "tail",
+        )
+    };
+    assert!(tail_of(10).is_none(), "no snapshot yet");
+    let saved = snapshot("counter", "1", 3, r#"{"total":3}"#)
+        .with_taken_at(Timestamp::from_unix_nanos(5_000));
+    ok(snapshots(store).save_snapshot(&saved), "save_snapshot");
+    let (found, tail) = tail_of(10).expect("the snapshot");
+    assert_eq!(found, saved);
+    let versions: Vec<u64> = tail.iter().map(|e| e.stream_version()).collect();
+    assert_eq!(
+        versions,
+        [3, 4, 5, 6],
+        "from the snapshot's version, the link included"
+    );
+    assert_eq!(tail[3].id(), linked);
+    assert!(tail[3].link().is_some(), "read through its link");
+    let (_, first_two) = tail_of(2).expect("the snapshot");
+    assert_eq!(first_two.len(), 2);
+    let ahead = snapshot("counter", "1", 50, r#"{"total":50}"#);
+    ok(snapshots(store).save_snapshot(&ahead), "save ahead");
+    let (found, tail) = tail_of(10).expect("the snapshot");
+    assert_eq!((found.version(), tail.len()), (50, 0));
+}
