@@ -170,3 +170,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(account.balance, -20);
     Ok(())
 }
+
+/// The account's rules as given/when/then scenarios (`cargo test --example bank_account`).
+/// Every `then_*` also checks that the state is what replaying the events from JSON gives.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livenstore::testing::AggregateTest;
+
+    fn opened(overdraft_limit: u64) -> AccountOpened {
+        AccountOpened {
+            owner: "Alice".into(),
+            overdraft_limit,
+        }
+    }
+
+    #[test]
+    fn a_withdrawal_within_the_overdraft_is_recorded() {
+        AggregateTest::<BankAccount>::given([
+            BankAccountEvent::from(opened(50)),
+            MoneyDeposited { amount: 100 }.into(),
+        ])
+        .when(|acc| acc.apply(MoneyWithdrawn { amount: 120 }))
+        .then_events([MoneyWithdrawn { amount: 120 }])
+        .then_state(|account| assert_eq!(account.balance, -20));
+    }
+
+    #[test]
+    fn a_withdrawal_beyond_the_overdraft_is_refused() {
+        AggregateTest::<BankAccount>::given([
+            BankAccountEvent::from(opened(50)),
+            MoneyDeposited { amount: 100 }.into(),
+        ])
+        .named("withdrawing 500 of 150 available")
+        .when(|acc| acc.apply(MoneyWithdrawn { amount: 500 }))
+        .then_error(|e| {
+            matches!(
+                e,
+                AccountError::InsufficientFunds {
+                    available: 150,
+                    ..
+                }
+            )
+        })
+        .then_state(|account| assert_eq!(account.balance, 100));
+    }
+
+    #[test]
+    fn an_account_opens_once_and_closes_only_when_empty() {
+        AggregateTest::<BankAccount>::given_no_events()
+            .when(|acc| acc.apply(opened(0)))
+            .then_events([opened(0)]);
+        AggregateTest::<BankAccount>::given([opened(0)])
+            .when(|acc| acc.apply(opened(0)))
+            .then_error(|e| *e == AccountError::AlreadyOpen);
+        AggregateTest::<BankAccount>::given([
+            BankAccountEvent::from(opened(0)),
+            MoneyDeposited { amount: 5 }.into(),
+        ])
+        .when(|acc| acc.apply(AccountClosed))
+        .then_error(|e| *e == AccountError::NonZeroBalance(5));
+        AggregateTest::<BankAccount>::given([opened(0)])
+            .when(|acc| acc.apply(AccountClosed))
+            .then_events([AccountClosed])
+            .then_state(|account| assert!(!account.open));
+    }
+
+    #[test]
+    fn a_rule_check_that_passes_produces_no_events() {
+        AggregateTest::<BankAccount>::given([opened(0)])
+            .when(|acc| acc.ensure_open())
+            .then_no_events();
+    }
+}

@@ -36,6 +36,14 @@ pub fn items(aggregate: &Aggregate) -> TokenStream {
             use ::livenstore::__private::{CacheByClone as _, CacheNotAtAll as _};
             (&&::livenstore::__private::CacheProbe::<Self>::new()).restore(__copy)
         }
+
+        // `PartialEq` when the state has it, nothing otherwise.
+        #[allow(clippy::needless_borrow)]
+        fn state_eq(&self, __other: &Self) -> ::core::option::Option<bool> {
+            #[allow(unused_imports)]
+            use ::livenstore::__private::{EqByPartialEq as _, EqNotAtAll as _};
+            (&&::livenstore::__private::EqProbe::<Self>::new()).state_eq(self, __other)
+        }
     }
 }
 

@@ -79,7 +79,7 @@ pub use aggregate::{
     EventDecodeError, ReplayError, Repository, RepositoryError, SnapshotNotice, SnapshotProblem,
 };
 pub use event::{
-    DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry, LinkInfo, Metadata,
+    CommandContext, DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry, LinkInfo, Metadata,
     NewEvent, ParseEventIdError, Payload, RecordedEvent, RecordedEventParts, RegistryDecodeError,
     RegistryError, Shape, UpcastError, CAUSATION_ID, CORRELATION_ID,
 };
@@ -99,7 +99,8 @@ pub use livenstore_derive::Aggregate;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aggregate::state_copy::{
-        decode_state, encode_state, CacheByClone, CacheNotAtAll, CacheProbe,
+        decode_state, encode_state, CacheByClone, CacheNotAtAll, CacheProbe, EqByPartialEq,
+        EqNotAtAll, EqProbe,
     };
     pub use crate::event::domain_event::decode_at_version;
     pub use crate::event::upcast_steps::{

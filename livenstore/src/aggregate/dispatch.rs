@@ -106,6 +106,14 @@ pub trait Aggregate: Default + 'static {
         let _ = copy;
         None
     }
+
+    /// Whether two states are equal, when the state type is `PartialEq` (the derive sees it and
+    /// writes the comparison); `None` otherwise. The test kit (`testing::AggregateTest`, feature
+    /// `testing`) compares states with it, and with their `Debug` output when it is `None`.
+    fn state_eq(&self, other: &Self) -> Option<bool> {
+        let _ = other;
+        None
+    }
 }
 
 /// The enum of one aggregate's events, written by `#[derive(Aggregate)]`.

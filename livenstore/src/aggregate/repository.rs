@@ -159,7 +159,7 @@ impl<E: std::error::Error + 'static> RepositoryError<E> {
 /// ```
 pub struct Repository<S> {
     store: S,
-    max_attempts: u32,
+    pub(super) max_attempts: u32,
     cache: Option<Mutex<StateCache>>,
     on_snapshot_problem: Arc<SnapshotHook>,
 }
@@ -558,33 +558,6 @@ impl<S: EventStore> Repository<S> {
                 }
                 root.restore_unsaved(decode_sent::<A>(&sent));
                 Err(err.into())
-            }
-        }
-    }
-
-    /// Loads aggregate `id` (new when absent), runs `f` on it and saves; on a version conflict,
-    /// starts over from a fresh load, at most the configured number of attempts. Returns what `f`
-    /// returned.
-    ///
-    /// `f` may run more than once, so it should only apply events to the aggregate.
-    ///
-    /// # Errors
-    ///
-    /// [`RepositoryError::Handler`] with `f`'s error (nothing saved); the last conflict when every
-    /// attempt lost; other load or save errors.
-    pub fn transact<A, T, F>(&self, id: &str, mut f: F) -> Result<T, RepositoryError<A::Error>>
-    where
-        A: Aggregate,
-        F: FnMut(&mut AggregateRoot<A>) -> Result<T, A::Error>,
-    {
-        let mut attempt = 1;
-        loop {
-            let mut root = self.get_or_create::<A>(id)?;
-            let value = f(&mut root).map_err(RepositoryError::Handler)?;
-            match self.save(&mut root) {
-                Ok(_) => return Ok(value),
-                Err(err) if err.is_conflict() && attempt < self.max_attempts => attempt += 1,
-                Err(err) => return Err(err),
             }
         }
     }

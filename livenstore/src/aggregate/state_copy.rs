@@ -63,6 +63,42 @@ impl<T> CacheNotAtAll<T> for CacheProbe<T> {
     }
 }
 
+/// Stands for the state type `T` in the method resolution that picks how two states compare
+/// (the test kit's replay check): `PartialEq` when the state has it, nothing otherwise.
+pub struct EqProbe<T>(PhantomData<fn() -> T>);
+
+impl<T> EqProbe<T> {
+    /// The probe.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        EqProbe(PhantomData)
+    }
+}
+
+/// Two states of a `PartialEq` type: compared.
+pub trait EqByPartialEq<T> {
+    /// `Some(a == b)`.
+    fn state_eq(&self, a: &T, b: &T) -> Option<bool>;
+}
+
+impl<T: PartialEq> EqByPartialEq<T> for &EqProbe<T> {
+    fn state_eq(&self, a: &T, b: &T) -> Option<bool> {
+        Some(a == b)
+    }
+}
+
+/// Two states of a type without `PartialEq`: not comparable here.
+pub trait EqNotAtAll<T> {
+    /// `None`.
+    fn state_eq(&self, a: &T, b: &T) -> Option<bool>;
+}
+
+impl<T> EqNotAtAll<T> for EqProbe<T> {
+    fn state_eq(&self, _: &T, _: &T) -> Option<bool> {
+        None
+    }
+}
+
 /// The snapshot JSON of a state.
 ///
 /// # Errors

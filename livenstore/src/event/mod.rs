@@ -19,6 +19,7 @@
 //! `livenstore::event::NewEvent` are the same type.
 
 pub(crate) mod chunk;
+mod command_context;
 pub(crate) mod domain_event;
 mod error;
 mod id;
@@ -34,6 +35,7 @@ pub(crate) mod type_names;
 pub(crate) mod upcast;
 pub(crate) mod upcast_steps;
 
+pub use command_context::CommandContext;
 pub use domain_event::DomainEvent;
 pub use error::EnvelopeError;
 pub use id::{EventId, ParseEventIdError};

@@ -2,7 +2,7 @@
 //! ([`StartFrom`]).
 
 use super::error::HandlerError;
-use crate::{EventId, RecordedEvent};
+use crate::{CommandContext, EventId, RecordedEvent};
 
 /// Where a catch-up subscription starts.
 ///
@@ -115,6 +115,14 @@ impl Delivery {
     /// handler with side effects should remember which ids it has handled.
     pub fn idempotency_key(&self) -> EventId {
         self.event.id()
+    }
+
+    /// The context for what the handler writes in response: the event's correlation id (its own
+    /// id when it has none) and the event as the cause. Pass it to
+    /// [`Repository::transact_with`](crate::Repository::transact_with) so the events written
+    /// link back to this one.
+    pub fn context(&self) -> CommandContext {
+        CommandContext::caused_by(&self.event)
     }
 }
 

@@ -22,12 +22,18 @@
 //!
 //! Each case is also a public function in [`cases`], callable on its own.
 
+mod aggregate_test;
 pub mod cases;
+mod consumer_test;
+mod event_diff;
 mod fixture_0_1;
 mod fixtures;
+mod replay_check;
 mod runner;
 mod schema_lock;
 
+pub use aggregate_test::{AggregateOutcome, AggregateTest};
+pub use consumer_test::{assert_caused_by, ConsumerTest, Outcome as ConsumerOutcome};
 pub use fixture_0_1::check_written_by_0_1;
 pub use fixtures::{event, oversized_payload};
 pub use runner::{run_case, run_case_skippable, run_case_with_guard};
