@@ -204,15 +204,7 @@ mod tests {
         ])
         .named("withdrawing 500 of 150 available")
         .when(|acc| acc.apply(MoneyWithdrawn { amount: 500 }))
-        .then_error(|e| {
-            matches!(
-                e,
-                AccountError::InsufficientFunds {
-                    available: 150,
-                    ..
-                }
-            )
-        })
+        .then_error(|e| matches!(e, AccountError::InsufficientFunds { available: 150, .. }))
         .then_state(|account| assert_eq!(account.balance, 100));
     }
 

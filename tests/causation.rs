@@ -75,7 +75,10 @@ fn a_conversation_is_carried_through_commands_and_consumers<S: EventStore + 'sta
     let [placed, paid] = <[RecordedEvent; 2]>::try_from(all(&*store)).unwrap();
     for event in [&placed, &paid] {
         assert_eq!(event.metadata().correlation_id(), Some("checkout-42"));
-        assert_eq!(event.metadata().causation_id(), Some(request.causation_id()));
+        assert_eq!(
+            event.metadata().causation_id(),
+            Some(request.causation_id())
+        );
         assert_eq!(event.metadata().get("user"), Some("ada"));
     }
 
@@ -128,11 +131,18 @@ fn a_conversation_is_carried_through_commands_and_consumers<S: EventStore + 'sta
         .iter()
         .find(|e| e.event_type() == "shipment.requested")
         .unwrap();
-    let mail = events.iter().find(|e| e.event_type() == "mail.sent").unwrap();
+    let mail = events
+        .iter()
+        .find(|e| e.event_type() == "mail.sent")
+        .unwrap();
     assert_caused_by(requested, &placed);
     assert_caused_by(mail, requested);
     assert_eq!(mail.metadata().correlation_id(), Some("checkout-42"));
-    assert_eq!(requested.metadata().get("user"), None, "only the chain is carried");
+    assert_eq!(
+        requested.metadata().get("user"),
+        None,
+        "only the chain is carried"
+    );
 }
 
 /// A command retried after a conflict stamps its saved events with the same context.
@@ -156,7 +166,11 @@ fn a_retried_command_keeps_its_context<S: EventStore>(store: S) {
     assert_eq!(runs.load(Ordering::Relaxed), 2);
     let events = repo.store().read_stream("Order-1", 1, 10).unwrap();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[1].metadata().correlation_id(), None, "the other writer's");
+    assert_eq!(
+        events[1].metadata().correlation_id(),
+        None,
+        "the other writer's"
+    );
     assert_eq!(
         events[2].metadata().correlation_id(),
         Some(context.correlation_id())

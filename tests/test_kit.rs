@@ -122,7 +122,10 @@ fn different_events_are_shown_side_by_side_with_the_first_difference_marked() {
     });
     assert!(message.starts_with("`withdraw three`: the events differ (event 2 first)"));
     let lines: Vec<&str> = message.lines().collect();
-    assert_eq!(lines[2], "  Withdrawn(Withdrawn { amount: 3 }) | Withdrawn(Withdrawn { amount: 3 })");
+    assert_eq!(
+        lines[2],
+        "  Withdrawn(Withdrawn { amount: 3 }) | Withdrawn(Withdrawn { amount: 3 })"
+    );
     assert_eq!(
         lines[3],
         "> Withdrawn(Withdrawn { amount: 2 }) | Withdrawn(Withdrawn { amount: 1 })   <- first difference"
@@ -136,8 +139,14 @@ fn an_unnamed_scenario_is_named_by_its_place_and_each_then_fails_as_it_says() {
             .when(|acc| acc.apply(Deposited { amount: 1 }))
             .then_no_events();
     });
-    assert!(message.starts_with("Account scenario at tests/test_kit.rs:"), "{message}");
-    assert!(message.contains("> (none)   | Deposited(Deposited { amount: 1 })"), "{message}");
+    assert!(
+        message.starts_with("Account scenario at tests/test_kit.rs:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("> (none)   | Deposited(Deposited { amount: 1 })"),
+        "{message}"
+    );
 
     let message = failure(|| {
         AggregateTest::<Account>::given([opened()])
@@ -152,15 +161,24 @@ fn an_unnamed_scenario_is_named_by_its_place_and_each_then_fails_as_it_says() {
             .when(|acc| withdraw(acc, 1))
             .then_error(|_| true);
     });
-    assert!(message.contains("`when` succeeded, where an error was expected"), "{message}");
-    assert!(message.contains("Withdrawn(Withdrawn { amount: 1 })"), "{message}");
+    assert!(
+        message.contains("`when` succeeded, where an error was expected"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Withdrawn(Withdrawn { amount: 1 })"),
+        "{message}"
+    );
 
     let message = failure(|| {
         AggregateTest::<Account>::given([opened()])
             .when(|acc| withdraw(acc, 1))
             .then_error(|e| *e == AccountError::NotOpen);
     });
-    assert!(message.contains("the error does not match: InsufficientFunds"), "{message}");
+    assert!(
+        message.contains("the error does not match: InsufficientFunds"),
+        "{message}"
+    );
 }
 
 /// An event whose serde loses a field the handler reads.
@@ -200,10 +218,16 @@ impl Counter {
 fn an_event_that_does_not_round_trip_through_serde_fails_naming_it() {
     let message = failure(|| {
         AggregateTest::<Counter>::given_no_events()
-            .when(|c| c.apply(Bumped { by: 0 }).and_then(|()| c.apply(Bumped { by: 2 })))
+            .when(|c| {
+                c.apply(Bumped { by: 0 })
+                    .and_then(|()| c.apply(Bumped { by: 2 }))
+            })
             .then_state(|_| {});
     });
-    assert!(message.contains("event 2 of `when` (counter.bumped)"), "{message}");
+    assert!(
+        message.contains("event 2 of `when` (counter.bumped)"),
+        "{message}"
+    );
     assert!(message.contains("JSON loses"), "{message}");
     assert!(message.contains("total: 2"), "{message}");
 }
@@ -215,7 +239,10 @@ fn a_handler_that_reads_more_than_its_event_fails_naming_the_event() {
             .when(|c| c.apply(Ticked))
             .then_events([Ticked]);
     });
-    assert!(message.contains("event 1 of `when` (counter.ticked)"), "{message}");
+    assert!(
+        message.contains("event 1 of `when` (counter.ticked)"),
+        "{message}"
+    );
     assert!(message.contains("depends on something besides the state and the event"));
 }
 
@@ -265,10 +292,7 @@ fn a_consumer_scenario_checks_what_the_handler_appended_and_its_causes() {
     });
     outcome.then_no_errors().then_appended::<Mailbox, _>(
         "ada",
-        [
-            Welcomed { to: "ada".into() },
-            Welcomed { to: "ada".into() },
-        ],
+        [Welcomed { to: "ada".into() }, Welcomed { to: "ada".into() }],
     );
     assert_eq!(outcome.given().len(), 3);
     assert_caused_by(&outcome.appended()[0], &outcome.given()[0]);
@@ -284,7 +308,10 @@ fn a_consumer_scenario_checks_what_the_handler_appended_and_its_causes() {
     let message = failure(|| {
         outcome.then_nothing_appended();
     });
-    assert!(message.contains("Mailbox-ada@1 mailbox.welcomed"), "{message}");
+    assert!(
+        message.contains("Mailbox-ada@1 mailbox.welcomed"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -307,10 +334,19 @@ fn a_projection_scenario_checks_a_read_model_and_reports_handler_errors() {
         });
     outcome.then_nothing_appended();
     assert_eq!(balances.get("Account-1"), Some(&7));
-    assert_eq!(outcome.errors(), &[(5, "amounts of 1 are refused".to_owned())]);
+    assert_eq!(
+        outcome.errors(),
+        &[(5, "amounts of 1 are refused".to_owned())]
+    );
     let message = failure(|| {
         outcome.then_no_errors();
     });
-    assert!(message.starts_with("`balances`: the handler failed"), "{message}");
-    assert!(message.contains("at position 5: amounts of 1 are refused"), "{message}");
+    assert!(
+        message.starts_with("`balances`: the handler failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("at position 5: amounts of 1 are refused"),
+        "{message}"
+    );
 }

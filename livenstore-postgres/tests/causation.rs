@@ -51,7 +51,10 @@ fn transact_with_stamps_events_and_reactions_link_to_their_cause() {
     assert_eq!(placed.len(), 2);
     for event in &placed {
         assert_eq!(event.metadata().correlation_id(), Some("checkout-7"));
-        assert_eq!(event.metadata().causation_id(), Some(request.causation_id()));
+        assert_eq!(
+            event.metadata().causation_id(),
+            Some(request.causation_id())
+        );
     }
     let reaction = CommandContext::caused_by(&placed[0]);
     repo.transact_with::<Ledger, _, _>(&reaction, "shipments", |l| {

@@ -79,9 +79,9 @@ pub use aggregate::{
     EventDecodeError, ReplayError, Repository, RepositoryError, SnapshotNotice, SnapshotProblem,
 };
 pub use event::{
-    CommandContext, DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry, LinkInfo, Metadata,
-    NewEvent, ParseEventIdError, Payload, RecordedEvent, RecordedEventParts, RegistryDecodeError,
-    RegistryError, Shape, UpcastError, CAUSATION_ID, CORRELATION_ID,
+    CommandContext, DomainEvent, EnvelopeError, EventId, EventRegistration, EventRegistry,
+    LinkInfo, Metadata, NewEvent, ParseEventIdError, Payload, RecordedEvent, RecordedEventParts,
+    RegistryDecodeError, RegistryError, Shape, UpcastError, CAUSATION_ID, CORRELATION_ID,
 };
 pub use pubsub::{EventFilter, InMemorySubscriptionManager, PublishingStore, SubscriptionManager};
 pub use store::json::JsonStore;

@@ -172,11 +172,19 @@ mod tests {
 
     #[test]
     fn caused_by_keeps_the_correlation_or_starts_at_the_event() {
-        let with = event(Metadata::new().with_correlation_id("c-9").with("user", "ada"));
+        let with = event(
+            Metadata::new()
+                .with_correlation_id("c-9")
+                .with("user", "ada"),
+        );
         let context = CommandContext::caused_by(&with);
         assert_eq!(context.correlation_id(), "c-9");
         assert_eq!(context.causation_id(), with.id().to_string());
-        assert_eq!(context.metadata().get("user"), None, "only the chain is carried");
+        assert_eq!(
+            context.metadata().get("user"),
+            None,
+            "only the chain is carried"
+        );
 
         let without = event(Metadata::new());
         let context = CommandContext::caused_by(&without);

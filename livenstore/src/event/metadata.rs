@@ -100,7 +100,10 @@ impl Metadata {
     }
 
     fn insert_key(&mut self, key: Cow<'static, str>, value: String) -> Option<String> {
-        let pairs = Arc::make_mut(self.0.get_or_insert_with(|| Arc::new(Vec::with_capacity(2))));
+        let pairs = Arc::make_mut(
+            self.0
+                .get_or_insert_with(|| Arc::new(Vec::with_capacity(2))),
+        );
         match pairs.binary_search_by(|(k, _)| k.as_ref().cmp(key.as_ref())) {
             Ok(at) => Some(std::mem::replace(&mut pairs[at].1, value)),
             Err(at) => {
@@ -113,9 +116,7 @@ impl Metadata {
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         let pairs = self.0.as_ref()?;
-        let at = pairs
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-            .ok()?;
+        let at = pairs.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok()?;
         Some(pairs[at].1.as_str())
     }
 
@@ -181,7 +182,12 @@ mod tests {
         let pairs: Vec<_> = meta.iter().collect();
         assert_eq!(
             pairs,
-            [("a", "1"), ("causation_id", "c"), ("correlation_id", "r"), ("user", "bob")]
+            [
+                ("a", "1"),
+                ("causation_id", "c"),
+                ("correlation_id", "r"),
+                ("user", "bob")
+            ]
         );
         assert_eq!((meta.get("user"), meta.get("zzz")), (Some("bob"), None));
         assert_eq!(format!("{meta:?}").split_once('(').unwrap().0, "Metadata");

@@ -138,9 +138,8 @@ where
         let mut given = Vec::with_capacity(self.given.len());
         for (i, event) in self.given.iter().enumerate() {
             let number = i + 1;
-            let stored = recorded::<A>(event, &stream, number as u64).unwrap_or_else(|problem| {
-                panic!("{}: given event {number}: {problem}", self.name)
-            });
+            let stored = recorded::<A>(event, &stream, number as u64)
+                .unwrap_or_else(|problem| panic!("{}: given event {number}: {problem}", self.name));
             if let Err(err) = root.replay(&stored) {
                 panic!(
                     "{}: given event {number} ({}) cannot be replayed: {err}\n  {event:?}",

@@ -222,9 +222,8 @@ impl Outcome {
         let expected: Vec<Compared> = expected
             .into_iter()
             .map(|event| {
-                compared(&event.into()).unwrap_or_else(|problem| {
-                    panic!("{}: an expected event: {problem}", self.name)
-                })
+                compared(&event.into())
+                    .unwrap_or_else(|problem| panic!("{}: an expected event: {problem}", self.name))
             })
             .collect();
         let actual: Vec<Compared> = self

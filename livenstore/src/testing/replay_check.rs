@@ -16,8 +16,8 @@ use std::fmt::Debug;
 
 use super::event_diff::{debug_side_by_side, Compared};
 use crate::{
-    Aggregate, AggregateEvent, AggregateRoot, EventId, Payload, RecordedEvent,
-    RecordedEventParts, Timestamp,
+    Aggregate, AggregateEvent, AggregateRoot, EventId, Payload, RecordedEvent, RecordedEventParts,
+    Timestamp,
 };
 
 /// `event` as a store would hand it back as version `version` of `stream`: its JSON only.
@@ -29,9 +29,12 @@ pub(crate) fn recorded<A: Aggregate>(
 where
     A::Event: Debug,
 {
-    let new_event = event
-        .to_new_event()
-        .map_err(|err| format!("{} does not serialize: {err}\n  {event:?}", event.event_type()))?;
+    let new_event = event.to_new_event().map_err(|err| {
+        format!(
+            "{} does not serialize: {err}\n  {event:?}",
+            event.event_type()
+        )
+    })?;
     let payload = Payload::from_json(new_event.payload().as_str())
         .map_err(|err| format!("{} is not JSON: {err}", event.event_type()))?;
     Ok(RecordedEvent::from_parts(RecordedEventParts {
@@ -49,9 +52,12 @@ where
 
 /// `event` as the kit compares it.
 pub(crate) fn compared<E: AggregateEvent + Debug>(event: &E) -> Result<Compared, String> {
-    let new_event = event
-        .to_new_event()
-        .map_err(|err| format!("{} does not serialize: {err}\n  {event:?}", event.event_type()))?;
+    let new_event = event.to_new_event().map_err(|err| {
+        format!(
+            "{} does not serialize: {err}\n  {event:?}",
+            event.event_type()
+        )
+    })?;
     let json = new_event
         .payload()
         .to_value()
@@ -145,7 +151,9 @@ where
     let json = stored.payload().as_str();
     let decoded = A::Event::decode(stored.event_type(), stored.event_version(), json.as_bytes())
         .map_err(|err| {
-            format!("it does not decode from its own JSON: {err}\n  event: {event:?}\n  JSON: {json}")
+            format!(
+                "it does not decode from its own JSON: {err}\n  event: {event:?}\n  JSON: {json}"
+            )
         })?;
     let again = decoded
         .to_new_event()
