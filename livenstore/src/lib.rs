@@ -68,6 +68,8 @@ mod time;
 pub mod aggregate;
 pub mod backend;
 pub mod event;
+#[cfg(feature = "tokio")]
+pub mod nonblocking;
 pub mod pubsub;
 pub mod store;
 

@@ -286,6 +286,10 @@ impl<S: EventStore, M: SubscriptionManager> EventStore for PublishingStore<S, M>
         self.store.stream_version(stream)
     }
 
+    fn blocks(&self) -> bool {
+        self.store.blocks()
+    }
+
     fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
         self.store.has_gaps(stream)
     }

@@ -234,6 +234,15 @@ pub trait EventStore: Send + Sync {
             .map_or(0, |info| info.last_version))
     }
 
+    /// Whether a call to this store may block the calling thread on I/O (a disk, a network): the
+    /// async facade (`livenstore::nonblocking`, feature `tokio`) runs the calls of a store that
+    /// blocks on the runtime's blocking pool and calls one that does not inline. The default is
+    /// `true`; [`InMemoryStore`](crate::InMemoryStore) says `false` (its calls only take a
+    /// lock held for the length of an in-memory update); a store that wraps another forwards it.
+    fn blocks(&self) -> bool {
+        true
+    }
+
     /// Whether `stream` has lost versions: records a repair of damage moved out of the store,
     /// their versions kept taken ([`JsonStore::holes`](crate::JsonStore::holes)). Reads skip
     /// them, so a reader that needs every version (a [`Repository`](crate::Repository)

@@ -89,6 +89,10 @@ macro_rules! forward_event_store {
                 (**self).stream_version(stream)
             }
 
+            fn blocks(&self) -> bool {
+                (**self).blocks()
+            }
+
             fn has_gaps(&self, stream: &str) -> Result<bool, StoreError> {
                 (**self).has_gaps(stream)
             }

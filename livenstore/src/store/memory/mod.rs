@@ -354,6 +354,11 @@ impl EventStore for InMemoryStore {
         self.inner.state().last_position()
     }
 
+    /// `false`: a call takes a lock for the length of an in-memory update, never I/O.
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn snapshots(&self) -> Option<&dyn SnapshotStore> {
         Some(self)
     }
