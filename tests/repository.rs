@@ -208,6 +208,34 @@ fn transact_gives_up_after_the_configured_attempts() {
 }
 
 #[test]
+fn a_conflict_backoff_sets_the_attempts_and_waits_between_them() {
+    let policy = livenstore::pubsub::RetryPolicy::new(4)
+        .backoff(
+            std::time::Duration::from_millis(5),
+            std::time::Duration::from_millis(20),
+        )
+        .without_jitter();
+    let repo = Repository::new(InMemoryStore::new()).with_conflict_backoff(policy);
+    let calls = AtomicU32::new(0);
+    let started = std::time::Instant::now();
+    let err = repo
+        .transact::<Order, _, _>("o-1", |order| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let version = repo.store().stream_version("Order-o-1").unwrap();
+            let racer = NewEvent::from_domain(&line("racer", 1)).unwrap();
+            repo.store()
+                .append("Order-o-1", ExpectedVersion::Exact(version), vec![racer])
+                .unwrap();
+            order.apply(line("mine", 1))
+        })
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    // Waits of 5, 10 and 20 ms between the four attempts (sleeps never end early).
+    assert!(started.elapsed() >= std::time::Duration::from_millis(35));
+}
+
+#[test]
 fn transact_returns_the_handler_error_and_saves_nothing() {
     let repo = Repository::new(InMemoryStore::new());
     let err = repo

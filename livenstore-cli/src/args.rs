@@ -154,6 +154,26 @@ pub enum Command {
     /// exist.
     Append(AppendArgs),
 
+    /// List the consumers (name, checkpoint position, lag behind the store's head, parked
+    /// events), or reset or delete one's checkpoint. Stop a consumer before resetting it: a
+    /// running one saves its own position over the reset.
+    Consumers {
+        /// What to do; listing when absent.
+        #[command(subcommand)]
+        action: Option<ConsumersAction>,
+    },
+
+    /// List the events consumers parked after their last failed attempt, or ask a consumer to
+    /// re-deliver them, or drop them.
+    Parked {
+        /// List the parked events of this consumer only.
+        #[arg(long, value_name = "NAME")]
+        consumer: Option<String>,
+        /// What to do; listing when absent.
+        #[command(subcommand)]
+        action: Option<ParkedAction>,
+    },
+
     /// List the aggregate snapshots (type, id, version, size, fingerprint, snapshot version,
     /// time, and whether each was taken by the same code as the newest of its type), or delete
     /// those of one type.
@@ -169,6 +189,44 @@ pub enum Command {
         /// store's lock (directories).
         #[arg(long, value_name = "SECS", value_parser = parse_wait, requires = "delete")]
         wait: Option<Duration>,
+    },
+}
+
+/// `consumers reset` and `consumers delete`.
+#[derive(Debug, Subcommand)]
+pub enum ConsumersAction {
+    /// Set a consumer's checkpoint to position N (0, the default, rebuilds from the beginning):
+    /// it handles the events after N when it next starts.
+    Reset {
+        /// The consumer.
+        name: String,
+        /// The position it resumes after.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        to: u64,
+    },
+    /// Delete a consumer's checkpoint.
+    Delete {
+        /// The consumer.
+        name: String,
+    },
+}
+
+/// `parked replay` and `parked drop`.
+#[derive(Debug, Subcommand)]
+pub enum ParkedAction {
+    /// Ask a consumer to re-deliver its parked events, in position order (it does when it has
+    /// caught up with the store; a stopped one when it next starts and catches up).
+    Replay {
+        /// The consumer.
+        name: String,
+    },
+    /// Drop a consumer's parked events (all, or one with --id).
+    Drop {
+        /// The consumer.
+        name: String,
+        /// Only the event with this id.
+        #[arg(long, value_name = "ULID")]
+        id: Option<EventId>,
     },
 }
 

@@ -85,6 +85,9 @@ pub enum CliError {
     /// The store refused or failed an operation.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A consumer's checkpoint or parked events could not be read or written.
+    #[error("{0}")]
+    Consumers(#[from] livenstore::pubsub::CheckpointError),
     /// `export` met a damaged record.
     #[error(
         "{0}; `export --skip-damaged` writes every intact event and lists the damaged records"

@@ -7,9 +7,11 @@
 //! livenstore <DIR> streams | stream <NAME> | event <ID> | all | tail | stats | verify | repair
 //!                  | export [--skip-damaged] | import <FILE> | append <STREAM> <TYPE> <JSON|-|@FILE>
 //!                  | snapshots [--type T | --delete T]
+//!                  | consumers [reset NAME [--to N] | delete NAME]
+//!                  | parked [--consumer NAME] [replay NAME | drop NAME [--id ID]]
 //! livenstore --postgres <URL> [--schema NAME] streams | stream <NAME> | event <ID> | all | tail
 //!                  | stats | export | append <STREAM> <TYPE> <JSON|-|@FILE>
-//!                  | snapshots [--type T | --delete T]
+//!                  | snapshots [--type T | --delete T] | consumers [...] | parked [...]
 //! ```
 //!
 //! Exactly one of `DIR` and `--postgres URL` names the store. Commands work on both through the

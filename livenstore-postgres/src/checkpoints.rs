@@ -63,24 +63,30 @@ impl PostgresCheckpointStore {
         }
     }
 
-    /// Runs `statement` (prepared once per connection) on a pooled connection, and once more
-    /// on a checked one when the first was lost.
     fn run<T>(
         &self,
         operation: &'static str,
         text: &str,
         statement: impl Fn(&mut Conn, &Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, CheckpointError> {
-        connection::run(&self.store, |conn| {
-            // Both statements may run twice: a load writes nothing and a save is an upsert of
-            // the same value, so "before write" (retry after a lost connection) holds for both.
-            let prepared = prepared(conn, text).map_err(DbFailure::before_write)?;
-            statement(conn, &prepared).map_err(DbFailure::before_write)
-        })
-        .map_err(|failure| {
-            CheckpointError::Backend(failure.to_store_error(operation, &self.store.endpoint))
-        })
+        run_bookkeeping(&self.store, operation, text, statement)
     }
+}
+
+/// Runs `statement` (prepared once per connection) on a pooled connection, and once more on a
+/// checked one when the first was lost: for statements that may run twice (a read, an upsert of
+/// the same value, a delete), so "before write" holds for them all.
+pub(crate) fn run_bookkeeping<T>(
+    inner: &Inner,
+    operation: &'static str,
+    text: &str,
+    statement: impl Fn(&mut Conn, &Statement) -> Result<T, postgres::Error>,
+) -> Result<T, CheckpointError> {
+    connection::run(inner, |conn| {
+        let prepared = prepared(conn, text).map_err(DbFailure::before_write)?;
+        statement(conn, &prepared).map_err(DbFailure::before_write)
+    })
+    .map_err(|failure| CheckpointError::Backend(failure.to_store_error(operation, &inner.endpoint)))
 }
 
 impl CheckpointStore for PostgresCheckpointStore {
@@ -109,6 +115,27 @@ impl CheckpointStore for PostgresCheckpointStore {
             &self.store.sql.save_checkpoint,
             |conn, save| conn.execute(save, &params).map(drop),
         )
+    }
+
+    fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
+        let sql = &self.store.sql.list_checkpoints;
+        self.run("list checkpoints", sql, |conn, list| {
+            conn.query(list, &[])?
+                .iter()
+                .map(|row| {
+                    let position: PgCount = row.try_get(1)?;
+                    Ok((row.try_get(0)?, position.0))
+                })
+                .collect()
+        })
+    }
+
+    fn delete(&self, consumer: &str) -> Result<bool, CheckpointError> {
+        validate_consumer_name(consumer)?;
+        let sql = &self.store.sql.delete_checkpoint;
+        self.run("delete checkpoint", sql, |conn, delete| {
+            conn.execute(delete, &[&consumer]).map(|rows| rows > 0)
+        })
     }
 }
 

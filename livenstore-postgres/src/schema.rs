@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "snapshots",
         sql: include_str!("../sql/0004_snapshots.sql"),
     },
+    Migration {
+        version: 6,
+        name: "parked",
+        sql: include_str!("../sql/0006_parked.sql"),
+    },
 ];
 
 /// The schema version this crate creates and understands.

@@ -116,6 +116,22 @@ pub(crate) struct Sql {
     pub(crate) load_checkpoint: String,
     /// Stores position `$2` as the checkpoint of consumer `$1`.
     pub(crate) save_checkpoint: String,
+    /// Every checkpoint, by consumer.
+    pub(crate) list_checkpoints: String,
+    /// Deletes the checkpoint of consumer `$1`.
+    pub(crate) delete_checkpoint: String,
+    /// Parks an event (an upsert by consumer and event id).
+    pub(crate) park_event: String,
+    /// The parked events of consumer `$1` (of all with NULL), by consumer and position.
+    pub(crate) list_parked: String,
+    /// Removes the parked event `$2` of consumer `$1` (all of that consumer's with NULL).
+    pub(crate) remove_parked: String,
+    /// Records a replay request of consumer `$1`.
+    pub(crate) request_replay: String,
+    /// Whether consumer `$1` has a replay request.
+    pub(crate) replay_requested: String,
+    /// Deletes the replay request of consumer `$1`.
+    pub(crate) replay_done: String,
     /// Stores a snapshot (type `$1`, id `$2`, version `$3`, fingerprint `$4`, snapshot version
     /// `$5`, state `$6`, time `$7`) unless one of a higher version is stored; one row per row
     /// written (none when the stored one was kept).
@@ -294,6 +310,34 @@ impl Sql {
             ),
             last_position: format!("SELECT last_position FROM {s}.log_head WHERE id = 1"),
             load_checkpoint: format!("SELECT position FROM {s}.checkpoints WHERE consumer = $1"),
+            list_checkpoints: format!(
+                "SELECT consumer, position FROM {s}.checkpoints ORDER BY consumer"
+            ),
+            delete_checkpoint: format!("DELETE FROM {s}.checkpoints WHERE consumer = $1"),
+            park_event: format!(
+                "INSERT INTO {s}.parked_events (consumer, event_id, position, stream, event_type, \
+                 error, attempts, parked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (consumer, event_id) DO UPDATE SET position = EXCLUDED.position, \
+                 stream = EXCLUDED.stream, event_type = EXCLUDED.event_type, \
+                 error = EXCLUDED.error, attempts = EXCLUDED.attempts, \
+                 parked_at = EXCLUDED.parked_at"
+            ),
+            list_parked: format!(
+                "SELECT consumer, event_id, position, stream, event_type, error, attempts, \
+                 parked_at FROM {s}.parked_events WHERE $1::text IS NULL OR consumer = $1 \
+                 ORDER BY consumer, position"
+            ),
+            remove_parked: format!(
+                "DELETE FROM {s}.parked_events WHERE consumer = $1 \
+                 AND ($2::uuid IS NULL OR event_id = $2)"
+            ),
+            request_replay: format!(
+                "INSERT INTO {s}.parked_replays (consumer) VALUES ($1) ON CONFLICT DO NOTHING"
+            ),
+            replay_requested: format!(
+                "SELECT 1 FROM {s}.parked_replays WHERE consumer = $1"
+            ),
+            replay_done: format!("DELETE FROM {s}.parked_replays WHERE consumer = $1"),
             save_checkpoint: format!(
                 "INSERT INTO {s}.checkpoints (consumer, position) VALUES ($1, $2) \
                  ON CONFLICT (consumer) DO UPDATE \

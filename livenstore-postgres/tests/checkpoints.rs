@@ -21,6 +21,20 @@ fn save_load_and_overwrite() {
     let largest = i64::MAX as u64;
     checkpoints.save("projector", largest).unwrap();
     assert_eq!(checkpoints.load("projector").unwrap(), Some(largest));
+    assert_eq!(
+        checkpoints.list().unwrap(),
+        [
+            ("other.consumer_2".to_owned(), 0),
+            ("projector".to_owned(), largest)
+        ]
+    );
+    assert!(checkpoints.delete("projector").unwrap());
+    assert!(!checkpoints.delete("projector").unwrap());
+    assert_eq!(checkpoints.load("projector").unwrap(), None);
+    assert!(matches!(
+        checkpoints.delete("a/b"),
+        Err(CheckpointError::InvalidName { .. })
+    ));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! One module per command group; [`run`] dispatches.
 
 mod append;
+mod consumers;
 mod events;
 mod export;
 pub(crate) mod import;
@@ -81,6 +82,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             import::run(dir, &file, wait, json, &mut out)
         }
         Command::Append(args) => append::run(store, args, json, &mut out),
+        Command::Consumers { action } => consumers::consumers(store, action, json, &mut out),
+        Command::Parked { consumer, action } => {
+            consumers::parked(store, consumer.as_deref(), action, json, &mut out)
+        }
         Command::Snapshots {
             aggregate_type,
             delete,

@@ -160,6 +160,7 @@ impl<E: std::error::Error + 'static> RepositoryError<E> {
 pub struct Repository<S> {
     store: S,
     pub(super) max_attempts: u32,
+    pub(super) conflict_backoff: Option<crate::pubsub::RetryPolicy>,
     cache: Option<Mutex<StateCache>>,
     on_snapshot_problem: Arc<SnapshotHook>,
 }
@@ -203,6 +204,7 @@ impl<S: EventStore> Repository<S> {
         Repository {
             store,
             max_attempts: 5,
+            conflict_backoff: None,
             cache: None,
             on_snapshot_problem: Arc::new(snapshotting::warn),
         }

@@ -9,9 +9,32 @@
 //!   attempt would have.
 
 use super::repository::{Repository, RepositoryError};
+use crate::pubsub::RetryPolicy;
 use crate::{Aggregate, AggregateRoot, CommandContext, EventStore, Metadata};
 
 impl<S: EventStore> Repository<S> {
+    /// Retries a command that lost a version conflict as `policy` says: its attempts replace
+    /// [`with_max_attempts`](Self::with_max_attempts)'s, and it waits the policy's backoff
+    /// (exponential, with jitter) between them, so writers that collide spread out instead of
+    /// colliding again. Without it a conflict is retried at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use livenstore::pubsub::RetryPolicy;
+    /// use livenstore::{InMemoryStore, Repository};
+    ///
+    /// let policy = RetryPolicy::new(8).backoff(Duration::from_millis(1), Duration::from_millis(50));
+    /// let repo = Repository::new(InMemoryStore::new()).with_conflict_backoff(policy);
+    /// # drop(repo);
+    /// ```
+    pub fn with_conflict_backoff(mut self, policy: RetryPolicy) -> Self {
+        self.max_attempts = policy.max_attempts.max(1);
+        self.conflict_backoff = Some(policy);
+        self
+    }
+
     /// Loads aggregate `id` (new when absent), runs `f` on it and saves; on a version conflict,
     /// starts over from a fresh load, at most the configured number of attempts. Returns what `f`
     /// returned.
@@ -98,7 +121,12 @@ impl<S: EventStore> Repository<S> {
             let value = f(&mut root).map_err(RepositoryError::Handler)?;
             match self.save_with_metadata(&mut root, metadata) {
                 Ok(_) => return Ok(value),
-                Err(err) if err.is_conflict() && attempt < self.max_attempts => attempt += 1,
+                Err(err) if err.is_conflict() && attempt < self.max_attempts => {
+                    if let Some(policy) = &self.conflict_backoff {
+                        std::thread::sleep(policy.delay(attempt));
+                    }
+                    attempt += 1;
+                }
                 Err(err) => return Err(err),
             }
         }

@@ -58,6 +58,28 @@ pub trait CheckpointStore: Send + Sync {
     ///
     /// [`CheckpointError::InvalidName`], I/O errors.
     fn save(&self, consumer: &str, position: u64) -> Result<(), CheckpointError>;
+
+    /// Every consumer with a saved position, by name.
+    ///
+    /// # Errors
+    ///
+    /// I/O or backend errors; [`CheckpointError::Unsupported`] from a store that cannot list
+    /// (the default).
+    fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
+        Err(CheckpointError::Unsupported("list"))
+    }
+
+    /// Deletes the position of `consumer` (it starts from the beginning next time); returns
+    /// whether there was one.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::InvalidName`], I/O or backend errors;
+    /// [`CheckpointError::Unsupported`] from a store that cannot delete (the default).
+    fn delete(&self, consumer: &str) -> Result<bool, CheckpointError> {
+        let _ = consumer;
+        Err(CheckpointError::Unsupported("delete"))
+    }
 }
 
 /// Checks a consumer name: 1 to [`MAX_CONSUMER_NAME_BYTES`] bytes of ASCII letters, digits, `-`,
@@ -155,6 +177,25 @@ impl CheckpointStore for InMemoryCheckpointStore {
         positions.insert(consumer.to_owned(), position);
         Ok(())
     }
+
+    fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<_> = positions.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        all.sort();
+        Ok(all)
+    }
+
+    fn delete(&self, consumer: &str) -> Result<bool, CheckpointError> {
+        validate_consumer_name(consumer)?;
+        let mut positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(positions.remove(consumer).is_some())
+    }
 }
 
 /// Checkpoints in a directory: one file `<consumer>.checkpoint` per consumer holding the
@@ -211,7 +252,7 @@ impl FileCheckpointStore {
     }
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     move |source| CheckpointError::Io {
         path: path.to_owned(),
         source,
@@ -260,17 +301,51 @@ impl CheckpointStore for FileCheckpointStore {
         fs::rename(&tmp, &path).map_err(io_error(&path))?;
         sync_dir(&self.dir)
     }
+
+    fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
+        let entries = fs::read_dir(&self.dir).map_err(io_error(&self.dir))?;
+        let mut all = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_error(&self.dir))?;
+            let name = entry.file_name();
+            let Some(consumer) = name.to_str().and_then(|n| n.strip_suffix(".checkpoint")) else {
+                continue;
+            };
+            if validate_consumer_name(consumer).is_err() {
+                continue;
+            }
+            if let Some(position) = self.load(consumer)? {
+                all.push((consumer.to_owned(), position));
+            }
+        }
+        all.sort();
+        Ok(all)
+    }
+
+    fn delete(&self, consumer: &str) -> Result<bool, CheckpointError> {
+        validate_consumer_name(consumer)?;
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let path = self.path_of(consumer);
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&self.dir).map(|()| true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(CheckpointError::Io { path, source }),
+        }
+    }
 }
 
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), CheckpointError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_error(dir))
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), CheckpointError> {
+pub(super) fn sync_dir(_dir: &Path) -> Result<(), CheckpointError> {
     // Directories cannot be opened for syncing on this platform; the rename is what it offers.
     Ok(())
 }

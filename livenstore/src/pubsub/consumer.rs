@@ -1,15 +1,18 @@
 //! Named consumers that resume after their checkpoint.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::catch_up::{self, CatchUpSubscription, Progress};
 use super::catch_up_options::CatchUpOptions;
 use super::checkpoint::{validate_consumer_name, CheckpointStore};
-use super::delivery::{Delivery, StartFrom};
+use super::delivery::{Delivery, DeliveryHandler, StartFrom};
 use super::error::{HandlerError, SubscribeError, SubscriptionError, SubscriptionErrorKind};
 use super::filter::EventFilter;
 use super::manager::SubscriptionManager;
+use super::parked::ParkedEventStore;
+use super::retry::RetryPolicy;
+use super::retrying::RetryingHandler;
 use crate::EventStore;
 
 /// When a consumer saves its checkpoint. Whatever the policy, it also saves when it has caught
@@ -105,6 +108,8 @@ pub struct Consumer {
     checkpoints: Arc<dyn CheckpointStore>,
     policy: CheckpointPolicy,
     options: CatchUpOptions,
+    retry: Option<RetryPolicy>,
+    parked: Option<Arc<dyn ParkedEventStore>>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -135,7 +140,62 @@ impl Consumer {
             name,
             checkpoints,
             policy: CheckpointPolicy::default(),
+            retry: None,
+            parked: None,
         })
+    }
+
+    /// Retries a failed event as `policy` says before giving up on it (then it is parked, see
+    /// [`park_to`](Self::park_to), or goes to the handler-error policy). Without this call a
+    /// consumer that parks retries with [`RetryPolicy::default`] (3 attempts, 100 ms then
+    /// 200 ms, jitter) and one that does not park tries once. A retry waits on the consumer's
+    /// thread, so [`RunningConsumer::stop`] may wait for the rest of one backoff.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Parks events that fail every attempt in `parked` (durably, with the error, the attempts
+    /// and the time) and goes on, instead of stopping or skipping silently. Parked events are
+    /// re-delivered, in position order, when a replay is asked
+    /// ([`ParkedEventStore::request_replay`], `livenstore DIR parked replay NAME`): the consumer
+    /// does it each time it has caught up with the store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use livenstore::pubsub::{Consumer, EventFilter, InMemoryCheckpointStore};
+    /// use livenstore::pubsub::{InMemoryParkedStore, ParkedEventStore, RetryPolicy};
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, InMemorySubscriptionManager};
+    /// use livenstore::NewEvent;
+    ///
+    /// let store = Arc::new(InMemoryStore::new());
+    /// for body in ["1", "\"poison\"", "3"] {
+    ///     let event = NewEvent::from_json("Counted", body).unwrap();
+    ///     store.append("counter", ExpectedVersion::Any, vec![event]).unwrap();
+    /// }
+    /// let parked = Arc::new(InMemoryParkedStore::new());
+    /// let running = Consumer::new("sum", Arc::new(InMemoryCheckpointStore::new()))
+    ///     .unwrap()
+    ///     .retry(RetryPolicy::new(2).backoff(Duration::ZERO, Duration::ZERO))
+    ///     .park_to(parked.clone())
+    ///     .start(Arc::clone(&store), &InMemorySubscriptionManager::new(), EventFilter::all(),
+    ///         |delivery| {
+    ///             let _n = delivery.event().payload().to_value()?.as_u64().ok_or("not a number")?;
+    ///             Ok(())
+    ///         })
+    ///     .unwrap();
+    /// while running.position() < 3 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// let poison = parked.list(Some("sum")).unwrap();
+    /// assert_eq!((poison.len(), poison[0].position, poison[0].attempts), (1, 2, 2));
+    /// ```
+    pub fn park_to(mut self, parked: Arc<dyn ParkedEventStore>) -> Self {
+        self.parked = Some(parked);
+        self
     }
 
     /// When to save the checkpoint.
@@ -175,6 +235,30 @@ impl Consumer {
             ));
         }
         let saved = self.checkpoints.load(&self.name)?.unwrap_or(0);
+        let retry = self.retry.unwrap_or(if self.parked.is_some() {
+            RetryPolicy::default()
+        } else {
+            RetryPolicy::never()
+        });
+        let (handler, replay): (DeliveryHandler, Option<Replay>) =
+            if retry.max_attempts == 1 && self.parked.is_none() {
+                (Box::new(handler), None)
+            } else {
+                let wrapped = Arc::new(Mutex::new(RetryingHandler {
+                    consumer: self.name.clone(),
+                    handler,
+                    policy: retry,
+                    parked: self.parked.clone(),
+                }));
+                let for_replay = Arc::clone(&wrapped);
+                let replay_store = Arc::clone(&store);
+                (
+                    Box::new(move |delivery: &Delivery| lock(&wrapped).handle(delivery)),
+                    Some(Box::new(move || {
+                        lock(&for_replay).replay_if_requested(&*replay_store)
+                    })),
+                )
+            };
         let progress = Checkpointing {
             name: self.name.clone(),
             checkpoints: Arc::clone(&self.checkpoints),
@@ -183,6 +267,7 @@ impl Consumer {
             processed: saved,
             unsaved_deliveries: 0,
             last_save: Instant::now(),
+            replay,
         };
         let subscription = catch_up::start(
             store,
@@ -190,7 +275,7 @@ impl Consumer {
             StartFrom::After(saved),
             filter,
             self.options,
-            Box::new(handler),
+            handler,
             progress,
         )?;
         Ok(RunningConsumer {
@@ -198,6 +283,15 @@ impl Consumer {
             subscription,
         })
     }
+}
+
+/// Re-delivers parked events when asked (see `retrying.rs`).
+type Replay = Box<dyn FnMut() -> Result<(), HandlerError> + Send>;
+
+/// The wrapped handler, locked (only the consumer's thread takes the lock; a panic in the
+/// user's handler leaves nothing half-changed in the wrapper).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct Checkpointing {
@@ -208,6 +302,7 @@ struct Checkpointing {
     processed: u64,
     unsaved_deliveries: u64,
     last_save: Instant,
+    replay: Option<Replay>,
 }
 
 impl Checkpointing {
@@ -251,6 +346,16 @@ impl Progress for Checkpointing {
 
     fn idle(&mut self, report: &dyn Fn(SubscriptionError)) {
         self.save(report);
+        if let Some(replay) = &mut self.replay {
+            if let Err(error) = replay() {
+                report(SubscriptionError {
+                    subscription: self.name.clone(),
+                    event: None,
+                    kind: SubscriptionErrorKind::Handler(error),
+                    stopped: false,
+                });
+            }
+        }
     }
 
     fn finished(&mut self, report: &dyn Fn(SubscriptionError)) {

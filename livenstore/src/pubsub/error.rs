@@ -198,6 +198,9 @@ pub enum CheckpointError {
     /// A database backend keeping the checkpoints failed (the store's error says how).
     #[error("checkpoint store failed")]
     Backend(#[source] StoreError),
+    /// The checkpoint store cannot do this (a third-party store without `list` or `delete`).
+    #[error("this checkpoint store cannot {0}")]
+    Unsupported(&'static str),
 }
 
 /// What went wrong inside a subscription, as handed to the error hook.

@@ -11,7 +11,11 @@
 //!   [`Delivery`] says whether it is historical or live.
 //! - [`Consumer`]: a named catch-up subscription whose position is saved in a
 //!   [`CheckpointStore`] ([`InMemoryCheckpointStore`], [`FileCheckpointStore`]), so it resumes
-//!   after a restart. At-least-once: handlers get the event id as idempotency key.
+//!   after a restart. At-least-once: handlers get the event id as idempotency key. A failing
+//!   event is retried ([`RetryPolicy`]: attempts, exponential backoff, jitter) and, after the
+//!   last attempt, parked ([`ParkedEventStore`]: [`InMemoryParkedStore`], [`FileParkedStore`])
+//!   while the consumer goes on; parked events are re-delivered on request.
+//!   [`consumer_statuses`] lists consumers with their position, lag and parked count.
 //!
 //! Live subscriptions are lost on restart and deliver at-least-once only within the process;
 //! anything that must not miss events reads the store (catch-up subscription or consumer).
@@ -20,12 +24,17 @@ mod catch_up;
 mod catch_up_options;
 mod checkpoint;
 mod consumer;
+mod consumer_status;
 mod delivery;
 mod error;
 mod filter;
 mod manager;
+mod parked;
+mod parked_file;
 mod publishing;
 mod queue;
+mod retry;
+mod retrying;
 mod subscription;
 
 pub use catch_up::{subscribe_from, subscribe_from_with, CatchUpSubscription};
@@ -35,6 +44,7 @@ pub use checkpoint::{
     MAX_CONSUMER_NAME_BYTES,
 };
 pub use consumer::{CheckpointPolicy, Consumer, RunningConsumer};
+pub use consumer_status::{consumer_statuses, ConsumerStatus};
 pub use delivery::{Delivery, DeliveryHandler, StartFrom};
 pub use error::{
     CheckpointError, ErrorHook, HandlerError, PublishError, SubscribeError, SubscriptionError,
@@ -42,7 +52,10 @@ pub use error::{
 };
 pub use filter::{category_of, EventFilter, EventTypeSet};
 pub use manager::{InMemorySubscriptionManager, Notify, SubscriptionManager, Watch};
+pub use parked::{InMemoryParkedStore, ParkedEvent, ParkedEventStore};
+pub use parked_file::FileParkedStore;
 pub use publishing::{PublishingError, PublishingStore};
+pub use retry::RetryPolicy;
 pub use subscription::{
     BoxedHandler, OnHandlerError, QueueFullPolicy, Subscription, SubscriptionOptions,
     DEFAULT_QUEUE_CAPACITY,
