@@ -110,6 +110,7 @@ pub struct Consumer {
     options: CatchUpOptions,
     retry: Option<RetryPolicy>,
     parked: Option<Arc<dyn ParkedEventStore>>,
+    member: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -142,7 +143,55 @@ impl Consumer {
             policy: CheckpointPolicy::default(),
             retry: None,
             parked: None,
+            member: None,
         })
+    }
+
+    /// Makes this consumer member `index` (from 0) of a group of `count` named by the
+    /// consumer's name: it handles only the streams it owns ([`EventFilter::member_of`]: a
+    /// stable hash of the stream name), so each stream's events stay in order on one member,
+    /// and keeps its checkpoint (and parked events) as `<name>.member-<index>-of-<count>`.
+    ///
+    /// The assignment is static: a member that stops leaves its share unprocessed until it (the
+    /// same index of the same count) is back; changing `count` starts new checkpoints. Members
+    /// may run in one process or in several (with a shared checkpoint store, such as a
+    /// PostgreSQL store's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{mpsc, Arc};
+    /// use std::time::Duration;
+    /// use livenstore::pubsub::{stream_member, Consumer, EventFilter, InMemoryCheckpointStore};
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, InMemorySubscriptionManager};
+    /// use livenstore::NewEvent;
+    ///
+    /// let store = Arc::new(InMemoryStore::new());
+    /// for stream in ["account-1", "account-2", "account-3"] {
+    ///     let event = NewEvent::from_json("Opened", "{}").unwrap();
+    ///     store.append(stream, ExpectedVersion::Any, vec![event]).unwrap();
+    /// }
+    /// let checkpoints = Arc::new(InMemoryCheckpointStore::new());
+    /// let (tx, rx) = mpsc::channel();
+    /// let member = Consumer::new("mailer", checkpoints)
+    ///     .unwrap()
+    ///     .member(1, 2)
+    ///     .start(Arc::clone(&store), &InMemorySubscriptionManager::new(), EventFilter::all(),
+    ///         move |d| { tx.send(d.event().stream().to_owned())?; Ok(()) })
+    ///     .unwrap();
+    /// assert_eq!(member.name(), "mailer.member-1-of-2");
+    /// let mine = ["account-1", "account-2", "account-3"]
+    ///     .into_iter()
+    ///     .filter(|s| stream_member(s, 2) == 1)
+    ///     .count();
+    /// for _ in 0..mine {
+    ///     let stream = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    ///     assert_eq!(stream_member(&stream, 2), 1);
+    /// }
+    /// ```
+    pub fn member(mut self, index: u32, count: u32) -> Self {
+        self.member = Some((index, count));
+        self
     }
 
     /// Retries a failed event as `policy` says before giving up on it (then it is parked, see
@@ -218,7 +267,7 @@ impl Consumer {
     /// [`SubscribeError::InvalidOption`] for `Every { events: 0, .. }`; otherwise as
     /// [`subscribe_from_with`](super::subscribe_from_with).
     pub fn start<S, M, F>(
-        self,
+        mut self,
         store: Arc<S>,
         manager: &M,
         filter: EventFilter,
@@ -234,6 +283,21 @@ impl Consumer {
                 "a checkpoint every 0 events".into(),
             ));
         }
+        let filter = match self.member {
+            None => filter,
+            Some((index, count)) => {
+                if count == 0 || index >= count {
+                    return Err(SubscribeError::InvalidOption(format!(
+                        "member {index} of a group of {count}"
+                    )));
+                }
+                let name = format!("{}.member-{index}-of-{count}", self.name);
+                validate_consumer_name(&name)?;
+                self.options = self.options.name(name.clone());
+                self.name = name;
+                filter.member_of(index, count)
+            }
+        };
         let saved = self.checkpoints.load(&self.name)?.unwrap_or(0);
         let retry = self.retry.unwrap_or(if self.parked.is_some() {
             RetryPolicy::default()

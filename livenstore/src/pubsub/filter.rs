@@ -38,6 +38,8 @@ use crate::{DomainEvent, RecordedEvent};
 #[derive(Clone, PartialEq, Eq)]
 pub struct EventFilter {
     kind: Kind,
+    /// Only the streams of one member of a group: `(index, count)`.
+    share: Option<(u32, u32)>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -52,7 +54,10 @@ enum Kind {
 impl EventFilter {
     /// Every event.
     pub fn all() -> Self {
-        EventFilter { kind: Kind::All }
+        EventFilter {
+            kind: Kind::All,
+            share: None,
+        }
     }
 
     /// Events whose type is one of the types of the tuple `T` (`(A,)`, `(A, B)`, … up to 8).
@@ -94,6 +99,7 @@ impl EventFilter {
     pub fn stream(stream: impl AsRef<str>) -> Self {
         EventFilter {
             kind: Kind::Stream(Box::from(stream.as_ref())),
+            share: None,
         }
     }
 
@@ -101,6 +107,7 @@ impl EventFilter {
     pub fn category(category: impl AsRef<str>) -> Self {
         EventFilter {
             kind: Kind::Category(Box::from(category.as_ref())),
+            share: None,
         }
     }
 
@@ -110,7 +117,32 @@ impl EventFilter {
         names.dedup();
         EventFilter {
             kind: Kind::Types(names),
+            share: None,
         }
+    }
+
+    /// Only the events of the streams that member `index` of a group of `count` owns: each
+    /// stream belongs to exactly one member ([`stream_member`], a stable hash of its name), so
+    /// the members of a [`Consumer`](super::Consumer) group split a store between them and
+    /// each stream's events stay in order on one member. An `index` not below `count` matches
+    /// nothing; a `count` of 0 is taken as 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::pubsub::{stream_member, EventFilter};
+    ///
+    /// let streams = ["account-1", "account-2", "order-9", "user-3"];
+    /// for stream in streams {
+    ///     let owners: Vec<u32> = (0..3)
+    ///         .filter(|&i| EventFilter::all().member_of(i, 3).matches_parts("Any", stream))
+    ///         .collect();
+    ///     assert_eq!(owners, [stream_member(stream, 3)]);
+    /// }
+    /// ```
+    pub fn member_of(mut self, index: u32, count: u32) -> Self {
+        self.share = Some((index, count.max(1)));
+        self
     }
 
     /// Whether `event` passes the filter.
@@ -118,14 +150,19 @@ impl EventFilter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         // `All` does not read the event: on the publish path its fields may sit in a cache
         // line another core just wrote (the previous handler dropping its clone).
-        match self.kind {
-            Kind::All => true,
+        match (&self.kind, self.share) {
+            (Kind::All, None) => true,
             _ => self.matches_parts(event.event_type(), event.stream()),
         }
     }
 
     /// Whether an event of type `event_type` appended to `stream` passes the filter.
     pub fn matches_parts(&self, event_type: &str, stream: &str) -> bool {
+        if let Some((index, count)) = self.share {
+            if stream_member(stream, count) != index {
+                return false;
+            }
+        }
         match &self.kind {
             Kind::All => true,
             Kind::Types(names) => names.iter().any(|n| &**n == event_type),
@@ -136,7 +173,7 @@ impl EventFilter {
 
     /// Whether the filter lets every event through.
     pub fn is_all(&self) -> bool {
-        matches!(self.kind, Kind::All)
+        matches!(self.kind, Kind::All) && self.share.is_none()
     }
 }
 
@@ -149,6 +186,9 @@ impl Default for EventFilter {
 
 impl fmt::Debug for EventFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((index, count)) = self.share {
+            write!(f, "member {index} of {count}: ")?;
+        }
         match &self.kind {
             Kind::All => f.write_str("EventFilter::All"),
             Kind::Types(names) => f.debug_tuple("EventFilter::Types").field(names).finish(),
@@ -156,6 +196,29 @@ impl fmt::Debug for EventFilter {
             Kind::Category(c) => f.debug_tuple("EventFilter::Category").field(c).finish(),
         }
     }
+}
+
+/// The member of a group of `count` (0 taken as 1) that owns `stream`: the FNV-1a 64 hash of
+/// its name modulo `count`. Stable across processes, machines and versions of this crate, so
+/// members started anywhere agree.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::pubsub::stream_member;
+///
+/// assert_eq!(stream_member("account-1", 1), 0);
+/// assert_eq!(stream_member("account-1", 4), stream_member("account-1", 4));
+/// assert!(stream_member("account-1", 4) < 4);
+/// ```
+pub fn stream_member(stream: &str, count: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in stream.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // The remainder is below `count`, a u32.
+    u32::try_from(hash % u64::from(count.max(1))).unwrap_or(0)
 }
 
 /// The category of a stream: its name before the first `-` (the whole name when it has none).

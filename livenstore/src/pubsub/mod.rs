@@ -50,7 +50,7 @@ pub use error::{
     CheckpointError, ErrorHook, HandlerError, PublishError, SubscribeError, SubscriptionError,
     SubscriptionErrorKind,
 };
-pub use filter::{category_of, EventFilter, EventTypeSet};
+pub use filter::{category_of, stream_member, EventFilter, EventTypeSet};
 pub use manager::{InMemorySubscriptionManager, Notify, SubscriptionManager, Watch};
 pub use parked::{InMemoryParkedStore, ParkedEvent, ParkedEventStore};
 pub use parked_file::FileParkedStore;
