@@ -241,6 +241,19 @@ pub(crate) fn metadata_json(metadata: &Metadata) -> Option<String> {
     Some(serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_owned()))
 }
 
+/// What the correlation index of migration 5 holds for `correlation_id`: the id as
+/// [`metadata_json`] writes it inside its JSON string, escapes included, quotes excluded (`a\"b`
+/// for `a"b`). The same serializer writes both, so they agree on every character.
+pub(crate) fn correlation_id_key(correlation_id: &str) -> String {
+    // A string always serializes, with its quotes; the fallbacks are never taken.
+    let quoted = serde_json::to_string(correlation_id).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// A `bigint` count, position or version: not negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PgCount(pub(crate) u64);
@@ -419,6 +432,21 @@ mod tests {
             metadata_json(&Metadata::new().with("k", "v")).as_deref(),
             Some(r#"{"k":"v"}"#)
         );
+    }
+
+    #[test]
+    fn correlation_keys_are_the_ids_as_metadata_writes_them() {
+        for id in ["req-1", r#"q"u\o"#, "tab\tnul\u{0}", "café 🚚", "a/b"] {
+            let key = correlation_id_key(id);
+            let written = metadata_json(&Metadata::new().with_correlation_id(id).with("z", "1"))
+                .expect("not empty");
+            assert!(
+                written.starts_with(&format!(r#"{{"correlation_id":"{key}","#)),
+                "{written} for {key}"
+            );
+        }
+        assert_eq!(correlation_id_key(r#"a"b"#), r#"a\"b"#);
+        assert_eq!(correlation_id_key("\u{0}"), r"\u0000");
     }
 
     #[test]

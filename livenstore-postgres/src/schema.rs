@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "snapshots",
         sql: include_str!("../sql/0004_snapshots.sql"),
     },
+    Migration {
+        version: 5,
+        name: "correlation_index",
+        sql: include_str!("../sql/0005_correlation_index.sql"),
+    },
 ];
 
 /// The schema version this crate creates and understands.
@@ -124,6 +129,16 @@ pub(crate) fn migrate(client: &mut postgres::Client, schema: &str) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_correlation_index_is_on_the_expression_reads_use() {
+        let index = MIGRATIONS[4].sql;
+        let expression = format!(
+            "substring(metadata::text FROM {})",
+            crate::sql::CORRELATION_ID_PATTERN
+        );
+        assert!(index.contains(&expression), "{expression} not in {index}");
+    }
 
     #[test]
     fn versions_are_contiguous_from_one() {
