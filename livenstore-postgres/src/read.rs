@@ -159,19 +159,22 @@ pub(crate) fn read_time_range(
 }
 
 /// Events whose metadata's correlation id is `correlation_id`, in position order: one lookup of
-/// the index of migration 5, with the id escaped as the index holds it.
+/// the index of migration 5 by the id's key, keeping the rows whose id is the one asked for
+/// (ids with a quote may share a key).
 pub(crate) fn read_correlated(
     inner: &Inner,
     correlation_id: &str,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     validate_correlation_id(correlation_id)?;
     let key = correlation_id_key(correlation_id);
-    events(
+    let mut found = events(
         inner,
         "read_correlated",
         &inner.sql.read_correlated,
         &[&key],
-    )
+    )?;
+    found.retain(|e| e.metadata().correlation_id() == Some(correlation_id));
+    Ok(found)
 }
 
 fn stream_info_row(row: &Row) -> Result<StreamInfo, postgres::Error> {

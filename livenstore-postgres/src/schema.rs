@@ -133,10 +133,7 @@ mod tests {
     #[test]
     fn the_correlation_index_is_on_the_expression_reads_use() {
         let index = MIGRATIONS[4].sql;
-        let expression = format!(
-            "substring(metadata::text FROM {})",
-            crate::sql::CORRELATION_ID_PATTERN
-        );
+        let expression = crate::sql::CORRELATION_KEY.replace("e.metadata", "metadata");
         assert!(index.contains(&expression), "{expression} not in {index}");
     }
 

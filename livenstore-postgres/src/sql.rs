@@ -27,11 +27,13 @@
 pub(crate) const EVENT_COLUMNS: &str = "e.position, e.id, e.stream, e.version, e.event_type, \
      e.recorded_at, e.metadata, e.payload, e.event_version";
 
-/// The pattern that finds the correlation id in an event's metadata text, as the index of
-/// migration 5 (`sql/0005_correlation_index.sql`) reads it: the escaped text of the
-/// `correlation_id` member's JSON string (see the migration for why the text, not the JSON).
-/// A query uses the index only with this exact expression.
-pub(crate) const CORRELATION_ID_PATTERN: &str = r#"'[{,]"correlation_id":"((?:[^"\\]|\\.)*)"'"#;
+/// The key of an event's correlation id in the index of migration 5
+/// (`sql/0005_correlation_index.sql`), read from the metadata's text of table alias `e`: the
+/// id's escaped JSON text up to its first quote (see the migration for why the text, not the
+/// JSON). The index is on this expression without the alias; a query uses it only with this
+/// exact expression.
+pub(crate) const CORRELATION_KEY: &str =
+    r#"NULLIF(split_part(split_part(e.metadata::text, '"correlation_id":"', 2), '"', 1), '')"#;
 
 /// How many columns [`EVENT_COLUMNS`] lists: a statement's own columns follow at this index.
 pub(crate) const EVENT_COLUMN_COUNT: usize = 9;
@@ -112,8 +114,9 @@ pub(crate) struct Sql {
     pub(crate) read_by_type: String,
     /// Events recorded in `[$1, $2)`, in position order.
     pub(crate) read_time_range: String,
-    /// Events whose correlation id is `$1`, escaped as in a JSON string without its quotes
+    /// Events whose correlation id's key ([`CORRELATION_KEY`]) is `$1`
     /// (`codec::correlation_id_key`), in position order: a lookup of the index of migration 5.
+    /// Ids that share a key are told apart by the caller.
     pub(crate) read_correlated: String,
     /// Stream `$1`: name, version, first and last recorded times.
     pub(crate) stream_info: String,
@@ -295,7 +298,7 @@ impl Sql {
             ),
             read_correlated: format!(
                 "SELECT {EVENT_COLUMNS} FROM {s}.events e \
-                 WHERE substring(e.metadata::text FROM {CORRELATION_ID_PATTERN}) = $1::text \
+                 WHERE {CORRELATION_KEY} = $1::text \
                  ORDER BY e.position"
             ),
             stream_info: format!(

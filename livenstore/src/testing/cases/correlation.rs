@@ -126,6 +126,7 @@ pub fn read_correlated_matches_ids_exactly<S: EventStore + ?Sized>(store: &S) {
     let longest = "c".repeat(MAX_CORRELATION_ID_BYTES);
     let ids = [
         r#"quote"d \ back\slash"#,
+        r#"quote"d, another id up to its quote"#,
         "naïve café 🚚",
         "  spaced  ",
         r#"{"correlation_id":"x"}"#,
