@@ -29,7 +29,9 @@ fn fill(store: &JsonStore, events: u64) {
         let batch: Vec<_> = (i..(i + 1_000).min(events)).map(event).collect();
         let stream = format!("user-{}", i % 1_000);
         i += batch.len() as u64;
-        store.append(&stream, ExpectedVersion::Any, batch).expect("append");
+        store
+            .append(&stream, ExpectedVersion::Any, batch)
+            .expect("append");
     }
 }
 

@@ -70,6 +70,21 @@ pub enum Command {
         id: EventId,
     },
 
+    /// Print the causal tree of the conversation an event belongs to.
+    ///
+    /// Every event with its correlation id (metadata `correlation_id`), each under the event its
+    /// `causation_id` names (the others are roots), roots and children in position order,
+    /// indented two spaces per level: `POSITION  STREAM@VERSION  TYPE  ID`, the event asked
+    /// about marked `<- asked`. For an event without a correlation id: the event and the events
+    /// whose causation id is its id (a scan of the events stored after it). --json: one object
+    /// per event, as `all --json` prints it, with `depth`, `parent` (the parent's id, null for a
+    /// root) and `asked`.
+    Trace {
+        /// The event's id (a 26-character ULID).
+        #[arg(value_name = "EVENT_ID")]
+        id: EventId,
+    },
+
     /// Print the events of the whole store in global order.
     All {
         /// First global position to print.

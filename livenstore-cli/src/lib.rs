@@ -4,12 +4,13 @@
 //! [`main`]; everything is here, one module per command group.
 //!
 //! ```text
-//! livenstore <DIR> streams | stream <NAME> | event <ID> | all | tail | stats | verify | repair
+//! livenstore <DIR> streams | stream <NAME> | event <ID> | trace <ID> | all | tail | stats | verify | repair
 //!                  | export [--skip-damaged] | import <FILE> | append <STREAM> <TYPE> <JSON|-|@FILE>
 //!                  | snapshots [--type T | --delete T]
 //!                  | consumers [reset NAME [--to N] | delete NAME]
 //!                  | parked [--consumer NAME] [replay NAME | drop NAME [--id ID]]
-//! livenstore --postgres <URL> [--schema NAME] streams | stream <NAME> | event <ID> | all | tail
+//! livenstore --postgres <URL> [--schema NAME] streams | stream <NAME> | event <ID> | trace <ID>
+//!                  | all | tail
 //!                  | stats | export | append <STREAM> <TYPE> <JSON|-|@FILE>
 //!                  | snapshots [--type T | --delete T] | consumers [...] | parked [...]
 //! ```

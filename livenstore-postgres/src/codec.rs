@@ -241,6 +241,17 @@ pub(crate) fn metadata_json(metadata: &Metadata) -> Option<String> {
     Some(serde_json::to_string(metadata).unwrap_or_else(|_| "{}".to_owned()))
 }
 
+/// What the correlation index of migration 5 holds for `correlation_id`: the id as
+/// [`metadata_json`] writes it inside its JSON string, escapes included, up to its first quote
+/// (`a\` for `a"b`: ids with a quote may share a key). The same serializer writes both, so
+/// they agree on every character.
+pub(crate) fn correlation_id_key(correlation_id: &str) -> String {
+    // A string always serializes, with its quotes; the fallback is never taken.
+    let quoted = serde_json::to_string(correlation_id).unwrap_or_default();
+    let escaped = quoted.get(1..).unwrap_or_default();
+    escaped.split('"').next().unwrap_or_default().to_owned()
+}
+
 /// A `bigint` count, position or version: not negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PgCount(pub(crate) u64);
@@ -419,6 +430,33 @@ mod tests {
             metadata_json(&Metadata::new().with("k", "v")).as_deref(),
             Some(r#"{"k":"v"}"#)
         );
+    }
+
+    #[test]
+    fn correlation_keys_are_the_ids_as_metadata_writes_them() {
+        for id in [
+            "req-1",
+            r#"q"u\o"#,
+            "tab\tnul\u{0}",
+            "café 🚚",
+            "a/b",
+            r#"""#,
+        ] {
+            let key = correlation_id_key(id);
+            let written = metadata_json(&Metadata::new().with_correlation_id(id).with("z", "1"))
+                .expect("not empty");
+            // What the index expression reads: after `"correlation_id":"`, up to the next `"`.
+            let indexed = written
+                .split(r#""correlation_id":""#)
+                .nth(1)
+                .and_then(|rest| rest.split('"').next());
+            assert_eq!(indexed, Some(key.as_str()), "{written}");
+            assert!(!key.is_empty(), "{id:?}");
+        }
+        assert_eq!(correlation_id_key(r#"a"b"#), r"a\");
+        assert_eq!(correlation_id_key(r#"a"c"#), r"a\");
+        assert_eq!(correlation_id_key("\u{0}x"), r"\u0000x");
+        assert_eq!(correlation_id_key("plain"), "plain");
     }
 
     #[test]

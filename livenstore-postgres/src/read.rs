@@ -1,4 +1,5 @@
-//! Reads: events by id, stream, position, type and time; stream information; the last position.
+//! Reads: events by id, stream, position, type, time and correlation id; stream information; the
+//! last position.
 //!
 //! Invariants:
 //! - Every read is one statement, so it sees one snapshot. Appends commit one after another and
@@ -10,12 +11,12 @@
 //! - A read that loses its connection is run once more on a fresh one (reads write nothing).
 //! - Rows are decoded by `codec`, which refuses stored values that break its rules.
 
-use livenstore::backend::{validate_event_type, validate_stream_name};
+use livenstore::backend::{validate_correlation_id, validate_event_type, validate_stream_name};
 use livenstore::{EventId, LinkInfo, RecordedEvent, StoreError, StreamInfo, Timestamp};
 use postgres::types::ToSql;
 use postgres::Row;
 
-use crate::codec::{bigint, EventDecoder, PgCount, PgId, PgTime};
+use crate::codec::{bigint, correlation_id_key, EventDecoder, PgCount, PgId, PgTime};
 use crate::connection::{self, prepared, DbFailure};
 use crate::error::{self, MISSING_HEAD};
 use crate::inner::Inner;
@@ -155,6 +156,25 @@ pub(crate) fn read_time_range(
         &inner.sql.read_time_range,
         &params,
     )
+}
+
+/// Events whose metadata's correlation id is `correlation_id`, in position order: one lookup of
+/// the index of migration 5 by the id's key, keeping the rows whose id is the one asked for
+/// (ids with a quote may share a key).
+pub(crate) fn read_correlated(
+    inner: &Inner,
+    correlation_id: &str,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    validate_correlation_id(correlation_id)?;
+    let key = correlation_id_key(correlation_id);
+    let mut found = events(
+        inner,
+        "read_correlated",
+        &inner.sql.read_correlated,
+        &[&key],
+    )?;
+    found.retain(|e| e.metadata().correlation_id() == Some(correlation_id));
+    Ok(found)
 }
 
 fn stream_info_row(row: &Row) -> Result<StreamInfo, postgres::Error> {

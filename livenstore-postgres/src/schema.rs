@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../sql/0004_snapshots.sql"),
     },
     Migration {
+        version: 5,
+        name: "correlation_index",
+        sql: include_str!("../sql/0005_correlation_index.sql"),
+    },
+    Migration {
         version: 6,
         name: "parked",
         sql: include_str!("../sql/0006_parked.sql"),
@@ -129,6 +134,13 @@ pub(crate) fn migrate(client: &mut postgres::Client, schema: &str) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_correlation_index_is_on_the_expression_reads_use() {
+        let index = MIGRATIONS[4].sql;
+        let expression = crate::sql::CORRELATION_KEY.replace("e.metadata", "metadata");
+        assert!(index.contains(&expression), "{expression} not in {index}");
+    }
 
     #[test]
     fn versions_are_contiguous_from_one() {

@@ -27,6 +27,14 @@
 pub(crate) const EVENT_COLUMNS: &str = "e.position, e.id, e.stream, e.version, e.event_type, \
      e.recorded_at, e.metadata, e.payload, e.event_version";
 
+/// The key of an event's correlation id in the index of migration 5
+/// (`sql/0005_correlation_index.sql`), read from the metadata's text of table alias `e`: the
+/// id's escaped JSON text up to its first quote (see the migration for why the text, not the
+/// JSON). The index is on this expression without the alias; a query uses it only with this
+/// exact expression.
+pub(crate) const CORRELATION_KEY: &str =
+    r#"NULLIF(split_part(split_part(e.metadata::text, '"correlation_id":"', 2), '"', 1), '')"#;
+
 /// How many columns [`EVENT_COLUMNS`] lists: a statement's own columns follow at this index.
 pub(crate) const EVENT_COLUMN_COUNT: usize = 9;
 
@@ -106,6 +114,10 @@ pub(crate) struct Sql {
     pub(crate) read_by_type: String,
     /// Events recorded in `[$1, $2)`, in position order.
     pub(crate) read_time_range: String,
+    /// Events whose correlation id's key ([`CORRELATION_KEY`]) is `$1`
+    /// (`codec::correlation_id_key`), in position order: a lookup of the index of migration 5.
+    /// Ids that share a key are told apart by the caller.
+    pub(crate) read_correlated: String,
     /// Stream `$1`: name, version, first and last recorded times.
     pub(crate) stream_info: String,
     /// Every stream, as `stream_info`, sorted by name.
@@ -298,6 +310,11 @@ impl Sql {
             read_time_range: format!(
                 "SELECT {EVENT_COLUMNS} FROM {s}.events e \
                  WHERE e.recorded_at >= $1::timestamptz AND e.recorded_at < $2::timestamptz \
+                 ORDER BY e.position"
+            ),
+            read_correlated: format!(
+                "SELECT {EVENT_COLUMNS} FROM {s}.events e \
+                 WHERE {CORRELATION_KEY} = $1::text \
                  ORDER BY e.position"
             ),
             stream_info: format!(

@@ -299,6 +299,12 @@ impl EventStore for PostgresStore {
         link::link(&self.inner, id, stream)
     }
 
+    /// One lookup of the `events_correlation_id` index (migration 5): the cost grows with the
+    /// conversation, not with the store.
+    fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        read::read_correlated(&self.inner, correlation_id)
+    }
+
     fn last_position(&self) -> Result<u64, StoreError> {
         read::last_position(&self.inner)
     }

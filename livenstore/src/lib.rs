@@ -10,6 +10,7 @@
 //! | [`store`] | `src/store/` | the [`EventStore`] trait and [`StoreError`]; [`InMemoryStore`] (`memory/`), [`JsonStore`] (`json/`) |
 //! | [`backend`] | `src/backend/` | the kit for writing a store: the append rules, stream names, a guide |
 //! | [`pubsub`] | `src/pubsub/` | subscriptions, catch-up subscriptions, consumers and their checkpoints |
+//! | [`trace`] | `src/trace/` | the events of one conversation arranged by causation ([`CausalTree`]) |
 //! | `testing` | `src/testing/` | the conformance suite every store passes (feature `testing`) |
 //!
 //! Every item a user names is also re-exported here, at the crate root.
@@ -72,6 +73,7 @@ pub mod event;
 pub mod nonblocking;
 pub mod pubsub;
 pub mod store;
+pub mod trace;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -90,6 +92,7 @@ pub use store::json::JsonStore;
 pub use store::memory::InMemoryStore;
 pub use store::{AppendResult, EventStore, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 pub use time::{ParseTimestampError, Timestamp};
+pub use trace::{CausalTree, TracedEvent};
 
 /// `#[derive(DomainEvent)]`: see [`DomainEvent`](trait@DomainEvent).
 pub use livenstore_derive::DomainEvent;

@@ -10,6 +10,7 @@ mod snapshots;
 mod stats;
 mod streams;
 mod tail;
+mod trace;
 mod verify;
 
 use crate::args::{Cli, Command};
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             events::stream(store, &name, from, limit, json, &mut out)
         }
         Command::Event { id } => events::event(store, id, json, &mut out),
+        Command::Trace { id } => trace::run(store, id, json, &mut out),
         Command::All {
             from,
             event_type,

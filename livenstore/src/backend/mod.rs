@@ -17,7 +17,10 @@
 //!    [`RecordedEvent::from_parts`](crate::RecordedEvent::from_parts) from
 //!    [`RecordedEventParts`]; events read through a link carry a [`LinkInfo`]
 //!    ([`RecordedEvent::with_link`](crate::RecordedEvent::with_link)). Reads validate stream
-//!    names with [`validate_stream_name`].
+//!    names with [`validate_stream_name`]. The provided
+//!    [`read_correlated`](EventStore::read_correlated) scans the whole log; a store that can
+//!    find a conversation's events faster overrides it, calling [`validate_correlation_id`]
+//!    first.
 //! 4. **Run the conformance suite** in your tests: enable the `testing` feature and call
 //!    `livenstore::conformance_tests!` with a function that makes a fresh store (see
 //!    `livenstore::testing`). Subscriptions and consumers work on any `EventStore`
@@ -67,9 +70,11 @@ mod validation;
 
 pub use idempotency::check_idempotent;
 pub use stream_name::{validate_stream_name, MAX_STREAM_NAME_BYTES};
+pub(crate) use validation::is_indexable_correlation_id;
 pub use validation::{
-    check_no_repeated_id, check_payload_size, validate_append, validate_event_type,
-    validate_event_version, MAX_EVENT_VERSION, MAX_PAYLOAD_BYTES,
+    check_no_repeated_id, check_payload_size, validate_append, validate_correlation_id,
+    validate_event_type, validate_event_version, MAX_CORRELATION_ID_BYTES, MAX_EVENT_VERSION,
+    MAX_PAYLOAD_BYTES,
 };
 
 #[doc(no_inline)]

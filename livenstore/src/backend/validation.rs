@@ -1,5 +1,5 @@
 //! What every backend checks of an append's input before it writes: event type names and
-//! versions, payload sizes, ids given twice in one call.
+//! versions, payload sizes, ids given twice in one call; and of a lookup by correlation id.
 
 use super::stream_name::{has_control, validate_stream_name};
 use crate::{NewEvent, StoreError};
@@ -10,6 +10,51 @@ pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 /// The largest event version a store accepts ([`NewEvent::event_version`]): `i32::MAX`, so that
 /// every backend can keep it in a 32-bit signed column.
 pub const MAX_EVENT_VERSION: u32 = i32::MAX as u32;
+
+/// The longest correlation id [`EventStore::read_correlated`](crate::EventStore::read_correlated)
+/// looks up, in bytes (1 KiB: a UUID is 36, a W3C trace id 32). Appends do not limit metadata, so
+/// an event may carry a longer one; no lookup finds it, and the built-in stores do not index it.
+pub const MAX_CORRELATION_ID_BYTES: usize = 1024;
+
+/// Checks a correlation id to look up: not empty, at most [`MAX_CORRELATION_ID_BYTES`]. Every
+/// store calls it first in [`read_correlated`](crate::EventStore::read_correlated), so every
+/// store refuses the same ids.
+///
+/// # Errors
+///
+/// [`StoreError::InvalidArgument`] saying what is wrong.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::{validate_correlation_id, MAX_CORRELATION_ID_BYTES};
+///
+/// assert!(validate_correlation_id("req-42").is_ok());
+/// assert!(validate_correlation_id("").is_err());
+/// assert!(validate_correlation_id(&"x".repeat(MAX_CORRELATION_ID_BYTES + 1)).is_err());
+/// ```
+pub fn validate_correlation_id(correlation_id: &str) -> Result<(), StoreError> {
+    if correlation_id.is_empty() {
+        return Err(StoreError::InvalidArgument(
+            "the correlation id to look up is empty".to_owned(),
+        ));
+    }
+    if correlation_id.len() > MAX_CORRELATION_ID_BYTES {
+        return Err(StoreError::InvalidArgument(format!(
+            "the correlation id to look up is {} bytes long, over the limit of \
+             {MAX_CORRELATION_ID_BYTES}",
+            correlation_id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `correlation_id` is one a lookup may ask for ([`validate_correlation_id`]): what
+/// the built-in stores' correlation indexes hold, so an id no lookup can find costs nothing.
+#[inline]
+pub(crate) fn is_indexable_correlation_id(correlation_id: &str) -> bool {
+    !correlation_id.is_empty() && correlation_id.len() <= MAX_CORRELATION_ID_BYTES
+}
 
 /// Checks an event version: from 1 to [`MAX_EVENT_VERSION`].
 ///

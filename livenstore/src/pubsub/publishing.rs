@@ -278,6 +278,10 @@ impl<S: EventStore, M: SubscriptionManager> EventStore for PublishingStore<S, M>
         self.store.link_to_stream(id, stream)
     }
 
+    fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.store.read_correlated(correlation_id)
+    }
+
     fn last_position(&self) -> Result<u64, StoreError> {
         self.store.last_position()
     }

@@ -1,8 +1,12 @@
 //! [`EventStore`]: the trait every store implements, with what its calls report
-//! ([`AppendResult`], [`StreamInfo`]).
+//! ([`AppendResult`], [`StreamInfo`]), and [`CORRELATION_SCAN_PAGE`], the page of the provided
+//! [`EventStore::read_correlated`] scan.
 
 use super::{ExpectedVersion, Snapshot, SnapshotStore, StoreError};
 use crate::{EventId, NewEvent, RecordedEvent, Timestamp};
+
+/// How many events the provided [`EventStore::read_correlated`] reads at a time in its scan.
+pub const CORRELATION_SCAN_PAGE: usize = 1000;
 
 /// What a successful append reports.
 ///
@@ -215,6 +219,65 @@ pub trait EventStore: Send + Sync {
     /// [`StoreError::EventNotFound`], [`StoreError::InvalidStreamName`],
     /// [`StoreError::InvalidArgument`] when the event already is in `stream`, I/O errors.
     fn link_to_stream(&self, id: EventId, stream: &str) -> Result<u64, StoreError>;
+
+    /// Every event whose metadata [`CORRELATION_ID`](crate::CORRELATION_ID) is `correlation_id`
+    /// (the events of one conversation), in position order. Links are not included: each
+    /// event appears once, as appended. An id no event carries reads as empty.
+    ///
+    /// The provided implementation is a **scan**: it reads the whole log through
+    /// [`read_all`](Self::read_all), [`CORRELATION_SCAN_PAGE`] events at a time, and keeps the
+    /// matching ones, so it costs a read of every event (and as a read of every event it fails
+    /// where `read_all` would). The built-in stores override it with an index, so a lookup costs
+    /// about a read of the events it returns; a store that wraps another forwards it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidArgument`] for an empty id or one longer than
+    /// [`MAX_CORRELATION_ID_BYTES`](crate::backend::MAX_CORRELATION_ID_BYTES) (checked by
+    /// [`validate_correlation_id`](crate::backend::validate_correlation_id) before anything
+    /// is read); [`StoreError::Closed`], I/O errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore::{EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent};
+    ///
+    /// let store = InMemoryStore::new();
+    /// let in_conversation = |kind: &str, conversation: &str| {
+    ///     NewEvent::from_json(kind.to_owned(), "{}")
+    ///         .unwrap()
+    ///         .with_metadata(Metadata::new().with_correlation_id(conversation))
+    /// };
+    /// store.append("order-1", ExpectedVersion::Any, vec![in_conversation("OrderPlaced", "req-1")]).unwrap();
+    /// store.append("order-2", ExpectedVersion::Any, vec![in_conversation("OrderPlaced", "req-2")]).unwrap();
+    /// store.append("stock-7", ExpectedVersion::Any, vec![in_conversation("StockReserved", "req-1")]).unwrap();
+    ///
+    /// let conversation = store.read_correlated("req-1").unwrap();
+    /// let seen: Vec<(u64, &str)> = conversation.iter().map(|e| (e.position(), e.stream())).collect();
+    /// assert_eq!(seen, [(1, "order-1"), (3, "stock-7")]);
+    /// assert!(store.read_correlated("req-9").unwrap().is_empty());
+    /// assert!(store.read_correlated("").is_err());
+    /// ```
+    fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        crate::backend::validate_correlation_id(correlation_id)?;
+        let mut found = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = self.read_all(from, CORRELATION_SCAN_PAGE)?;
+            let Some(next) = page.last().map(|e| e.position().saturating_add(1)) else {
+                break;
+            };
+            found.extend(
+                page.into_iter()
+                    .filter(|e| e.metadata().correlation_id() == Some(correlation_id)),
+            );
+            if next <= from {
+                break; // a store that does not move forward would loop forever
+            }
+            from = next;
+        }
+        Ok(found)
+    }
 
     /// The global position of the last event (0 when the store is empty).
     ///

@@ -81,6 +81,13 @@ macro_rules! forward_event_store {
                 (**self).link_to_stream(id, stream)
             }
 
+            fn read_correlated(
+                &self,
+                correlation_id: &str,
+            ) -> Result<Vec<RecordedEvent>, StoreError> {
+                (**self).read_correlated(correlation_id)
+            }
+
             fn last_position(&self) -> Result<u64, StoreError> {
                 (**self).last_position()
             }

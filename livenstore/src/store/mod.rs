@@ -21,17 +21,19 @@
 //!
 //! | path | holds |
 //! |---|---|
-//! | `event_store.rs` | [`EventStore`], [`AppendResult`], [`StreamInfo`] |
+//! | `event_store.rs` | [`EventStore`], [`AppendResult`], [`StreamInfo`], [`CORRELATION_SCAN_PAGE`] |
 //! | `error.rs` | [`StoreError`], [`LimitKind`], [`BoxError`] |
 //! | `expected_version.rs` | [`ExpectedVersion`] |
 //! | `forwarding.rs` | [`EventStore`] for `&S`, `Box<S>` and `Arc<S>` |
 //! | `snapshot.rs` | [`Snapshot`], [`SnapshotInfo`], [`SnapshotStore`]: aggregate states kept to shorten loads |
+//! | `correlation_index.rs` | `CorrelationIndex`: correlation id to positions, the in-memory and JSON stores' index for [`EventStore::read_correlated`] |
 //! | `memory/` | [`InMemoryStore`](crate::InMemoryStore) |
 //! | `json/` | [`JsonStore`](crate::JsonStore) |
 //!
 //! What a backend author needs besides the trait (the append rules, stream-name rules, the
 //! stored-event building blocks) is in [`backend`](crate::backend).
 
+mod correlation_index;
 mod error;
 mod event_store;
 mod expected_version;
@@ -41,7 +43,7 @@ pub mod memory;
 mod snapshot;
 
 pub use error::{BoxError, LimitKind, StoreError};
-pub use event_store::{AppendResult, EventStore, StreamInfo};
+pub use event_store::{AppendResult, EventStore, StreamInfo, CORRELATION_SCAN_PAGE};
 pub use expected_version::ExpectedVersion;
 pub use snapshot::{validate_snapshot_key, Snapshot, SnapshotInfo, SnapshotStore};
 

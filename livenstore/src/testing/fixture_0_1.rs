@@ -65,6 +65,12 @@ pub fn check_written_by_0_1<S: EventStore + ?Sized>(store: &S) {
     let positions: Vec<u64> = all.iter().map(RecordedEvent::position).collect();
     assert_eq!(positions, [1, 2, 3, 4, 5]);
     assert_eq!(all[0].metadata().get("correlation_id"), Some("c-1"));
+    let conversation = ok(store.read_correlated("c-1"), "read_correlated");
+    assert_eq!(
+        summary(&conversation),
+        summary(&all[..1]),
+        "read_correlated finds the event stored before the lookup existed"
+    );
     let stream = ok(store.read_stream("account-1", 1, usize::MAX), "read_stream");
     assert_eq!(summary(&stream), summary(&all[..4]), "read_stream");
     let deposits = ok(

@@ -98,6 +98,9 @@ macro_rules! __conformance_cases {
             list_and_delete_snapshots,
             garbage_snapshots_are_kept_as_given_and_bad_keys_refused,
             snapshot_and_tail_reads_from_the_snapshot_version,
+            read_correlated_returns_one_conversation_in_position_order,
+            read_correlated_matches_ids_exactly,
+            read_correlated_refuses_empty_and_oversized_ids,
         );
     };
     (@each $runner:ident, $make:expr; $($case:ident),* $(,)?) => {

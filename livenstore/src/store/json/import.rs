@@ -210,7 +210,7 @@ impl JsonImporter {
             kind: EntryKind::Event,
         };
         self.index
-            .push_event(event.position(), entry)
+            .push_event(event.position(), entry, event.metadata().correlation_id())
             .map_err(|reason| rejected(event.id(), reason))?;
         self.write_line()?;
         self.events += 1;

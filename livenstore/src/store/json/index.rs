@@ -16,6 +16,11 @@
 //!   records whose id could be read.
 //! - Payloads and metadata are never held here: about 100 bytes per event (entry, stream entry,
 //!   type list, id map), so a million events take about 100 MB. Lines are read from the segment files on demand.
+//!   The one piece of metadata kept is the correlation id: `correlations` lists each one's
+//!   positions (events that carry one only; see `store/correlation_index.rs`), filled wherever
+//!   an event enters the index (the open scan, the survey of a damaged store, an append, an
+//!   import), so it is built with the rest of the index on open, from headers the scan parses
+//!   anyway.
 //! - Streams and types may be interned before their batch is complete; a stream with no entries
 //!   does not exist for readers.
 
@@ -27,6 +32,7 @@ use std::sync::Arc;
 use super::entry::{EntryKind, EventEntry, UNKNOWN};
 use super::format::HoleRecord;
 use super::id_index::IdIndex;
+use crate::store::correlation_index::CorrelationIndex;
 use crate::{EventId, StoreError, Timestamp};
 
 /// What a gap is: a recorded hole, or damage (its index in [`Index::damage`]).
@@ -100,6 +106,8 @@ pub(crate) struct Index {
     pub type_ids: HashMap<Arc<str>, u32>,
     pub by_type: Vec<Vec<u64>>,
     pub by_id: IdIndex,
+    /// Correlation id to positions (events that carry one only).
+    pub correlations: CorrelationIndex,
     pub links: HashSet<(u32, u64)>,
     pub segments: Vec<SegmentFile>,
     pub cursor: Cursor,
@@ -198,12 +206,18 @@ impl Index {
             || self.links.contains(&(stream, position))
     }
 
-    /// Adds the next event, checking what the log must guarantee.
+    /// Adds the next event (whose metadata holds `correlation_id`, if any), checking what the
+    /// log must guarantee.
     ///
     /// # Errors
     ///
     /// The broken rule, for a `Corrupted` error.
-    pub fn push_event(&mut self, position: u64, entry: EventEntry) -> Result<(), String> {
+    pub fn push_event(
+        &mut self,
+        position: u64,
+        entry: EventEntry,
+        correlation_id: Option<&str>,
+    ) -> Result<(), String> {
         let expected = self.last_position() + 1;
         if position != expected {
             return Err(format!("position {position}, expected {expected}"));
@@ -226,6 +240,9 @@ impl Index {
             ));
         }
         self.by_type[entry.event_type as usize].push(position);
+        if let Some(correlation_id) = correlation_id {
+            self.correlations.insert(correlation_id, position);
+        }
         self.streams[entry.stream as usize]
             .entries
             .push(StreamEntry {

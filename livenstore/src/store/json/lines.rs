@@ -17,6 +17,8 @@ pub(crate) struct EventFields {
     pub event_version: u32,
     pub recorded_at: u64,
     pub batch: (u32, u32),
+    /// The correlation id of its metadata, if any.
+    pub correlation_id: Option<Box<str>>,
 }
 
 /// The fields of an intact link line.

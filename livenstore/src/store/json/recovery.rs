@@ -34,7 +34,7 @@ use super::format::{HoleRecord, Record};
 use super::index::{Cursor, Index, SegmentFile};
 use super::io::io_err;
 use super::line_reader::{LineReader, SegmentLine};
-use crate::{EventId, StoreError, Timestamp};
+use crate::{EventId, Metadata, StoreError, Timestamp};
 
 /// The shortest run of zero bytes that counts as a block never written (a power loss) rather
 /// than damage: file systems allocate whole blocks of 512 bytes or more, and no bit flip makes
@@ -258,7 +258,8 @@ impl RecoveryReport {
 
 /// A record read but not yet counted (its batch is still open).
 enum Pending {
-    Event(u64, EventEntry),
+    /// The position, the entry and the event's metadata (for its correlation id).
+    Event(u64, EventEntry, Metadata),
     Link(EventId, u32, u64, Timestamp),
     Hole(Box<HoleRecord>),
 }
@@ -273,7 +274,9 @@ fn flush(
 ) -> Result<(), StoreError> {
     for (line, p) in pending.drain(..) {
         let result = match p {
-            Pending::Event(position, entry) => index.push_event(position, entry),
+            Pending::Event(position, entry, metadata) => {
+                index.push_event(position, entry, metadata.correlation_id())
+            }
             Pending::Link(id, stream, version, at) => index.push_link(id, stream, version, at),
             Pending::Hole(hole) => index.push_hole(&hole),
         };
@@ -393,7 +396,8 @@ pub(crate) fn scan_segment(
                     event_version: header.event_version,
                     kind: EntryKind::Event,
                 };
-                pending.push((line, Pending::Event(header.position, entry)));
+                let event = Pending::Event(header.position, entry, header.metadata);
+                pending.push((line, event));
             }
             Record::Link(link) => {
                 let stream = index.intern_stream(&link.stream);

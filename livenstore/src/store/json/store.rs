@@ -505,6 +505,20 @@ impl EventStore for JsonStore {
         write::link(&self.shared, id, stream)
     }
 
+    /// Reads the positions the index lists under `correlation_id` (built on open from the
+    /// headers the scan reads, kept up to date by appends): a read of those lines only. In a
+    /// damaged store opened read-only, a damaged record is under no correlation id (its header
+    /// cannot be trusted), as it is under no type for `read_by_type`: the lookup returns the
+    /// intact events and does not reach the damage.
+    fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        crate::backend::validate_correlation_id(correlation_id)?;
+        let index = self.shared.index();
+        let positions = index.correlations.get(correlation_id).iter().copied();
+        let (wants, ctx) = self.shared.plan(&index, positions, usize::MAX)?;
+        drop(index);
+        read::load(wants, &ctx)
+    }
+
     fn last_position(&self) -> Result<u64, StoreError> {
         Ok(self.shared.index().last_position())
     }

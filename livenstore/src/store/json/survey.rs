@@ -119,6 +119,7 @@ impl Survey {
                     event_version: header.event_version,
                     recorded_at: header.recorded_at.as_unix_nanos(),
                     batch: (header.batch[0], header.batch[1]),
+                    correlation_id: header.metadata.correlation_id().map(Box::from),
                 }),
                 Ok(Record::Link(link)) => LineKind::Link(LinkFields {
                     id: link.id.to_u128(),
@@ -555,7 +556,7 @@ impl Survey {
                         event_version: e.event_version,
                         kind: EntryKind::Event,
                     };
-                    index.push_event(e.position, entry)
+                    index.push_event(e.position, entry, e.correlation_id.as_deref())
                 }
                 LineKind::Link(l) => {
                     let stream = index.intern_stream(&self.streams.names[l.stream as usize]);

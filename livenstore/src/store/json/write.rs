@@ -232,7 +232,11 @@ pub(crate) fn append(
                 kind: EntryKind::Event,
             };
             index
-                .push_event(first_position + i as u64, entry)
+                .push_event(
+                    first_position + i as u64,
+                    entry,
+                    event.metadata().correlation_id(),
+                )
                 .map_err(|reason| written_but_refused(&w.path, reason))?;
         }
     }

@@ -15,7 +15,10 @@
 //!   number, names already seen are not validated again, and each type lists its positions in 4
 //!   bytes each (`position_list.rs`);
 //! - an id index (`id_index.rs`) indexes the store's own monotonic ids with one `Vec::push`, and
-//!   caller ids that arrive out of order in a small map.
+//!   caller ids that arrive out of order in a small map;
+//! - a correlation index (`store/correlation_index.rs`, shared with the JSON store) lists the
+//!   positions of each correlation id's events, for [`EventStore::read_correlated`]; an event
+//!   without metadata costs it one branch, and retention removes what it removes from it too.
 //!
 //! Invariants (besides those of [`EventStore`]):
 //! - An append is O(1) per event and allocates nothing per event but the growth of its stream's
@@ -348,6 +351,13 @@ impl EventStore for InMemoryStore {
         self.inner
             .state_mut()
             .link_to_stream(id, stream, &self.inner.config)
+    }
+
+    fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        crate::backend::validate_correlation_id(correlation_id)?;
+        let events = self.inner.state().read_correlated(correlation_id)?;
+        self.inner.count_read(&events);
+        Ok(events)
     }
 
     fn last_position(&self) -> Result<u64, StoreError> {

@@ -2,7 +2,8 @@
 //!
 //! Invariants:
 //! - An event lives once, inline in its stream's chunks; `log` names it by stream number and
-//!   version for every position, `ids` indexes its id, `types` lists its position under its type.
+//!   version for every position, `ids` indexes its id, `types` lists its position under its type,
+//!   and when it carries a correlation id, `correlations` lists its position under that id.
 //! - `streams[n]` is the stream numbered `n`, and `stream_numbers` maps its name to `n`. Streams
 //!   are never removed (a stream emptied by retention still exists), so numbers stay valid.
 //! - Positions are gap-free and `next_position` is one past the last ever given.
@@ -21,11 +22,11 @@ use std::borrow::Cow;
 use std::cmp::max;
 use std::sync::Arc;
 
-use super::chunk::Entry;
 use super::id_generator::IdGenerator;
 use super::id_index::IdIndex;
 use super::log::Log;
 use super::name_key::NameKey;
+use super::stats::{event_bytes, metadata_bytes, EVENT_OVERHEAD, LINK_OVERHEAD, STREAM_OVERHEAD};
 use super::stream::StreamState;
 use super::stream_table::StreamTable;
 use super::type_index::TypeIndex;
@@ -35,33 +36,9 @@ use crate::backend::{
     validate_event_version, validate_stream_name,
 };
 use crate::clock::CoarseClock;
+use crate::store::correlation_index::CorrelationIndex;
 use crate::store::{AppendResult, ExpectedVersion, LimitKind, StoreError, StreamInfo};
 use crate::{EventId, LinkInfo, Metadata, NewEvent, Payload, RecordedEvent, Timestamp};
-
-/// Fixed bytes per held event beyond its payload and metadata: its chunk slot. (The log, id and
-/// type index entries are counted by those structures' capacities.)
-const EVENT_OVERHEAD: u64 = std::mem::size_of::<Entry>() as u64;
-/// Fixed bytes per link: the chunk slot, the boxed envelope, the `LinkInfo` with its `Arc` header,
-/// the set entry.
-const LINK_OVERHEAD: u64 = EVENT_OVERHEAD + 32 + std::mem::size_of::<LinkInfo>() as u64 + 16 + 24;
-/// Fixed bytes per stream: its state, name header and map entry.
-const STREAM_OVERHEAD: u64 = std::mem::size_of::<StreamState>() as u64 + 16 + 24;
-
-/// Bytes a held event's metadata counts for in the memory estimate.
-fn metadata_bytes(metadata: &Metadata) -> usize {
-    metadata.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
-}
-
-/// Bytes one held event counts for in the memory estimate.
-#[inline]
-fn event_bytes(payload_len: usize, metadata: &Metadata) -> u64 {
-    let metadata = if metadata.is_empty() {
-        0
-    } else {
-        metadata_bytes(metadata)
-    };
-    EVENT_OVERHEAD + (payload_len + metadata) as u64
-}
 
 /// What an event without an id brings to the store, besides its type.
 pub(crate) struct NewRecord {
@@ -121,6 +98,8 @@ pub(crate) struct State {
     generated: IdGenerator,
     ids: IdIndex,
     types: TypeIndex,
+    /// Correlation id to positions (events that carry one only).
+    correlations: CorrelationIndex,
     pub(crate) appended: u64,
     pub(crate) linked: u64,
     pub(crate) expired: u64,
@@ -140,6 +119,7 @@ impl State {
             generated: IdGenerator::default(),
             ids: IdIndex::new(),
             types: TypeIndex::new(),
+            correlations: CorrelationIndex::default(),
             appended: 0,
             linked: 0,
             expired: 0,
@@ -310,6 +290,9 @@ impl State {
         self.types.push_position(type_number, position);
         self.memory += event_bytes(payload_len, &metadata);
         self.ids.push(id, position, generated);
+        if !metadata.is_empty() {
+            self.index_correlation(&metadata, position);
+        }
         let Some(stream) = self.streams.get_mut(number) else {
             unreachable!("check_append returns existing stream numbers");
         };
@@ -387,7 +370,13 @@ impl State {
         let recorded_at = self.tick();
         let id = self.generated.next(recorded_at);
         let position = self.next_position;
-        let metadata_len = record.metadata.as_deref().map_or(0, metadata_bytes);
+        let metadata_len = match record.metadata.as_deref() {
+            Some(metadata) => {
+                self.index_correlation(metadata, position);
+                metadata_bytes(metadata)
+            }
+            None => 0,
+        };
         // The record first: over many streams its cache line is likely a miss, which then
         // overlaps the index updates below instead of holding up the lock's release.
         let Some(state) = self.streams.get_mut(number) else {
@@ -415,6 +404,27 @@ impl State {
             first_position: position,
             last_position: position,
         })
+    }
+
+    /// Lists the event at `position` under its correlation id, if it has one.
+    #[inline(never)]
+    fn index_correlation(&mut self, metadata: &Metadata, position: u64) {
+        if let Some(correlation_id) = metadata.correlation_id() {
+            self.correlations.insert(correlation_id, position);
+        }
+    }
+
+    pub(crate) fn read_correlated(
+        &self,
+        correlation_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check_open()?;
+        Ok(self
+            .correlations
+            .get(correlation_id)
+            .iter()
+            .filter_map(|&p| self.event_at(p))
+            .collect())
     }
 
     pub(crate) fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
@@ -539,10 +549,16 @@ impl State {
         if count > 0 {
             let mut freed = 0;
             let mut ids = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+            // Taken out while the events are read (a move, no copy), then put back.
+            let mut correlations = std::mem::take(&mut self.correlations);
             for event in (first..end).filter_map(|p| self.event_at(p)) {
                 freed += event_bytes(event.payload().len(), event.metadata());
                 ids.push(event.id());
+                if let Some(correlation_id) = event.metadata().correlation_id() {
+                    correlations.remove_before(correlation_id, end);
+                }
             }
+            self.correlations = correlations;
             self.memory = self.memory.saturating_sub(freed);
             self.ids.remove_before(end, ids.into_iter());
             self.log.remove_before(end);
@@ -580,7 +596,8 @@ impl State {
                 + self.stream_numbers.memory_bytes()
                 + self.ids.memory_bytes()
                 + self.log.memory_bytes()
-                + self.types.memory_bytes(),
+                + self.types.memory_bytes()
+                + self.correlations.memory_bytes(),
         )
     }
 }

@@ -4,6 +4,7 @@
 mod append;
 mod append_one;
 mod concurrency;
+mod correlation;
 mod event_versions;
 mod idempotency;
 mod links;
@@ -20,6 +21,10 @@ pub use append::{
 };
 pub use append_one::append_one_is_an_append_of_one;
 pub use concurrency::{concurrent_appends_to_many_streams, concurrent_appends_to_one_stream};
+pub use correlation::{
+    read_correlated_matches_ids_exactly, read_correlated_refuses_empty_and_oversized_ids,
+    read_correlated_returns_one_conversation_in_position_order,
+};
 pub use event_versions::{event_versions_out_of_range_are_refused, event_versions_round_trip};
 pub use idempotency::{
     idempotent_retry_is_a_no_op, partly_stored_batch_is_refused, same_id_other_payload_is_refused,
