@@ -286,20 +286,11 @@ impl CheckpointStore for FileCheckpointStore {
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let path = self.path_of(consumer);
-        let tmp = self.dir.join(format!("{consumer}.checkpoint.tmp"));
-        {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io_error(&tmp))?;
-            writeln!(file, "{position}").map_err(io_error(&tmp))?;
-            file.sync_all().map_err(io_error(&tmp))?;
-        }
-        fs::rename(&tmp, &path).map_err(io_error(&path))?;
-        sync_dir(&self.dir)
+        replace_file(
+            &self.dir,
+            &format!("{consumer}.checkpoint"),
+            format!("{position}\n").as_bytes(),
+        )
     }
 
     fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
@@ -335,6 +326,26 @@ impl CheckpointStore for FileCheckpointStore {
             Err(source) => Err(CheckpointError::Io { path, source }),
         }
     }
+}
+
+/// Replaces the file `name` of `dir` with `bytes`: written to `<name>.tmp`, fsynced, renamed
+/// over `name`, the directory fsynced, so after a crash the file holds the old bytes or the new
+/// ones, never a mix. (The caller serializes writes of one name.)
+pub(super) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
+    {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_error(&tmp))?;
+        file.write_all(bytes).map_err(io_error(&tmp))?;
+        file.sync_all().map_err(io_error(&tmp))?;
+    }
+    fs::rename(&tmp, &path).map_err(io_error(&path))?;
+    sync_dir(dir)
 }
 
 #[cfg(unix)]

@@ -11,12 +11,12 @@
 //!   another process may be lost: the record stays parked, never an event lost).
 //! - A line that does not parse is [`CheckpointError::Corrupted`] with the file, never skipped.
 
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use super::checkpoint::{io_error, sync_dir, validate_consumer_name};
+use super::checkpoint::{io_error, replace_file, sync_dir, validate_consumer_name};
 use super::error::CheckpointError;
 use super::parked::{ParkedEvent, ParkedEventStore};
 use crate::{EventId, JsonStore};
@@ -109,19 +109,7 @@ impl FileParkedStore {
             text.push_str(&line);
             text.push('\n');
         }
-        let tmp = self.dir.join(format!("{consumer}.parked.tmp"));
-        {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io_error(&tmp))?;
-            file.write_all(text.as_bytes()).map_err(io_error(&tmp))?;
-            file.sync_all().map_err(io_error(&tmp))?;
-        }
-        fs::rename(&tmp, &path).map_err(io_error(&path))?;
-        sync_dir(&self.dir)
+        replace_file(&self.dir, &format!("{consumer}.parked"), text.as_bytes())
     }
 
     fn locked(&self) -> std::sync::MutexGuard<'_, ()> {
