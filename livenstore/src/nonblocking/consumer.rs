@@ -15,6 +15,11 @@ use crate::EventStore;
 
 /// Starts `consumer` with an async `handler`, run on the current tokio runtime.
 ///
+/// Stop it ([`RunningConsumer::stop`], or drop it) from outside the runtime's worker threads,
+/// for example in `spawn_blocking`: stopping waits for the handler in progress, whose future
+/// needs the runtime to finish (on a current-thread runtime, stopping from its own thread would
+/// wait forever).
+///
 /// # Errors
 ///
 /// As [`Consumer::start`].
