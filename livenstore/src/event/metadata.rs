@@ -1,7 +1,8 @@
 //! Event metadata: a string map with well-known keys for correlation and causation.
 //!
-//! Invariant: no key is ever removed (there is no API for it), so an empty [`Metadata`] never
-//! held an entry and owns no allocation; [`Metadata::into_boxed`] relies on it.
+//! Invariant: no key is ever removed from a map that lives on (the only removal,
+//! `into_correlation_id`, consumes it), so an empty [`Metadata`] never held an entry and owns no
+//! allocation; [`Metadata::into_boxed`] relies on it.
 
 use std::collections::BTreeMap;
 
@@ -78,6 +79,12 @@ impl Metadata {
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The correlation id, taken out; the rest is dropped at once (for a store that keeps only
+    /// the id while the rest would hold memory for nothing).
+    pub(crate) fn into_correlation_id(mut self) -> Option<String> {
+        self.0.remove(CORRELATION_ID)
     }
 
     /// The pairs, in key order.
