@@ -1,8 +1,9 @@
 //! Event metadata: a string map with well-known keys for correlation and causation.
 //!
 //! Invariants:
-//! - An empty [`Metadata`] owns no allocation (`None`): no key is ever removed (there is no API
-//!   for it), and nothing makes a `Some` of an empty map.
+//! - An empty [`Metadata`] owns no allocation (`None`): no key is ever removed from metadata
+//!   that lives on (the only removal, `into_correlation_id`, consumes it), and nothing makes a
+//!   `Some` of an empty map.
 //! - The pairs are kept in a vector sorted by key, keys unique (metadata holds a handful of
 //!   pairs: a search of a short vector beats a tree, and it costs one allocation, not a node of
 //!   eleven slots). The well-known keys are borrowed `'static` strings, never allocated.
@@ -138,6 +139,19 @@ impl Metadata {
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
+    }
+
+    /// The correlation id, taken out; the rest is dropped at once (for a store that keeps only
+    /// the id while the rest would hold memory for nothing).
+    pub(crate) fn into_correlation_id(self) -> Option<String> {
+        let pairs = self.0?;
+        let at = pairs
+            .binary_search_by(|(k, _)| k.as_ref().cmp(CORRELATION_ID))
+            .ok()?;
+        match Arc::try_unwrap(pairs) {
+            Ok(mut pairs) => Some(pairs.swap_remove(at).1),
+            Err(shared) => Some(shared[at].1.clone()),
+        }
     }
 
     /// The pairs, in key order.

@@ -1,18 +1,8 @@
 //! [`CausalTree`]: a set of events arranged by causation, and [`TracedEvent`], one event in it.
 //!
-//! Rules (what [`CausalTree::build`] does with any set, however its metadata was written):
-//! - An event's parent is the event of the set whose id its [`CAUSATION_ID`](crate::CAUSATION_ID)
-//!   names (parsed as an [`EventId`], so the id's letter case does not matter). An event whose
-//!   causation id names no other event of the set (none, a command's id, an event outside the
-//!   set, not an event id, its own id) is a root.
-//! - Roots come in position order; each event is followed by its children's subtrees, children
-//!   in position order (depth first, pre-order). Depth is 0 for roots, one more per level.
-//! - Every event of the set appears exactly once. Causation ids written by hand can form a
-//!   cycle (A caused by B, B caused by A): no event of a cycle is a root, so once every root's
-//!   tree is laid out, the first event (by position) not yet reached becomes a root itself, and
-//!   so on until every event is placed. Such a root's [`parent`](TracedEvent::parent) is `None`
-//!   although its causation id names an event of the set.
-//! - The walk keeps its own stack, so a chain of any length cannot overflow the thread's stack.
+//! Invariants: every event of the set appears exactly once; the walk keeps its own stack, so a
+//! chain of any length cannot overflow the thread's stack. The rules are in [`CausalTree`]'s
+//! documentation.
 
 use std::collections::HashMap;
 
@@ -48,9 +38,23 @@ impl TracedEvent {
     }
 }
 
-/// Events arranged by causation: depth first, roots and children in position order (the rules
-/// are in the [module documentation](self)). [`trace`](crate::trace::trace) builds one from a
-/// store; [`build`](Self::build) from any set of events.
+/// Events arranged by causation: depth first, roots and children in position order.
+/// [`trace`](crate::trace::trace) builds one from a store; [`build`](Self::build) from any set
+/// of events.
+///
+/// Rules (what [`build`](Self::build) does with any set, however its metadata was written):
+/// - An event's parent is the event of the set whose id its [`CAUSATION_ID`](crate::CAUSATION_ID)
+///   names (parsed as an [`EventId`], so the id's letter case does not matter). An event whose
+///   causation id names no other event of the set (none, a command's id, an event outside the
+///   set, not an event id, its own id) is a root.
+/// - Roots come in position order; each event is followed by its children's subtrees, children
+///   in position order (depth first, pre-order). Depth is 0 for roots, one more per level.
+/// - Every event of the set appears exactly once. Causation ids written by hand can form a
+///   cycle (A caused by B, B caused by A): no event of a cycle is a root, so once every root's
+///   tree is laid out, the first event (by position) not yet reached becomes a root itself, and
+///   so on until every event is placed. Such a root's [`parent`](TracedEvent::parent) is `None`
+///   although its causation id names an event of the set.
+/// - The walk keeps its own stack, so a chain of any length cannot overflow the thread's stack.
 ///
 /// # Examples
 ///

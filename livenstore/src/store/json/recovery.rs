@@ -34,7 +34,7 @@ use super::format::{HoleRecord, Record};
 use super::index::{Cursor, Index, SegmentFile};
 use super::io::io_err;
 use super::line_reader::{LineReader, SegmentLine};
-use crate::{EventId, Metadata, StoreError, Timestamp};
+use crate::{EventId, StoreError, Timestamp};
 
 /// The shortest run of zero bytes that counts as a block never written (a power loss) rather
 /// than damage: file systems allocate whole blocks of 512 bytes or more, and no bit flip makes
@@ -258,8 +258,10 @@ impl RecoveryReport {
 
 /// A record read but not yet counted (its batch is still open).
 enum Pending {
-    /// The position, the entry and the event's metadata (for its correlation id).
-    Event(u64, EventEntry, Metadata),
+    /// The position, the entry and the event's correlation id. Only the id is kept: the rest
+    /// of the metadata is freed as the line is read, so its memory is reused by the next line's
+    /// (keeping it to the end of the batch cost the scan 12 % more instructions in `malloc`).
+    Event(u64, EventEntry, Option<String>),
     Link(EventId, u32, u64, Timestamp),
     Hole(Box<HoleRecord>),
 }
@@ -274,8 +276,8 @@ fn flush(
 ) -> Result<(), StoreError> {
     for (line, p) in pending.drain(..) {
         let result = match p {
-            Pending::Event(position, entry, metadata) => {
-                index.push_event(position, entry, metadata.correlation_id())
+            Pending::Event(position, entry, correlation_id) => {
+                index.push_event(position, entry, correlation_id.as_deref())
             }
             Pending::Link(id, stream, version, at) => index.push_link(id, stream, version, at),
             Pending::Hole(hole) => index.push_hole(&hole),
@@ -396,7 +398,12 @@ pub(crate) fn scan_segment(
                     event_version: header.event_version,
                     kind: EntryKind::Event,
                 };
-                let event = Pending::Event(header.position, entry, header.metadata);
+                let correlation_id = if header.metadata.is_empty() {
+                    None
+                } else {
+                    header.metadata.into_correlation_id()
+                };
+                let event = Pending::Event(header.position, entry, correlation_id);
                 pending.push((line, event));
             }
             Record::Link(link) => {
