@@ -210,7 +210,7 @@ pub(crate) fn run<T>(
 /// Makes sure the pool drops `conn`, whose server is gone: the pool keeps a connection unless
 /// its client reports itself closed, and the client notices the closed socket only on its next
 /// use after the error.
-fn discard(mut conn: Conn) {
+pub(crate) fn discard(mut conn: Conn) {
     if !conn.is_closed() {
         let _ = conn.simple_query("");
     }

@@ -132,6 +132,15 @@ pub(crate) struct Sql {
     pub(crate) list_checkpoints: String,
     /// Deletes the checkpoint of consumer `$1`.
     pub(crate) delete_checkpoint: String,
+    /// A projection's batch, in its transaction: locks the checkpoint row of consumer `$1`
+    /// (`FOR UPDATE`) and reads up to `$2` events after its position. Column 0 the checkpoint,
+    /// then [`EVENT_COLUMNS`] (NULL in the one row returned when no event follows); no row when
+    /// the consumer has no checkpoint row.
+    pub(crate) projection_batch: String,
+    /// Creates the checkpoint row of consumer `$1` at position 0 unless it exists.
+    pub(crate) projection_init: String,
+    /// Moves the checkpoint of consumer `$1` (whose row the transaction locked) to `$2`.
+    pub(crate) projection_advance: String,
     /// Parks an event (an upsert by consumer and event id).
     pub(crate) park_event: String,
     /// The parked events of consumer `$1` (of all with NULL), by consumer and position.
@@ -331,6 +340,22 @@ impl Sql {
                 "SELECT consumer, position FROM {s}.checkpoints ORDER BY consumer"
             ),
             delete_checkpoint: format!("DELETE FROM {s}.checkpoints WHERE consumer = $1"),
+            projection_batch: format!(
+                "WITH checkpoint AS (SELECT position FROM {s}.checkpoints \
+                 WHERE consumer = $1::text FOR UPDATE) \
+                 SELECT checkpoint.position, {EVENT_COLUMNS} FROM checkpoint \
+                 LEFT JOIN LATERAL (SELECT {EVENT_COLUMNS} FROM {s}.events e \
+                 WHERE e.position > checkpoint.position ORDER BY e.position LIMIT $2::bigint) e \
+                 ON true ORDER BY e.position"
+            ),
+            projection_init: format!(
+                "INSERT INTO {s}.checkpoints (consumer, position) VALUES ($1::text, 0) \
+                 ON CONFLICT (consumer) DO NOTHING"
+            ),
+            projection_advance: format!(
+                "UPDATE {s}.checkpoints SET position = $2::bigint, updated_at = clock_timestamp() \
+                 WHERE consumer = $1::text"
+            ),
             park_event: format!(
                 "INSERT INTO {s}.parked_events (consumer, event_id, position, stream, event_type, \
                  error, attempts, parked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
