@@ -1,7 +1,8 @@
-//! The routes and their handlers. Commands go through [`AsyncRepository::transact_with`](livenstore::nonblocking::AsyncRepository::transact_with): the
-//! whole load, rule check and save run in one call on tokio's blocking pool, retried when
+//! The routes and their handlers. Commands go through
+//! [`AsyncRepository::transact_with`](livenstore::nonblocking::AsyncRepository::transact_with):
+//! the whole load, rule check and save run in one call on tokio's blocking pool, retried when
 //! another writer saved first, and every event is stamped with the request's
-//! [`CommandContext`](livenstore::CommandContext).
+//! [`CommandContext`].
 //!
 //! | route | body | answer |
 //! |---|---|---|
@@ -11,7 +12,7 @@
 //! | `POST /accounts/{id}/close` | none | 200, the account |
 //! | `GET /accounts/{id}` | | 200, the account |
 //! | `GET /accounts/{id}/events` | | 200, its recorded events, oldest first |
-//! | `GET /events/live` | | server-sent events, see [`live`](super::live) |
+//! | `GET /events/live` | | server-sent events, see [`live`] |
 //!
 //! The account is [`AccountView`]: `id`, `owner`, `balance`, `overdraft_limit`, `version`,
 //! `open`. Failures are [`ApiError`]s (statuses in [`error`](super::error)).
