@@ -90,30 +90,38 @@ fn apply(
     }
 }
 
-fn query_i64(store: &PostgresStore, sql: &str) -> i64 {
-    let sql = sql.replace("{s}", &format!("\"{}\"", store.schema()));
-    store
-        .pool()
-        .get()
-        .unwrap()
-        .query_one(&sql, &[])
-        .unwrap()
-        .get(0)
-}
-
 /// Checks the read model holds exactly the events at positions `1..=checkpoint`, each once.
 fn assert_applied_up_to(store: &PostgresStore, checkpoint: u64, context: &str) {
-    let count = query_i64(store, "SELECT count(*) FROM {s}.applied");
-    let max = query_i64(store, "SELECT coalesce(max(position), 0) FROM {s}.applied");
-    let events = query_i64(
-        store,
-        "SELECT coalesce(sum(events), 0)::bigint FROM {s}.balances",
-    );
+    let snapshot = read_model_snapshot(store);
+    assert_eq!(snapshot.0, checkpoint, "{context}: the checkpoint");
+    assert_consistent(snapshot, context);
+}
+
+/// Checks a snapshot's read model holds exactly the events up to its checkpoint, each once.
+fn assert_consistent((checkpoint, count, max, events): (u64, i64, i64, i64), context: &str) {
     assert_eq!(
         (count, max, events),
         (checkpoint as i64, checkpoint as i64, checkpoint as i64),
         "{context}: the read model holds exactly the events up to the checkpoint"
     );
+}
+
+/// The projection's checkpoint and the read model's row count, highest position and event
+/// count, read in one statement: one snapshot of the database. (A child killed after sending
+/// COMMIT may still see it committed by the server a moment later; two separate reads could
+/// straddle that commit.)
+fn read_model_snapshot(store: &PostgresStore) -> (u64, i64, i64, i64) {
+    let s = format!("\"{}\"", store.schema());
+    let sql = format!(
+        "SELECT (SELECT coalesce(max(position), 0) FROM {s}.checkpoints \
+                 WHERE consumer = 'balances')::bigint, \
+                (SELECT count(*) FROM {s}.applied), \
+                (SELECT coalesce(max(position), 0) FROM {s}.applied)::bigint, \
+                (SELECT coalesce(sum(events), 0) FROM {s}.balances)::bigint"
+    );
+    let row = store.pool().get().unwrap().query_one(&sql, &[]).unwrap();
+    let saved: i64 = row.get(0);
+    (saved as u64, row.get(1), row.get(2), row.get(3))
 }
 
 /// Balances and event counts per account, recomputed from the whole log.
@@ -239,12 +247,14 @@ fn a_projection_killed_mid_batch_applies_every_event_exactly_once() {
         std::thread::sleep(Duration::from_millis(10 + random.below(300)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let after = checkpoints.load("balances").unwrap().unwrap_or(0);
+        // The checkpoint and the read model as one snapshot shows them.
+        let snapshot = read_model_snapshot(&store);
+        let after = snapshot.0;
         assert!(after > before, "round {round}: the child made progress");
         if after < appended {
             cut_short += 1;
         }
-        assert_applied_up_to(&store, after, &format!("after kill {round}"));
+        assert_consistent(snapshot, &format!("after kill {round}"));
         // Killed inside the handler: that batch's rows and checkpoint were rolled back.
         let lines = std::fs::read_to_string(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
