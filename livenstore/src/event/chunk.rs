@@ -86,12 +86,12 @@ pub(crate) enum Entry<L> {
     Link(Box<L>),
 }
 
-/// An entry on its way into a new chunk, with its event's metadata (`None` when empty), which
+/// An entry on its way into a new chunk, with its event's metadata (often empty), which
 /// the chunk keeps beside its entries: most events have none, and records stay small.
 #[derive(Debug)]
 pub(crate) struct NewEntry<L> {
     pub(crate) entry: Entry<L>,
-    pub(crate) metadata: Option<Box<Metadata>>,
+    pub(crate) metadata: Metadata,
 }
 
 /// A run of a stream's entries; see the module documentation.
@@ -106,7 +106,7 @@ pub(crate) struct Chunk<L> {
     base_position: u64,
     first_version: u64,
     /// `(slot, metadata)` of the entries with metadata, in increasing slot order.
-    metadata: Vec<(u32, Box<Metadata>)>,
+    metadata: Vec<(u32, Metadata)>,
     stream: Arc<str>,
     types: Arc<EventTypes>,
 }
@@ -129,7 +129,11 @@ impl<L> Chunk<L> {
             entries,
             base_position: position,
             first_version,
-            metadata: new.metadata.map(|m| (0, m)).into_iter().collect(),
+            metadata: if new.metadata.is_empty() {
+                Vec::new()
+            } else {
+                vec![(0, new.metadata)]
+            },
             stream,
             types,
         }
@@ -149,12 +153,12 @@ impl<L> Chunk<L> {
     /// Adds the next entry, for which [`room_at`](Self::room_at) said there is room (an event's
     /// record made with the offset it gave).
     #[inline]
-    pub(crate) fn push(&mut self, entry: Entry<L>, metadata: Option<Box<Metadata>>) {
+    pub(crate) fn push(&mut self, entry: Entry<L>, metadata: Metadata) {
         // Below `MAX_ENTRIES`.
         let slot = self.entries.len() as u32;
         // The entry first: it goes from registers to its slot, not through the stack.
         self.entries.push(entry);
-        if let Some(metadata) = metadata {
+        if !metadata.is_empty() {
             self.metadata.push((slot, metadata));
         }
     }
@@ -169,7 +173,7 @@ impl<L> Chunk<L> {
         event_type: u32,
         payload: Payload,
         offset: u32,
-        metadata: Option<Box<Metadata>>,
+        metadata: Metadata,
     ) {
         // Below `MAX_ENTRIES`.
         let slot = self.entries.len() as u32;
@@ -181,7 +185,7 @@ impl<L> Chunk<L> {
             offset,
             event_type,
         );
-        if let Some(metadata) = metadata {
+        if !metadata.is_empty() {
             self.metadata.push((slot, metadata));
         }
     }

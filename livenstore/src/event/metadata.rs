@@ -161,17 +161,6 @@ impl Metadata {
             .flat_map(|pairs| pairs.iter())
             .map(|(k, v)| (k.as_ref(), v.as_str()))
     }
-
-    /// The metadata boxed, or `None` when empty (the common case), for stores that keep events
-    /// small.
-    #[inline]
-    pub(crate) fn into_boxed(self) -> Option<Box<Metadata>> {
-        if self.is_empty() {
-            None
-        } else {
-            Some(Box::new(self))
-        }
-    }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Metadata {

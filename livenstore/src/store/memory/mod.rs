@@ -274,7 +274,7 @@ impl EventStore for InMemoryStore {
                     NewRecord {
                         payload,
                         payload_len,
-                        metadata: metadata.into_boxed(),
+                        metadata,
                         event_version,
                     },
                     &self.inner.config,

@@ -45,8 +45,8 @@ pub(crate) struct NewRecord {
     pub(crate) payload: Payload,
     /// `payload.len()`.
     pub(crate) payload_len: usize,
-    /// `None` for none.
-    pub(crate) metadata: Option<Box<Metadata>>,
+    /// Empty for none (then it owns no allocation).
+    pub(crate) metadata: Metadata,
     /// The version of the event type's payload.
     pub(crate) event_version: u32,
 }
@@ -301,7 +301,7 @@ impl State {
             recorded_at,
             type_number,
             payload,
-            metadata.into_boxed(),
+            metadata,
             position,
             self.types.table(),
         );
@@ -370,12 +370,11 @@ impl State {
         let recorded_at = self.tick();
         let id = self.generated.next(recorded_at);
         let position = self.next_position;
-        let metadata_len = match record.metadata.as_deref() {
-            Some(metadata) => {
-                self.index_correlation(metadata, position);
-                metadata_bytes(metadata)
-            }
-            None => 0,
+        let metadata_len = if record.metadata.is_empty() {
+            0
+        } else {
+            self.index_correlation(&record.metadata, position);
+            metadata_bytes(&record.metadata)
         };
         // The record first: over many streams its cache line is likely a miss, which then
         // overlaps the index updates below instead of holding up the lock's release.

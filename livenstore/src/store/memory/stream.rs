@@ -101,7 +101,7 @@ impl StreamState {
         recorded_at: Timestamp,
         event_type: u32,
         payload: Payload,
-        metadata: Option<Box<Metadata>>,
+        metadata: Metadata,
         position: u64,
         types: &Arc<EventTypes>,
     ) {
@@ -127,11 +127,11 @@ impl StreamState {
         self.version += 1;
         let entry = NewEntry {
             entry: Entry::Link(Box::new(link)),
-            metadata: None,
+            metadata: Metadata::new(),
         };
         if let Tail::Open(chunk) = self.tail.get_mut() {
             if chunk.room_at(position).is_some() {
-                chunk.push(entry.entry, None);
+                chunk.push(entry.entry, Metadata::new());
                 return;
             }
         }
@@ -352,7 +352,15 @@ mod tests {
         for position in 1..=3 {
             let payload = Payload::from_json("{}").unwrap();
             let now = Timestamp::now();
-            stream.push_event(EventId::new(), now, 0, payload, None, position, &types);
+            stream.push_event(
+                EventId::new(),
+                now,
+                0,
+                payload,
+                crate::Metadata::new(),
+                position,
+                &types,
+            );
         }
         let start = std::ptr::from_ref(&stream) as usize;
         assert_eq!(start % 64, 0);

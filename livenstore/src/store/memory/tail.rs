@@ -96,7 +96,7 @@ mod tests {
     use super::*;
     use crate::event::type_names::EventTypes;
     use crate::store::memory::chunk::{Entry, NewEntry, Record};
-    use crate::{EventId, Payload, Timestamp};
+    use crate::{EventId, Metadata, Payload, Timestamp};
 
     fn open_tail() -> Tail {
         let record = Record::new(
@@ -114,7 +114,7 @@ mod tests {
             Arc::new(EventTypes::new()),
             NewEntry {
                 entry: Entry::Event(record),
-                metadata: None,
+                metadata: Metadata::new(),
             },
         ))
     }
