@@ -64,6 +64,7 @@
 
 mod clock;
 mod error_chain;
+mod fnv;
 mod time;
 
 pub mod aggregate;

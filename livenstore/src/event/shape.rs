@@ -50,16 +50,8 @@ impl Shape {
     /// The shape with this description (what the derive writes), its fingerprint computed at
     /// compile time.
     pub const fn of(description: &'static str) -> Shape {
-        let bytes = description.as_bytes();
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut i = 0;
-        while i < bytes.len() {
-            hash ^= bytes[i] as u64;
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            i += 1;
-        }
         Shape {
-            fingerprint: hash,
+            fingerprint: crate::fnv::hash(description.as_bytes()),
             description,
         }
     }

@@ -92,7 +92,10 @@ impl EventFilter {
             _ => Vec::new(),
         };
         names.extend(names_of::<T>().map(Box::from));
-        Self::from_names(names)
+        Self {
+            share: self.share,
+            ..Self::from_names(names)
+        }
     }
 
     /// Events appended to the stream `stream` (linked copies are not followed).
@@ -212,11 +215,7 @@ impl fmt::Debug for EventFilter {
 /// assert!(stream_member("account-1", 4) < 4);
 /// ```
 pub fn stream_member(stream: &str, count: u32) -> u32 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in stream.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = crate::fnv::hash(stream.as_bytes());
     // The remainder is below `count`, a u32.
     u32::try_from(hash % u64::from(count.max(1))).unwrap_or(0)
 }
@@ -291,6 +290,18 @@ impl_event_type_set!(A, B, C, D, E, F, G, H);
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn adding_a_type_keeps_a_members_share() {
+        let filter = EventFilter::event_type_names(["A"])
+            .member_of(1, 2)
+            .or_type::<B>();
+        let other = (0..100)
+            .map(|i| format!("s-{i}"))
+            .find(|s| stream_member(s, 2) == 0)
+            .unwrap();
+        assert!(!filter.matches_parts("A", &other), "{filter:?}");
+    }
+
     use super::*;
     use serde::{Deserialize, Serialize};
 

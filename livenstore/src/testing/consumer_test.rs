@@ -311,15 +311,11 @@ fn describe(event: &RecordedEvent) -> String {
 /// See [`ConsumerTest`].
 #[track_caller]
 pub fn assert_caused_by(event: &RecordedEvent, cause: &RecordedEvent) {
-    let cause_id = cause.id().to_string();
-    let correlation = cause
-        .metadata()
-        .correlation_id()
-        .filter(|id| !id.is_empty())
-        .unwrap_or(&cause_id);
+    // The rule is `CommandContext::caused_by`'s: asked of it, so the two cannot drift.
+    let expected = crate::CommandContext::caused_by(cause);
+    let (cause_id, correlation) = (expected.causation_id(), expected.correlation_id());
     let meta = event.metadata();
-    if meta.causation_id() != Some(cause_id.as_str()) || meta.correlation_id() != Some(correlation)
-    {
+    if meta.causation_id() != Some(cause_id) || meta.correlation_id() != Some(correlation) {
         panic!(
             "{} ({}) was not caused by {} ({}):\n  causation id   {:?}, expected {:?}\n  \
              correlation id {:?}, expected {:?}",

@@ -24,7 +24,7 @@ mod tree;
 
 pub use tree::{CausalTree, TracedEvent};
 
-use crate::backend::validate_correlation_id;
+use crate::backend::is_indexable_correlation_id;
 use crate::store::CORRELATION_SCAN_PAGE;
 use crate::{EventId, EventStore, RecordedEvent, StoreError};
 
@@ -67,7 +67,7 @@ pub fn trace<S: EventStore + ?Sized>(store: &S, id: EventId) -> Result<CausalTre
     let correlation_id = asked
         .metadata()
         .correlation_id()
-        .filter(|c| validate_correlation_id(c).is_ok());
+        .filter(|c| is_indexable_correlation_id(c));
     let mut events = match correlation_id {
         Some(correlation_id) => store.read_correlated(correlation_id)?,
         None => caused_by(store, &asked)?,

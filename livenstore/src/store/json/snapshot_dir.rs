@@ -40,15 +40,11 @@ pub(crate) fn file_name(aggregate_type: &str, aggregate_id: &str) -> String {
     if name.len() <= MAX_NAME_BYTES {
         return name;
     }
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in aggregate_type
-        .bytes()
-        .chain([0])
-        .chain(aggregate_id.bytes())
-    {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = crate::fnv::hash(aggregate_type.as_bytes());
+    let hash = crate::fnv::continue_over(
+        crate::fnv::continue_over(hash, &[0]),
+        aggregate_id.as_bytes(),
+    );
     format!("~{hash:016x}{SUFFIX}")
 }
 
