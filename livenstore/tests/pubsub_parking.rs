@@ -258,3 +258,45 @@ fn a_consumer_without_parking_tries_once_and_keeps_its_old_policy() {
         "no retry: skipped and reported"
     );
 }
+
+#[test]
+fn a_parked_event_that_can_no_longer_be_read_stays_parked_and_the_others_are_replayed() {
+    let manager = InMemorySubscriptionManager::new();
+    let store = Arc::new(PublishingStore::new(InMemoryStore::new(), manager.clone()));
+    for body in ["\"poison\"", "2"] {
+        append(&*store, body);
+    }
+    // A record of an event this store never held (retention removed it, or another store's).
+    let elsewhere = InMemoryStore::new();
+    append(&elsewhere, "1");
+    let gone = &elsewhere.read_all(1, 1).unwrap()[0];
+    let parked = Arc::new(InMemoryParkedStore::new());
+    parked
+        .park(&livenstore::pubsub::ParkedEvent::new(
+            "sum",
+            gone,
+            "old".into(),
+            1,
+        ))
+        .unwrap();
+    let sum = Sum::new();
+    let checkpoints: Arc<dyn CheckpointStore> = Arc::new(InMemoryCheckpointStore::new());
+    let running = start(&store, &manager, checkpoints, parked.clone(), &sum);
+    wait_for("the poison parked", || {
+        parked.list(Some("sum")).unwrap().len() == 2
+    });
+    sum.fixed.store(true, Ordering::Relaxed);
+    parked.request_replay("sum").unwrap();
+    append(&*store, "4");
+    wait_for("the replay", || !parked.replay_requested("sum").unwrap());
+    running.stop();
+    assert_eq!(sum.total(), 106, "2 and 4, and the poison replayed as 100");
+    let left = parked.list(Some("sum")).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event_id, gone.id());
+    assert!(
+        left[0].error.starts_with("cannot be read for a replay: "),
+        "{}",
+        left[0].error
+    );
+}

@@ -313,6 +313,7 @@ impl Consumer {
                     handler,
                     policy: retry,
                     parked: self.parked.clone(),
+                    replay_checked: None,
                 }));
                 let for_replay = Arc::clone(&wrapped);
                 let replay_store = Arc::clone(&store);

@@ -130,7 +130,9 @@ pub struct InMemoryParkedStore {
 
 #[derive(Debug, Default)]
 struct MemoryState {
-    events: BTreeMap<(String, u64), ParkedEvent>,
+    /// By consumer, position and id (ids tell apart records of one position, which only
+    /// events of different stores can share).
+    events: BTreeMap<(String, u64, EventId), ParkedEvent>,
     replays: BTreeSet<String>,
 }
 
@@ -149,12 +151,11 @@ impl ParkedEventStore for InMemoryParkedStore {
     fn park(&self, event: &ParkedEvent) -> Result<(), CheckpointError> {
         validate_consumer_name(&event.consumer)?;
         let mut state = self.state();
-        state.events.retain(|(consumer, _), e| {
-            !(consumer == &event.consumer && e.event_id == event.event_id)
-        });
         state
             .events
-            .insert((event.consumer.clone(), event.position), event.clone());
+            .retain(|(consumer, _, id), _| !(consumer == &event.consumer && *id == event.event_id));
+        let key = (event.consumer.clone(), event.position, event.event_id);
+        state.events.insert(key, event.clone());
         Ok(())
     }
 
@@ -177,7 +178,7 @@ impl ParkedEventStore for InMemoryParkedStore {
         let before = state.events.len();
         state
             .events
-            .retain(|(name, _), e| name != consumer || event_id.is_some_and(|id| id != e.event_id));
+            .retain(|(name, _, id), _| name != consumer || event_id.is_some_and(|e| e != *id));
         Ok(before - state.events.len())
     }
 

@@ -9,9 +9,11 @@
 //!   parking unless an attempt fails.
 //! - Re-delivery hands the parked events of one consumer to the same handler in position
 //!   order; each one that succeeds is removed, each one that fails again is parked again with
-//!   its attempts added; the replay request is cleared after the pass.
+//!   its attempts added, each one that can no longer be read stays parked saying why; the
+//!   replay request is cleared after the pass. A request is looked for at most once a second.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::delivery::Delivery;
 use super::error::HandlerError;
@@ -25,7 +27,12 @@ pub(crate) struct RetryingHandler<F> {
     pub(crate) handler: F,
     pub(crate) policy: RetryPolicy,
     pub(crate) parked: Option<Arc<dyn ParkedEventStore>>,
+    /// When a replay request was last looked for.
+    pub(crate) replay_checked: Option<Instant>,
 }
+
+/// How often a consumer looks for a replay request while it keeps catching up.
+const REPLAY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What became of one delivery.
 enum Handled {
@@ -84,11 +91,34 @@ where
         let Some(parked) = self.parked.clone() else {
             return Ok(());
         };
+        // Asked at most once a second: a consumer that follows live events one by one is idle
+        // after each, and the question is a file `stat` or a database round trip.
+        let now = Instant::now();
+        if self
+            .replay_checked
+            .is_some_and(|at| now.duration_since(at) < REPLAY_CHECK_INTERVAL)
+        {
+            return Ok(());
+        }
+        self.replay_checked = Some(now);
         if !parked.replay_requested(&self.consumer)? {
             return Ok(());
         }
         for record in parked.list(Some(&self.consumer))? {
-            let event = store.read(record.event_id)?;
+            let event = match store.read(record.event_id) {
+                Ok(event) => event,
+                // Gone (retention) or unreadable (damage): it stays parked, saying why, and the
+                // others are replayed.
+                Err(error) => {
+                    let again = ParkedEvent {
+                        error: format!("cannot be read for a replay: {error}"),
+                        parked_at: crate::Timestamp::now(),
+                        ..record
+                    };
+                    parked.park(&again)?;
+                    continue;
+                }
+            };
             let delivery = Delivery { event, live: false };
             match self.attempt(&delivery) {
                 Handled::Ok => {
