@@ -51,6 +51,18 @@ struct State {
     parked: bool,
 }
 
+/// The version of the snapshot of `key` this process knows of: queued, being written, or
+/// stored; `None` when it has not seen the key (the file may hold one).
+fn known_version(state: &State, key: &Key) -> Option<u64> {
+    match state.pending.get(key) {
+        Some(pending) => Some(pending.snapshot.version()),
+        None => match &state.writing {
+            Some((k, s)) if k == key => Some(s.version()),
+            _ => state.stored.get(key).copied(),
+        },
+    }
+}
+
 struct Shared {
     dir: PathBuf,
     durable: bool,
@@ -120,16 +132,15 @@ impl SnapshotWriter {
         if let Some(failure) = state.failure.take() {
             return Err(failure);
         }
-        let known = match state.pending.get(&key) {
-            Some(pending) => Some(pending.snapshot.version()),
-            None => match &state.writing {
-                Some((k, s)) if *k == key => Some(s.version()),
-                _ => match state.stored.get(&key) {
-                    Some(&version) => Some(version),
-                    None => self.stored_version(&key)?,
-                },
-            },
-        };
+        let mut known = known_version(&state, &key);
+        if known.is_none() {
+            // The file is read without the lock, so loads, other saves and the writer thread
+            // do not wait for this I/O; what changed meanwhile is looked at again.
+            drop(state);
+            let on_disk = self.stored_version(&key)?;
+            state = self.shared.lock();
+            known = known_version(&state, &key).or(on_disk);
+        }
         if let Some(version) = known {
             state.stored.entry(key.clone()).or_insert(version);
             if !snapshot.replaces(version) {
