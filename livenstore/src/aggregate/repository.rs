@@ -375,8 +375,13 @@ impl<S: EventStore> Repository<S> {
             .and_then(|cache| lock(cache).get::<A>(id));
         let root = match cached {
             Some(mut root) => {
-                let from = root.version() + 1;
-                self.replay_from(&stream, &mut root, from, None)?;
+                let cached_version = root.version();
+                self.replay_from(&stream, &mut root, cached_version + 1, None)?;
+                // The hit already moved the entry to the back of the use order: it is stored
+                // again only when the stream had moved on.
+                if root.version() == cached_version {
+                    return Ok(root);
+                }
                 root
             }
             None => match self.load_from_snapshot::<A>(id, &stream)? {
