@@ -9,7 +9,7 @@
 //!   [`wake_on`](crate::PostgresProjection::wake_on)) or a stop, whichever comes first. A
 //!   wake-up that arrives while a batch runs is kept, so the next wait returns at once.
 //! - A transient failure ([`ProjectionError::is_transient`]) is reported and the batch run
-//!   again after a pause that doubles from 100 ms up to the maximum retry delay; any other
+//!   again after a pause that doubles from 100 ms up to the maximum retry delay (with jitter); any other
 //!   failure is reported and ends the worker (`is_running` turns false). Nothing is applied
 //!   twice either way: a failed batch's transaction, checkpoint included, was rolled back.
 //! - `position` only moves forward: it is the checkpoint as the last committed batch left it.
@@ -18,7 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use livenstore::pubsub::{EventFilter, HandlerError, Subscription, SubscriptionManager};
+use livenstore::pubsub::{EventFilter, HandlerError, RetryPolicy, SubscriptionManager, Watch};
 use livenstore::RecordedEvent;
 use postgres::Transaction;
 
@@ -119,11 +119,14 @@ where
     }
 
     fn run(mut self, shared: &Shared) {
-        let mut retry_delay = FIRST_RETRY_DELAY;
+        // Waits that double from the first delay up to the maximum, with jitter, so copies of
+        // a projection that failed together do not retry together.
+        let backoff = RetryPolicy::new(u32::MAX).backoff(FIRST_RETRY_DELAY, self.max_retry_delay);
+        let mut failures = 0u32;
         while !shared.stopping() {
             match run_batch(&self.inner, &self.settings, &mut self.handler) {
                 Ok(outcome) => {
-                    retry_delay = FIRST_RETRY_DELAY;
+                    failures = 0;
                     shared.set_position(outcome.position);
                     if outcome.read < self.settings.batch_size && !shared.pause(self.poll_interval)
                     {
@@ -132,10 +135,10 @@ where
                 }
                 Err(error) if error.is_transient() => {
                     self.report(&error);
-                    if !shared.pause(retry_delay) {
+                    failures = failures.saturating_add(1);
+                    if !shared.pause(backoff.delay(failures)) {
                         break;
                     }
-                    retry_delay = (retry_delay * 2).min(self.max_retry_delay);
                 }
                 Err(error) => {
                     self.report(&error);
@@ -167,10 +170,10 @@ where
     let wake = match wake_on {
         Some(manager) => {
             let shared = Arc::clone(&shared);
-            let subscribed = manager.subscribe(EventFilter::all(), move |_| {
-                shared.wake();
-                Ok(())
-            });
+            // A watch, not a subscription: the manager runs it on the publisher's thread after
+            // each publish, with no queue and no delivery per event (how catch-up
+            // subscriptions wake their reader).
+            let subscribed = manager.watch(EventFilter::all(), Arc::new(move || shared.wake()));
             Some(subscribed.map_err(|source| ProjectionError::WakeUp {
                 projection: name.clone(),
                 source,
@@ -225,7 +228,7 @@ pub struct RunningProjection {
     name: String,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    wake: Option<Subscription>,
+    wake: Option<Watch>,
 }
 
 impl RunningProjection {
@@ -277,9 +280,8 @@ impl RunningProjection {
 impl Drop for RunningProjection {
     fn drop(&mut self) {
         self.shared.request_stop();
-        if let Some(wake) = self.wake.take() {
-            wake.unsubscribe();
-        }
+        // Dropping the watch detaches it.
+        drop(self.wake.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -38,6 +38,7 @@
 //!   the foreign row, committed), and a violation of a lone append becomes
 //!   [`StoreError::Conflict`] or [`StoreError::DuplicateEventId`].
 
+use livenstore::pubsub::RetryPolicy;
 use livenstore::{AppendResult, EventId, StoreError};
 
 use crate::codec::{bigint, PgCount, PgTime};
@@ -248,10 +249,9 @@ fn attempt(inner: &Inner, source: &impl Requests) -> Result<Vec<Outcome>, Failur
                 // Another process's pipelined group and this one each waited for the other,
                 // and the server rolled this one back: nothing is stored.
                 Err(failure) if tries > 1 && error::is_deadlock(&failure.error) => {
-                    // A short pause, longer each time, so the two writers do not meet again
-                    // in the same order at once.
-                    let round = DEADLOCK_TRIES - tries + 1;
-                    std::thread::sleep(std::time::Duration::from_millis(u64::from(round) * 3));
+                    // A short pause, longer each time and drawn at random, so the two writers
+                    // do not meet again in the same order at once.
+                    std::thread::sleep(DEADLOCK_BACKOFF.delay(DEADLOCK_TRIES - tries + 1));
                     tries -= 1;
                 }
                 outcome => return outcome,
@@ -266,9 +266,18 @@ fn attempt(inner: &Inner, source: &impl Requests) -> Result<Vec<Outcome>, Failur
 
 /// How many times a locked group runs when the server keeps rolling it back to break
 /// deadlocks (each rollback stored nothing). Under load a pipelined group of another process and
-/// this one's can meet more than twice in a row; 8 tries with growing pauses (3 ms, 6 ms, ...)
+/// this one's can meet more than twice in a row; 8 tries with growing pauses (jittered, from 2 ms)
 /// outlast that without hiding a writer that deadlocks for good.
 const DEADLOCK_TRIES: u32 = 8;
+
+/// The pauses between those tries: from 2 ms, doubling up to 20 ms, each drawn between half and
+/// all of it.
+const DEADLOCK_BACKOFF: RetryPolicy = RetryPolicy {
+    max_attempts: DEADLOCK_TRIES,
+    initial_backoff: std::time::Duration::from_millis(2),
+    max_backoff: std::time::Duration::from_millis(20),
+    jitter: true,
+};
 
 /// Every request of the group fails with `reason` (stored data the store cannot use).
 fn all_invalid(requests: &[AppendRequest], reason: &str) -> Vec<Outcome> {
