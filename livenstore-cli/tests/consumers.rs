@@ -91,6 +91,30 @@ fn consumers_and_parked_events_of_a_directory() -> R {
 }
 
 #[test]
+fn listing_a_store_without_consumers_creates_nothing() -> R {
+    let root = tempfile::tempdir()?;
+    let dir = root.path().join("store");
+    let store = JsonStore::open(&dir)?;
+    store.append(
+        "s",
+        ExpectedVersion::Any,
+        vec![NewEvent::from_json("E", "{}")?],
+    )?;
+    drop(store);
+    assert_eq!(
+        run(&dir, &["consumers", "--json"]).ok().json_lines().len(),
+        0
+    );
+    assert_eq!(run(&dir, &["parked", "--json"]).ok().json_lines().len(), 0);
+    run(&dir, &["parked", "drop", "mailer"]).ok();
+    run(&dir, &["consumers", "delete", "mailer"]).ok();
+    assert!(!dir.join("checkpoints").exists() && !dir.join("parked").exists());
+    run(&dir, &["consumers", "reset", "mailer", "--to", "1"]).ok();
+    assert!(dir.join("checkpoints").join("mailer.checkpoint").exists());
+    Ok(())
+}
+
+#[test]
 fn consumers_and_parked_events_on_postgres() -> R {
     let Some(test) = TestSchema::new() else {
         return Ok(());

@@ -8,7 +8,7 @@
 
 use livenstore::pubsub::{
     consumer_statuses, CheckpointStore, ConsumerStatus, FileCheckpointStore, FileParkedStore,
-    ParkedEvent, ParkedEventStore,
+    InMemoryCheckpointStore, InMemoryParkedStore, ParkedEvent, ParkedEventStore,
 };
 use serde::Serialize;
 
@@ -20,13 +20,25 @@ use crate::store::{Store, Target};
 /// A store's consumer bookkeeping: its checkpoints and its parked events.
 type Bookkeeping = (Box<dyn CheckpointStore>, Box<dyn ParkedEventStore>);
 
-/// The checkpoint and parked stores of `store`.
-fn bookkeeping(store: &Store) -> Result<Bookkeeping, CliError> {
+/// The checkpoint and parked stores of `store`. A directory's `checkpoints/` and `parked/` are
+/// created only when `write` says the command writes there; a command that reads finds a
+/// missing one empty, and leaves the store as it was.
+fn bookkeeping(store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
     Ok(match store {
-        Store::Json { dir, .. } => (
-            Box::new(FileCheckpointStore::open(dir.join("checkpoints"))?),
-            Box::new(FileParkedStore::open(dir.join("parked"))?),
-        ),
+        Store::Json { dir, .. } => {
+            let (checkpoints, parked) = (dir.join("checkpoints"), dir.join("parked"));
+            let checkpoints: Box<dyn CheckpointStore> = if write || checkpoints.is_dir() {
+                Box::new(FileCheckpointStore::open(checkpoints)?)
+            } else {
+                Box::new(InMemoryCheckpointStore::new())
+            };
+            let parked: Box<dyn ParkedEventStore> = if write || parked.is_dir() {
+                Box::new(FileParkedStore::open(parked)?)
+            } else {
+                Box::new(InMemoryParkedStore::new())
+            };
+            (checkpoints, parked)
+        }
         Store::Postgres { store, .. } => (Box::new(store.checkpoints()), Box::new(store.parked())),
     })
 }
@@ -47,7 +59,8 @@ pub fn consumers(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
-    let (checkpoints, parked) = bookkeeping(&store)?;
+    let write = matches!(action, Some(ConsumersAction::Reset { .. }));
+    let (checkpoints, parked) = bookkeeping(&store, write)?;
     match action {
         None => list(&store, &*checkpoints, &*parked, json, out),
         Some(ConsumersAction::Reset { name, to }) => {
@@ -136,7 +149,8 @@ pub fn parked(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
-    let (_, parked) = bookkeeping(&store)?;
+    let write = matches!(action, Some(ParkedAction::Replay { .. }));
+    let (_, parked) = bookkeeping(&store, write)?;
     match action {
         None => list_parked(&parked.list(consumer)?, json, out),
         Some(ParkedAction::Replay { name }) => {
