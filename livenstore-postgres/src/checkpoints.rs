@@ -19,7 +19,7 @@ use postgres::types::ToSql;
 use postgres::Statement;
 
 use crate::codec::PgCount;
-use crate::connection::{self, prepared, Conn, DbFailure};
+use crate::connection::{self, Conn};
 use crate::inner::Inner;
 use crate::store::PostgresStore;
 
@@ -82,11 +82,7 @@ pub(crate) fn run_bookkeeping<T>(
     text: &str,
     statement: impl Fn(&mut Conn, &Statement) -> Result<T, postgres::Error>,
 ) -> Result<T, CheckpointError> {
-    connection::run(inner, |conn| {
-        let prepared = prepared(conn, text).map_err(DbFailure::before_write)?;
-        statement(conn, &prepared).map_err(DbFailure::before_write)
-    })
-    .map_err(|failure| CheckpointError::Backend(failure.to_store_error(operation, &inner.endpoint)))
+    connection::run_statement(inner, operation, text, statement).map_err(CheckpointError::Backend)
 }
 
 impl CheckpointStore for PostgresCheckpointStore {

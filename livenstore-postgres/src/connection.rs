@@ -207,6 +207,23 @@ pub(crate) fn run<T>(
     }
 }
 
+/// Runs one statement, `text` (prepared once per connection), through `work`, as [`run`] does:
+/// once more on a checked connection when the first was lost. For statements that may run
+/// twice (a read, an upsert of the same row, a delete): every failure counts as before the
+/// write. `operation` names it in the error.
+pub(crate) fn run_statement<T>(
+    inner: &Inner,
+    operation: &'static str,
+    text: &str,
+    mut work: impl FnMut(&mut Conn, &Statement) -> Result<T, postgres::Error>,
+) -> Result<T, StoreError> {
+    run(inner, |conn| {
+        let statement = prepared(conn, text).map_err(DbFailure::before_write)?;
+        work(conn, &statement).map_err(DbFailure::before_write)
+    })
+    .map_err(|failure| failure.to_store_error(operation, &inner.endpoint))
+}
+
 /// Makes sure the pool drops `conn`, whose server is gone: the pool keeps a connection unless
 /// its client reports itself closed, and the client notices the closed socket only on its next
 /// use after the error.

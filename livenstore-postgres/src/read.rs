@@ -17,7 +17,7 @@ use postgres::types::ToSql;
 use postgres::Row;
 
 use crate::codec::{bigint, correlation_id_key, EventDecoder, PgCount, PgId, PgTime};
-use crate::connection::{self, prepared, DbFailure};
+use crate::connection;
 use crate::error::{self, MISSING_HEAD};
 use crate::inner::Inner;
 use crate::sql::EVENT_COLUMN_COUNT;
@@ -31,17 +31,12 @@ pub(crate) fn query<T>(
     params: &[&(dyn ToSql + Sync)],
     mut decode: impl FnMut(&Row) -> Result<T, postgres::Error>,
 ) -> Result<Vec<T>, StoreError> {
-    connection::run(inner, |conn| {
-        let statement = prepared(conn, text).map_err(DbFailure::before_write)?;
-        let rows = conn
-            .query(&statement, params)
-            .map_err(DbFailure::before_write)?;
-        rows.iter()
+    connection::run_statement(inner, operation, text, |conn, statement| {
+        conn.query(statement, params)?
+            .iter()
             .map(&mut decode)
-            .collect::<Result<Vec<T>, _>>()
-            .map_err(DbFailure::before_write)
+            .collect()
     })
-    .map_err(|failure| failure.to_store_error(operation, &inner.endpoint))
 }
 
 /// Events decoded from rows whose first columns are `sql::EVENT_COLUMNS`.

@@ -16,7 +16,7 @@ use livenstore::StoreError;
 use postgres::Row;
 
 use crate::codec::{JsonText, PgCount, PgPayload, PgTime};
-use crate::connection::{self, prepared, DbFailure};
+use crate::connection;
 use crate::read::query;
 use crate::store::PostgresStore;
 
@@ -55,24 +55,25 @@ impl SnapshotStore for PostgresStore {
         let fingerprint = i64::from_ne_bytes(snapshot.fingerprint().to_ne_bytes());
         let taken_at = PgTime::floor(snapshot.taken_at());
         let inner = &self.inner;
-        let written = connection::run(inner, |conn| {
-            let statement =
-                prepared(conn, &inner.sql.save_snapshot).map_err(DbFailure::before_write)?;
-            conn.query(
-                &statement,
-                &[
-                    &snapshot.aggregate_type(),
-                    &snapshot.aggregate_id(),
-                    &version,
-                    &fingerprint,
-                    &snapshot_version,
-                    &JsonText(snapshot.state().as_str()),
-                    &taken_at,
-                ],
-            )
-            .map_err(DbFailure::before_write)
-        })
-        .map_err(|failure| failure.to_store_error("save_snapshot", &inner.endpoint))?;
+        let written = connection::run_statement(
+            inner,
+            "save_snapshot",
+            &inner.sql.save_snapshot,
+            |conn, statement| {
+                conn.query(
+                    statement,
+                    &[
+                        &snapshot.aggregate_type(),
+                        &snapshot.aggregate_id(),
+                        &version,
+                        &fingerprint,
+                        &snapshot_version,
+                        &JsonText(snapshot.state().as_str()),
+                        &taken_at,
+                    ],
+                )
+            },
+        )?;
         Ok(!written.is_empty())
     }
 
@@ -126,12 +127,11 @@ impl SnapshotStore for PostgresStore {
 
     fn delete_snapshots(&self, aggregate_type: &str) -> Result<u64, StoreError> {
         let inner = &self.inner;
-        connection::run(inner, |conn| {
-            let statement =
-                prepared(conn, &inner.sql.delete_snapshots).map_err(DbFailure::before_write)?;
-            conn.execute(&statement, &[&aggregate_type])
-                .map_err(DbFailure::before_write)
-        })
-        .map_err(|failure| failure.to_store_error("delete_snapshots", &inner.endpoint))
+        connection::run_statement(
+            inner,
+            "delete_snapshots",
+            &inner.sql.delete_snapshots,
+            |conn, statement| conn.execute(statement, &[&aggregate_type]),
+        )
     }
 }
