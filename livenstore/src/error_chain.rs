@@ -5,8 +5,20 @@
 
 use std::fmt;
 
-/// Displays an error followed by each of its causes: `error: cause: cause of the cause`.
-pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
+/// Displays an error followed by each of its causes: `error: cause: cause of the cause` (for a
+/// backend's own reports, as the crate's are printed).
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::ErrorChain;
+/// use livenstore::StoreError;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// let error = StoreError::Io { path: "/x/segment".into(), source: io };
+/// assert_eq!(ErrorChain(&error).to_string(), "I/O error on /x/segment: no such file");
+/// ```
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -17,6 +17,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
+use livenstore::backend::panic_message;
 use livenstore::pubsub::{EventFilter, HandlerError};
 use livenstore::{RecordedEvent, StoreError};
 use postgres::{IsolationLevel, Transaction};
@@ -195,17 +196,6 @@ where
             }
             Err(failure)
         }
-    }
-}
-
-/// The message of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }
 

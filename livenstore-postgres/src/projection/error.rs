@@ -160,13 +160,10 @@ impl std::error::Error for ProjectionError {
 
 /// Where reports go when no hook is set: standard error, one line each, with the causes.
 pub(crate) fn default_report(error: &ProjectionError) {
-    let mut line = format!("livenstore-postgres: {error}");
-    let mut cause = std::error::Error::source(error);
-    while let Some(error) = cause {
-        line.push_str(&format!(": {error}"));
-        cause = error.source();
-    }
-    eprintln!("{line}");
+    eprintln!(
+        "livenstore-postgres: {}",
+        livenstore::backend::ErrorChain(error)
+    );
 }
 
 /// Whether `error` is worth running the batch again for: the connection is gone, or the server

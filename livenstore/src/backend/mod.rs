@@ -68,6 +68,8 @@ mod idempotency;
 mod stream_name;
 mod validation;
 
+pub use crate::error_chain::ErrorChain;
+pub use crate::pubsub::error::panic_message;
 pub use idempotency::check_idempotent;
 pub use stream_name::{validate_stream_name, MAX_STREAM_NAME_BYTES};
 pub(crate) use validation::is_indexable_correlation_id;

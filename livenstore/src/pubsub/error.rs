@@ -378,8 +378,18 @@ pub(crate) fn default_report(error: &SubscriptionError) {
     );
 }
 
-/// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message of a panic payload (what `catch_unwind` returns): its text, or a placeholder for
+/// a payload that is not a string.
+///
+/// # Examples
+///
+/// ```
+/// use livenstore::backend::panic_message;
+///
+/// let payload = std::panic::catch_unwind(|| panic!("boom {}", 7)).unwrap_err();
+/// assert_eq!(panic_message(&*payload), "boom 7");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

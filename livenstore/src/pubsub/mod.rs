@@ -26,7 +26,7 @@ mod checkpoint;
 mod consumer;
 mod consumer_status;
 mod delivery;
-mod error;
+pub(crate) mod error;
 mod filter;
 mod manager;
 mod parked;
