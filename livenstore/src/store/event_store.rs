@@ -260,23 +260,9 @@ pub trait EventStore: Send + Sync {
     /// ```
     fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         crate::backend::validate_correlation_id(correlation_id)?;
-        let mut found = Vec::new();
-        let mut from = 1;
-        loop {
-            let page = self.read_all(from, CORRELATION_SCAN_PAGE)?;
-            let Some(next) = page.last().map(|e| e.position().saturating_add(1)) else {
-                break;
-            };
-            found.extend(
-                page.into_iter()
-                    .filter(|e| e.metadata().correlation_id() == Some(correlation_id)),
-            );
-            if next <= from {
-                break; // a store that does not move forward would loop forever
-            }
-            from = next;
-        }
-        Ok(found)
+        scan_from(self, 1, |e| {
+            e.metadata().correlation_id() == Some(correlation_id)
+        })
     }
 
     /// The global position of the last event (0 when the store is empty).
@@ -374,4 +360,27 @@ pub trait EventStore: Send + Sync {
         let tail = self.read_stream(stream, snapshot.version(), max_count)?;
         Ok(Some((snapshot, tail)))
     }
+}
+
+/// The events of `store` from position `from` on that `keep` accepts, read
+/// [`CORRELATION_SCAN_PAGE`] at a time with `read_all`: the scan behind the default
+/// [`EventStore::read_correlated`] and a trace's search for an event's direct effects.
+pub(crate) fn scan_from<S: EventStore + ?Sized>(
+    store: &S,
+    mut from: u64,
+    mut keep: impl FnMut(&RecordedEvent) -> bool,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut found = Vec::new();
+    loop {
+        let page = store.read_all(from, CORRELATION_SCAN_PAGE)?;
+        let Some(next) = page.last().map(|e| e.position().saturating_add(1)) else {
+            break;
+        };
+        found.extend(page.into_iter().filter(|e| keep(e)));
+        if next <= from {
+            break; // a store that does not move forward would loop forever
+        }
+        from = next;
+    }
+    Ok(found)
 }

@@ -35,7 +35,7 @@
 
 mod correlation_index;
 mod error;
-mod event_store;
+pub(crate) mod event_store;
 mod expected_version;
 mod forwarding;
 pub mod json;

@@ -25,6 +25,8 @@ mod tree;
 pub use tree::{CausalTree, TracedEvent};
 
 use crate::backend::is_indexable_correlation_id;
+use crate::store::event_store::scan_from;
+#[cfg(doc)]
 use crate::store::CORRELATION_SCAN_PAGE;
 use crate::{EventId, EventStore, RecordedEvent, StoreError};
 
@@ -89,18 +91,5 @@ fn caused_by<S: EventStore + ?Sized>(
             .and_then(|c| c.parse::<EventId>().ok())
             == Some(cause.id())
     };
-    let mut found = Vec::new();
-    let mut from = cause.position().saturating_add(1);
-    loop {
-        let page = store.read_all(from, CORRELATION_SCAN_PAGE)?;
-        let Some(next) = page.last().map(|e| e.position().saturating_add(1)) else {
-            break;
-        };
-        found.extend(page.into_iter().filter(is_child));
-        if next <= from {
-            break; // a store that does not move forward would loop forever
-        }
-        from = next;
-    }
-    Ok(found)
+    scan_from(store, cause.position().saturating_add(1), is_child)
 }
