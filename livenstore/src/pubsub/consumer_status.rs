@@ -1,5 +1,7 @@
 //! [`consumer_statuses`]: what each consumer of a store has done and has left to do.
 
+use std::collections::BTreeMap;
+
 use super::checkpoint::CheckpointStore;
 use super::error::CheckpointError;
 use super::parked::ParkedEventStore;
@@ -60,17 +62,20 @@ pub fn consumer_statuses<S: EventStore + ?Sized>(
         })
         .collect();
     if let Some(parked) = parked {
+        // Counted by name first: one map update per record, not a search of the list.
+        let mut counts = BTreeMap::<String, usize>::new();
         for event in parked.list(None)? {
-            match statuses.iter_mut().find(|s| s.name == event.consumer) {
-                Some(status) => status.parked += 1,
-                None => statuses.push(ConsumerStatus {
-                    name: event.consumer,
-                    position: 0,
-                    lag: head,
-                    parked: 1,
-                }),
-            }
+            *counts.entry(event.consumer).or_default() += 1;
         }
+        for status in &mut statuses {
+            status.parked = counts.remove(&status.name).unwrap_or(0);
+        }
+        statuses.extend(counts.into_iter().map(|(name, parked)| ConsumerStatus {
+            name,
+            position: 0,
+            lag: head,
+            parked,
+        }));
     }
     statuses.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(statuses)

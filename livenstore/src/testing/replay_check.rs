@@ -91,7 +91,6 @@ where
         let stored = recorded::<A>(event, &stream, number as u64)
             .map_err(|problem| format!("{what}: {problem}"))?;
         round_trips::<A>(event, &stored).map_err(|problem| format!("{what}: {problem}"))?;
-        let before = format!("{:#?}", by_json.state());
         by_value
             .apply(event.clone())
             .map_err(|err| format!("{what}: its handler fails applied again: {err:?}"))?;
@@ -99,6 +98,15 @@ where
             .replay(&stored)
             .map_err(|err| format!("{what}: it cannot be replayed from its JSON: {err}"))?;
         if !same_state(by_value.state(), by_json.state()) {
+            // The state before it, rebuilt only now: formatting it ahead of every event cost
+            // each passing scenario a `Debug` of the state per event.
+            let mut before = rebuilt::<A>(root.id(), given)?;
+            for earlier in &root.unsaved()[..i] {
+                before
+                    .apply(earlier.clone())
+                    .map_err(|err| format!("{what}: {err:?}"))?;
+            }
+            let before = format!("{:#?}", before.state());
             return Err(format!(
                 "{what} gives another state replayed from its JSON than applied: its handler \
                  depends on something besides the state and the event, or its JSON loses \
