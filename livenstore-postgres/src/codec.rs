@@ -18,6 +18,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
+use livenstore::store::Snapshot;
 use livenstore::{EventId, Metadata, Payload, RecordedEvent, RecordedEventParts, Timestamp};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use postgres::Row;
@@ -326,6 +327,29 @@ fn shared(last: &mut Option<Arc<str>>, name: &str) -> Arc<str> {
             arc
         }
     }
+}
+
+/// The snapshot of `aggregate_type`, `aggregate_id` in a row whose columns from `first` are its
+/// version, fingerprint, snapshot version, time and state (`load_snapshot`'s rows, and the
+/// snapshot row of `snapshot_and_tail`).
+pub(crate) fn snapshot_row(
+    row: &Row,
+    first: usize,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Snapshot, postgres::Error> {
+    let version: PgCount = row.try_get(first)?;
+    let fingerprint: i64 = row.try_get(first + 1)?;
+    let snapshot_version: i32 = row.try_get(first + 2)?;
+    let taken_at: PgTime = row.try_get(first + 3)?;
+    let state: PgPayload = row.try_get(first + 4)?;
+    Ok(
+        Snapshot::new(aggregate_type, aggregate_id, version.0, state.0)
+            .with_fingerprint(u64::from_ne_bytes(fingerprint.to_ne_bytes()))
+            // The column is written from a `u32` checked to fit: never negative.
+            .with_snapshot_version(snapshot_version.unsigned_abs())
+            .with_taken_at(taken_at.timestamp()),
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use livenstore::backend::validate_stream_name;
 use livenstore::store::{validate_snapshot_key, Snapshot};
 use livenstore::{RecordedEvent, StoreError};
 
-use crate::codec::{bigint, EventDecoder, PgCount, PgPayload, PgTime};
+use crate::codec::{bigint, snapshot_row, EventDecoder};
 use crate::inner::Inner;
 use crate::read::{query, stream_row};
 
@@ -48,17 +48,12 @@ pub(crate) fn snapshot_and_tail(
             if kind == 1 {
                 return Ok(TailRow::Event(stream_row(&mut decoder, row, 6, stream)?));
             }
-            let version: PgCount = row.try_get(1)?;
-            let fingerprint: i64 = row.try_get(2)?;
-            let snapshot_version: i32 = row.try_get(3)?;
-            let taken_at: PgTime = row.try_get(4)?;
-            let state: PgPayload = row.try_get(5)?;
-            Ok(TailRow::Snapshot(
-                Snapshot::new(aggregate_type, aggregate_id, version.0, state.0)
-                    .with_fingerprint(u64::from_ne_bytes(fingerprint.to_ne_bytes()))
-                    .with_snapshot_version(snapshot_version.unsigned_abs())
-                    .with_taken_at(taken_at.timestamp()),
-            ))
+            Ok(TailRow::Snapshot(snapshot_row(
+                row,
+                1,
+                aggregate_type,
+                aggregate_id,
+            )?))
         },
     )?;
     let mut snapshot = None;

@@ -15,7 +15,7 @@ use livenstore::store::{validate_snapshot_key, Snapshot, SnapshotInfo, SnapshotS
 use livenstore::StoreError;
 use postgres::Row;
 
-use crate::codec::{JsonText, PgCount, PgPayload, PgTime};
+use crate::codec::{self, JsonText, PgCount, PgTime};
 use crate::connection;
 use crate::read::query;
 use crate::store::PostgresStore;
@@ -89,19 +89,7 @@ impl SnapshotStore for PostgresStore {
             "load_snapshot",
             &inner.sql.load_snapshot,
             &[&aggregate_type, &aggregate_id],
-            |row| {
-                let info = info_row(row)?;
-                let state: PgPayload = row.try_get(6)?;
-                Ok(Snapshot::new(
-                    info.aggregate_type,
-                    info.aggregate_id,
-                    info.version,
-                    state.0,
-                )
-                .with_fingerprint(info.fingerprint)
-                .with_snapshot_version(info.snapshot_version)
-                .with_taken_at(info.taken_at))
-            },
+            |row| codec::snapshot_row(row, 2, aggregate_type, aggregate_id),
         )?
         .pop())
     }

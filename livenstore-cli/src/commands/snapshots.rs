@@ -45,7 +45,7 @@ fn snapshots_of(store: &Store) -> Result<&dyn SnapshotStore, CliError> {
     })
 }
 
-/// The `(fingerprint, snapshot version)` of the newest snapshot of each type.
+/// The newest snapshot of each type: its `(time, fingerprint, snapshot version)`.
 fn current_code(snapshots: &[SnapshotInfo]) -> HashMap<&str, (Timestamp, u64, u32)> {
     let mut newest: HashMap<&str, (Timestamp, u64, u32)> = HashMap::new();
     for s in snapshots {
