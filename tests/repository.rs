@@ -187,22 +187,29 @@ fn transact_retries_on_conflict_and_applies_on_fresh_state() {
     );
 }
 
+/// A `transact` on order `o-1` that every attempt loses: someone else writes the next version
+/// first each time. Counts the attempts in `calls`.
+fn always_raced(
+    repo: &Repository<InMemoryStore>,
+    calls: &AtomicU32,
+) -> RepositoryError<OrderError> {
+    repo.transact::<Order, _, _>("o-1", |order| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let version = repo.store().stream_version("Order-o-1").unwrap();
+        let racer = NewEvent::from_domain(&line("racer", 1)).unwrap();
+        repo.store()
+            .append("Order-o-1", ExpectedVersion::Exact(version), vec![racer])
+            .unwrap();
+        order.apply(line("mine", 1))
+    })
+    .unwrap_err()
+}
+
 #[test]
 fn transact_gives_up_after_the_configured_attempts() {
     let repo = Repository::new(InMemoryStore::new()).with_max_attempts(3);
     let calls = AtomicU32::new(0);
-    let err = repo
-        .transact::<Order, _, _>("o-1", |order| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            // Always raced: someone else writes the next version first.
-            let version = repo.store().stream_version("Order-o-1").unwrap();
-            let racer = NewEvent::from_domain(&line("racer", 1)).unwrap();
-            repo.store()
-                .append("Order-o-1", ExpectedVersion::Exact(version), vec![racer])
-                .unwrap();
-            order.apply(line("mine", 1))
-        })
-        .unwrap_err();
+    let err = always_raced(&repo, &calls);
     assert!(err.is_conflict(), "{err:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
@@ -218,17 +225,7 @@ fn a_conflict_backoff_sets_the_attempts_and_waits_between_them() {
     let repo = Repository::new(InMemoryStore::new()).with_conflict_backoff(policy);
     let calls = AtomicU32::new(0);
     let started = std::time::Instant::now();
-    let err = repo
-        .transact::<Order, _, _>("o-1", |order| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            let version = repo.store().stream_version("Order-o-1").unwrap();
-            let racer = NewEvent::from_domain(&line("racer", 1)).unwrap();
-            repo.store()
-                .append("Order-o-1", ExpectedVersion::Exact(version), vec![racer])
-                .unwrap();
-            order.apply(line("mine", 1))
-        })
-        .unwrap_err();
+    let err = always_raced(&repo, &calls);
     assert!(err.is_conflict(), "{err:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 4);
     // Waits of 5, 10 and 20 ms between the four attempts (sleeps never end early).
