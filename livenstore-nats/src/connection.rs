@@ -1,0 +1,172 @@
+//! [`Connection`]: the client, its JetStream context and the runtime they run on.
+//!
+//! Invariants:
+//! - The synchronous API never calls `block_on`: it spawns the future on the store's own runtime
+//!   and waits on a channel ([`Connection::run`]), so a store can be used from any thread,
+//!   including a thread of the caller's own tokio runtime (blocking it, as any sync call does).
+//! - The runtime is shut down in the background on drop, which is allowed in any context.
+//! - The endpoint named in errors never carries the URL's user name or password.
+
+use async_nats::jetstream;
+use livenstore::StoreError;
+use std::future::Future;
+
+use crate::config::JetStreamConfig;
+use crate::error;
+
+/// The client, JetStream context and runtime of one store (shared by its clones and by the
+/// key-value stores made from it).
+pub(crate) struct Connection {
+    runtime: Option<tokio::runtime::Runtime>,
+    pub(crate) client: async_nats::Client,
+    pub(crate) js: jetstream::Context,
+    pub(crate) endpoint: String,
+    pub(crate) config: JetStreamConfig,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("endpoint", &self.endpoint)
+            .field("stream", &self.config.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects to `url` (one URL, or several separated by commas).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Connection`] naming the address when no server answers in time.
+    pub(crate) fn open(url: &str, config: JetStreamConfig) -> Result<Self, StoreError> {
+        let endpoint = redact(url);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("livenstore-nats")
+            .enable_all()
+            .build()
+            .map_err(|source| StoreError::Connection {
+                endpoint: endpoint.clone(),
+                source: Box::new(source),
+            })?;
+        let options = async_nats::ConnectOptions::new()
+            .connection_timeout(config.connect_timeout)
+            .request_timeout(Some(config.request_timeout))
+            // Reconnect for ever; calls fail with timeouts meanwhile.
+            .max_reconnects(None)
+            .name("livenstore");
+        let url_owned = url.to_owned();
+        let connect = async move { options.connect(url_owned).await };
+        let client = spawn_and_wait(runtime.handle(), connect)
+            .ok_or_else(|| StoreError::Connection {
+                endpoint: endpoint.clone(),
+                source: "the connecting task stopped".into(),
+            })?
+            .map_err(|source| StoreError::Connection {
+                endpoint: endpoint.clone(),
+                source: Box::new(source),
+            })?;
+        // The context spawns its acknowledgement task: it must be built inside the runtime.
+        let _entered = runtime.enter();
+        let js = jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .build(client.clone());
+        drop(_entered);
+        Ok(Connection {
+            runtime: Some(runtime),
+            client,
+            js,
+            endpoint,
+            config,
+        })
+    }
+
+    /// The runtime's handle, to spawn background tasks.
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        // Only `drop` takes the runtime out.
+        self.runtime
+            .as_ref()
+            .map(tokio::runtime::Runtime::handle)
+            .expect("the runtime is present until the connection is dropped")
+    }
+
+    /// Runs `future` on the store's runtime and waits for its output.
+    ///
+    /// # Errors
+    ///
+    /// The error of [`error::stopped`] when the runtime shut down before the future finished.
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        spawn_and_wait(self.handle(), future).ok_or_else(|| error::stopped(operation))
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Spawns `future` on `handle` and blocks the calling thread until it is done; `None` when the
+/// runtime dropped the task (it was shut down).
+fn spawn_and_wait<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    future: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = sender.send(future.await);
+    });
+    receiver.recv().ok()
+}
+
+/// `url` without a user name or password (`nats://user:secret@host:4222` gives
+/// `nats://host:4222`), for error messages.
+pub(crate) fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|one| {
+            let one = one.trim();
+            let (scheme, rest) = match one.find("://") {
+                Some(at) => (&one[..at + 3], &one[at + 3..]),
+                None => ("", one),
+            };
+            let rest = match rest.rfind('@') {
+                Some(at) => &rest[at + 1..],
+                None => rest,
+            };
+            format!("{scheme}{rest}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn credentials_are_not_named() {
+        assert_eq!(redact("nats://u:p@h:4222"), "nats://h:4222");
+        assert_eq!(redact("h:4222"), "h:4222");
+        assert_eq!(redact("nats://a@x:1, nats://y:2"), "nats://x:1,nats://y:2");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_connection_error_naming_it() {
+        // Port 1 on loopback: nothing listens there.
+        let config = JetStreamConfig::new().connect_timeout(Duration::from_millis(500));
+        match Connection::open("nats://user:pw@127.0.0.1:1", config) {
+            Err(StoreError::Connection { endpoint, .. }) => {
+                assert_eq!(endpoint, "nats://127.0.0.1:1");
+            }
+            other => panic!("expected a connection error, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! [`Log`]: the replica and what the store's tasks share about it.
+//!
+//! Invariants:
+//! - `folded` always holds the replica's sequence after the last fold, and is sent after the
+//!   replica's lock is released, so a waiter woken by it reads a replica at least that far.
+//! - Once `damage` is set it stays set: the stream held a message the store cannot fold, the
+//!   replica stopped before it, and every call fails with that error from then on.
+
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use livenstore::StoreError;
+use tokio::sync::watch;
+
+use crate::codec::{self, Kind, Message};
+use crate::error;
+use crate::replica::Replica;
+
+/// The replica, its progress and its damage, shared by the store and its tasks.
+#[derive(Debug)]
+pub(crate) struct Log {
+    pub(crate) stream: String,
+    pub(crate) append_subject: String,
+    pub(crate) link_subject: String,
+    replica: RwLock<Replica>,
+    folded: watch::Sender<u64>,
+    damage: Mutex<Option<(u64, String)>>,
+}
+
+impl Log {
+    pub(crate) fn new(stream: &str, prefix: &str) -> Self {
+        Log {
+            stream: stream.to_owned(),
+            append_subject: format!("{prefix}.append"),
+            link_subject: format!("{prefix}.link"),
+            replica: RwLock::new(Replica::default()),
+            folded: watch::channel(0).0,
+            damage: Mutex::new(None),
+        }
+    }
+
+    /// The replica, for reading; the damage error when the replica stopped at a bad message.
+    pub(crate) fn read(&self) -> Result<RwLockReadGuard<'_, Replica>, StoreError> {
+        self.check()?;
+        Ok(self.replica.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The damage error, if any.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        let damage = self.damage.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*damage {
+            None => Ok(()),
+            Some((sequence, reason)) => {
+                Err(error::corrupted(&self.stream, *sequence, reason.clone()))
+            }
+        }
+    }
+
+    /// What kind of message `subject` carries, if it is one of the store's.
+    pub(crate) fn kind(&self, subject: &str) -> Option<Kind> {
+        if subject == self.append_subject {
+            Some(Kind::Append)
+        } else if subject == self.link_subject {
+            Some(Kind::Link)
+        } else {
+            None
+        }
+    }
+
+    /// Decodes and folds the message at `sequence`; on failure records the damage.
+    ///
+    /// # Errors
+    ///
+    /// The damage error.
+    pub(crate) fn fold_raw(
+        &self,
+        sequence: u64,
+        first_sequence: u64,
+        subject: &str,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        let outcome = {
+            let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
+            if sequence <= replica.sequence() {
+                return Ok(());
+            }
+            match self.kind(subject) {
+                None => Err(format!(
+                    "message {sequence} has subject {subject}, which livenstore does not write"
+                )),
+                Some(kind) => codec::decode(kind, body, |name| replica.intern(name))
+                    .map_err(|reason| format!("message {sequence}: {reason}"))
+                    .and_then(|message| {
+                        replica
+                            .fold(sequence, first_sequence, &message)
+                            .map_err(|reason| format!("message {sequence}: {reason}"))
+                    }),
+            }
+        };
+        self.after_fold(sequence, outcome)
+    }
+
+    /// Folds a message the writer has just had acknowledged at `sequence`.
+    pub(crate) fn fold_own(&self, sequence: u64, message: &Message) -> Result<(), StoreError> {
+        let outcome = {
+            let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
+            replica
+                .fold(sequence, 1, message)
+                .map_err(|reason| format!("message {sequence}: {reason}"))
+        };
+        self.after_fold(sequence, outcome)
+    }
+
+    fn after_fold(&self, sequence: u64, outcome: Result<u64, String>) -> Result<(), StoreError> {
+        match outcome {
+            Ok(_) => {
+                self.folded.send_if_modified(|last| {
+                    let moved = sequence > *last;
+                    *last = (*last).max(sequence);
+                    moved
+                });
+                Ok(())
+            }
+            Err(reason) => {
+                let mut damage = self.damage.lock().unwrap_or_else(PoisonError::into_inner);
+                damage.get_or_insert((sequence, reason));
+                drop(damage);
+                // Wake waiters so they see the damage.
+                self.folded.send_modify(|_| {});
+                self.check()
+            }
+        }
+    }
+
+    /// Marks the log as caught up to `sequence` without a message (the server holds none up to
+    /// it: its limits removed them all).
+    pub(crate) fn skip_to(&self, sequence: u64) {
+        let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
+        replica.skip_to(sequence);
+        drop(replica);
+        self.folded.send_if_modified(|last| {
+            let moved = sequence > *last;
+            *last = (*last).max(sequence);
+            moved
+        });
+    }
+
+    /// Waits until the replica has folded `sequence`, or `timeout` passes.
+    ///
+    /// # Errors
+    ///
+    /// The damage error, or a backend error after `timeout`.
+    pub(crate) async fn wait_for(
+        &self,
+        sequence: u64,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
+        let mut folded = self.folded.subscribe();
+        let reached = tokio::time::timeout(timeout, async {
+            loop {
+                self.check()?;
+                if *folded.borrow_and_update() >= sequence {
+                    return Ok(());
+                }
+                if folded.changed().await.is_err() {
+                    return Err(error::stopped("wait for the log"));
+                }
+            }
+        })
+        .await;
+        match reached {
+            Ok(result) => result,
+            Err(_) => Err(error::message(
+                "catch up with the stream",
+                false,
+                format!(
+                    "the store did not receive message {sequence} of stream {} within {timeout:?}",
+                    self.stream
+                ),
+            )),
+        }
+    }
+
+    /// A receiver of the folded sequence, for followers of the log.
+    #[allow(dead_code)] // used by the subscription manager (next commit)
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.folded.subscribe()
+    }
+}

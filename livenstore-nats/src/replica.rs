@@ -1,0 +1,401 @@
+//! [`Replica`]: the store's in-memory copy of its JetStream stream, and every read.
+//!
+//! The replica folds the stream's messages in sequence order, checking each against what came
+//! before, and answers all reads. It is what makes the write path's checks (expected versions,
+//! event ids) complete: a group is published only with `Nats-Expected-Last-Sequence` equal to
+//! [`Replica::sequence`], so the server refuses it unless the replica had seen every message.
+//!
+//! Invariants (checked on every fold; a message that breaks one is reported as
+//! [`StoreError::Corrupted`] and the replica stops there, it never skips):
+//! 1. Messages are folded in sequence order, each once; `sequence` is the last folded.
+//! 2. Positions are contiguous: a message's first position is the last position + 1, except the
+//!    first message folded when the server's limits removed older ones (`first_sequence > 1`).
+//! 3. Versions are contiguous per stream, the same exception applying to a stream's first
+//!    record seen after removal.
+//! 4. Event ids are unique; `recorded_at` and `linked_at` never decrease along the log.
+//! 5. A link names a stored event and a stream that does not hold it yet.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use livenstore::backend::{LinkInfo, RecordedEventParts, StreamInfo};
+use livenstore::{EventId, RecordedEvent, Timestamp};
+
+use crate::codec::{AppendMessage, LinkMessage, Message};
+
+/// One record of a stream: its own event, or a link to an event of another stream.
+#[derive(Debug, Clone)]
+enum Record {
+    Event(u64),
+    Link { position: u64, info: Arc<LinkInfo> },
+}
+
+/// A stream's records, from `first_version` on.
+#[derive(Debug, Clone)]
+struct StreamEntry {
+    name: Arc<str>,
+    first_version: u64,
+    records: Vec<Record>,
+    times: Vec<Timestamp>,
+    linked: HashSet<u64>,
+}
+
+impl StreamEntry {
+    fn last_version(&self) -> u64 {
+        self.first_version + self.records.len() as u64 - 1
+    }
+}
+
+/// The folded log (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Replica {
+    sequence: u64,
+    /// Position of `events[0]`, minus one (0 unless limits removed the oldest events).
+    base: u64,
+    events: Vec<RecordedEvent>,
+    ids: HashMap<EventId, u64>,
+    streams: HashMap<Arc<str>, StreamEntry>,
+    types: HashMap<Arc<str>, Vec<u64>>,
+    correlations: HashMap<Box<str>, Vec<u64>>,
+    names: HashSet<Arc<str>>,
+    last_time: Timestamp,
+}
+
+impl Replica {
+    /// The sequence of the last message folded (0 when none).
+    pub(crate) fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The last global position (0 when empty).
+    pub(crate) fn last_position(&self) -> u64 {
+        self.base + self.events.len() as u64
+    }
+
+    /// The latest `recorded_at` or `linked_at` in the log.
+    pub(crate) fn last_time(&self) -> Timestamp {
+        self.last_time
+    }
+
+    /// The shared text of `name` (stream names and event types).
+    pub(crate) fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(shared.clone());
+        shared
+    }
+
+    /// The current version of `stream` (0 when it has no record).
+    pub(crate) fn version(&self, stream: &str) -> u64 {
+        self.streams
+            .get(stream)
+            .map_or(0, StreamEntry::last_version)
+    }
+
+    /// The stored event with this id.
+    pub(crate) fn find(&self, id: EventId) -> Option<RecordedEvent> {
+        self.ids.get(&id).and_then(|&p| self.at(p)).cloned()
+    }
+
+    /// Whether `stream` holds event `id` (as its own or linked).
+    pub(crate) fn holds(&self, stream: &str, id: EventId) -> bool {
+        let Some(&position) = self.ids.get(&id) else {
+            return false;
+        };
+        self.at(position).is_some_and(|e| e.stream() == stream)
+            || self
+                .streams
+                .get(stream)
+                .is_some_and(|s| s.linked.contains(&position))
+    }
+
+    fn at(&self, position: u64) -> Option<&RecordedEvent> {
+        let index = position.checked_sub(self.base + 1)?;
+        self.events.get(usize::try_from(index).ok()?)
+    }
+
+    /// Folds message `sequence` (see the module invariants); `first_sequence` is the oldest
+    /// sequence the server holds. Returns the number of events it added.
+    ///
+    /// # Errors
+    ///
+    /// A description of the broken invariant; the replica is unchanged.
+    pub(crate) fn fold(
+        &mut self,
+        sequence: u64,
+        first_sequence: u64,
+        message: &Message,
+    ) -> Result<u64, String> {
+        if sequence <= self.sequence {
+            return Ok(0); // already folded (the writer folds its own messages first)
+        }
+        let after_removal = self.sequence == 0 && first_sequence > 1 && sequence >= first_sequence;
+        if sequence != self.sequence + 1 && !after_removal {
+            return Err(format!(
+                "message {sequence} follows message {} (the server lost messages in between)",
+                self.sequence
+            ));
+        }
+        let added = match message {
+            Message::Append(append) => {
+                self.check_append(append, after_removal)?;
+                self.apply_append(append);
+                append.event_count()
+            }
+            Message::Link(link) => {
+                self.check_link(link, after_removal)?;
+                self.apply_link(link);
+                0
+            }
+        };
+        self.sequence = sequence;
+        Ok(added)
+    }
+
+    fn check_append(&self, append: &AppendMessage, after_removal: bool) -> Result<(), String> {
+        let empty = self.events.is_empty() && self.base == 0;
+        if append.position != self.last_position() + 1 && !(after_removal && empty) {
+            return Err(format!(
+                "its first position is {}, but the last position is {}",
+                append.position,
+                self.last_position()
+            ));
+        }
+        if append.recorded_at < self.last_time {
+            return Err(format!(
+                "its time {} is before the log's latest {}",
+                append.recorded_at, self.last_time
+            ));
+        }
+        let mut bumped: HashMap<&str, u64> = HashMap::new();
+        let mut ids = HashSet::new();
+        for part in &append.appends {
+            if part.events.is_empty() {
+                return Err(format!("its append to {} holds no event", part.stream));
+            }
+            let current = bumped
+                .get(&*part.stream)
+                .copied()
+                .unwrap_or_else(|| self.version(&part.stream));
+            let unseen = current == 0 && after_removal;
+            if part.version != current + 1 && !unseen {
+                return Err(format!(
+                    "its append to {} starts at version {}, but the stream is at {current}",
+                    part.stream, part.version
+                ));
+            }
+            bumped.insert(&part.stream, part.version + part.events.len() as u64 - 1);
+            for event in &part.events {
+                if self.ids.contains_key(&event.id) || !ids.insert(event.id) {
+                    return Err(format!("event id {} is stored twice", event.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_append(&mut self, append: &AppendMessage) {
+        if self.events.is_empty() && self.base == 0 {
+            self.base = append.position - 1;
+        }
+        let mut position = append.position;
+        for part in &append.appends {
+            let stream = self.entry(&part.stream, part.version);
+            let name = stream.name.clone();
+            let first = position;
+            for _ in &part.events {
+                stream.records.push(Record::Event(position));
+                stream.times.push(append.recorded_at);
+                position += 1;
+            }
+            for (offset, event) in (0u64..).zip(&part.events) {
+                let at = first + offset;
+                self.ids.insert(event.id, at);
+                self.types
+                    .entry(event.event_type.clone())
+                    .or_default()
+                    .push(at);
+                if let Some(correlation) = event.metadata.correlation_id() {
+                    self.correlations
+                        .entry(correlation.into())
+                        .or_default()
+                        .push(at);
+                }
+                self.events
+                    .push(RecordedEvent::from_parts(RecordedEventParts {
+                        id: event.id,
+                        event_type: event.event_type.clone(),
+                        stream: name.clone(),
+                        version: part.version + offset,
+                        position: at,
+                        recorded_at: append.recorded_at,
+                        metadata: event.metadata.clone(),
+                        payload: event.payload.clone(),
+                        event_version: event.event_version,
+                    }));
+            }
+        }
+        self.last_time = append.recorded_at;
+    }
+
+    /// The entry of `stream`, created with `first_version` when new.
+    fn entry(&mut self, stream: &Arc<str>, first_version: u64) -> &mut StreamEntry {
+        self.streams
+            .entry(stream.clone())
+            .or_insert_with(|| StreamEntry {
+                name: stream.clone(),
+                first_version,
+                records: Vec::new(),
+                times: Vec::new(),
+                linked: HashSet::new(),
+            })
+    }
+
+    fn check_link(&self, link: &LinkMessage, after_removal: bool) -> Result<(), String> {
+        if link.linked_at < self.last_time {
+            return Err(format!(
+                "its time {} is before the log's latest {}",
+                link.linked_at, self.last_time
+            ));
+        }
+        let current = self.version(&link.stream);
+        if link.version != current + 1 && !(current == 0 && after_removal) {
+            return Err(format!(
+                "it links into {} at version {}, but the stream is at {current}",
+                link.stream, link.version
+            ));
+        }
+        if !self.ids.contains_key(&link.id) && !after_removal {
+            return Err(format!("it links event {}, which is not stored", link.id));
+        }
+        if self.holds(&link.stream, link.id) {
+            return Err(format!(
+                "stream {} already holds event {}",
+                link.stream, link.id
+            ));
+        }
+        Ok(())
+    }
+
+    fn apply_link(&mut self, link: &LinkMessage) {
+        self.last_time = link.linked_at;
+        let Some(&position) = self.ids.get(&link.id) else {
+            return; // the event was removed by the server's limits: nothing to read through it
+        };
+        let info = Arc::new(LinkInfo {
+            stream: link.stream.to_string(),
+            version: link.version,
+            linked_at: link.linked_at,
+        });
+        let stream = self.entry(&link.stream, link.version);
+        stream.records.push(Record::Link { position, info });
+        stream.times.push(link.linked_at);
+        stream.linked.insert(position);
+    }
+
+    /// Events of `stream` from `from_version` on, at most `max`.
+    pub(crate) fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        max: usize,
+    ) -> Vec<RecordedEvent> {
+        let Some(entry) = self.streams.get(stream) else {
+            return Vec::new();
+        };
+        let skip = from_version.max(1).saturating_sub(entry.first_version);
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        entry
+            .records
+            .iter()
+            .skip(skip)
+            .take(max)
+            .filter_map(|record| match record {
+                Record::Event(position) => self.at(*position).cloned(),
+                Record::Link { position, info } => {
+                    self.at(*position).map(|e| e.with_link((**info).clone()))
+                }
+            })
+            .collect()
+    }
+
+    /// Events from `from_position` on, at most `max`.
+    pub(crate) fn read_all(&self, from_position: u64, max: usize) -> Vec<RecordedEvent> {
+        let start = from_position.max(self.base + 1) - self.base - 1;
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        self.events.iter().skip(start).take(max).cloned().collect()
+    }
+
+    /// Events of one type from `from_position` on, at most `max`.
+    pub(crate) fn read_by_type(
+        &self,
+        event_type: &str,
+        from_position: u64,
+        max: usize,
+    ) -> Vec<RecordedEvent> {
+        let Some(positions) = self.types.get(event_type) else {
+            return Vec::new();
+        };
+        let start = positions.partition_point(|&p| p < from_position);
+        positions[start..]
+            .iter()
+            .take(max)
+            .filter_map(|&p| self.at(p).cloned())
+            .collect()
+    }
+
+    /// Events recorded at or after `from` and before `to`.
+    pub(crate) fn read_time_range(&self, from: Timestamp, to: Timestamp) -> Vec<RecordedEvent> {
+        let start = self.events.partition_point(|e| e.recorded_at() < from);
+        let end = self.events.partition_point(|e| e.recorded_at() < to);
+        self.events
+            .get(start..end.max(start))
+            .unwrap_or_default()
+            .to_vec()
+    }
+
+    /// Events whose metadata carries `correlation_id`, in position order.
+    pub(crate) fn read_correlated(&self, correlation_id: &str) -> Vec<RecordedEvent> {
+        self.correlations
+            .get(correlation_id)
+            .map(|positions| {
+                positions
+                    .iter()
+                    .filter_map(|&p| self.at(p).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// What the replica knows of `stream`.
+    pub(crate) fn stream_info(&self, stream: &str) -> Option<StreamInfo> {
+        self.streams.get(stream).map(info)
+    }
+
+    /// Every stream, sorted by name.
+    pub(crate) fn streams(&self) -> Vec<StreamInfo> {
+        let mut all: Vec<StreamInfo> = self.streams.values().map(info).collect();
+        all.sort_by(|a, b| a.stream.cmp(&b.stream));
+        all
+    }
+}
+
+fn info(entry: &StreamEntry) -> StreamInfo {
+    StreamInfo {
+        stream: entry.name.to_string(),
+        event_count: entry.records.len() as u64,
+        first_version: entry.first_version,
+        last_version: entry.last_version(),
+        first_recorded_at: entry.times.first().copied().unwrap_or_default(),
+        last_recorded_at: entry.times.last().copied().unwrap_or_default(),
+    }
+}
+
+impl Replica {
+    /// Moves `sequence` to `to` when the server holds no message up to it.
+    pub(crate) fn skip_to(&mut self, to: u64) {
+        self.sequence = self.sequence.max(to);
+    }
+}
