@@ -1,10 +1,118 @@
 //! # livenstore-nats
 //!
 //! A NATS JetStream backend for [livenstore]: [`JetStreamStore`] implements the same
-//! [`EventStore`](livenstore::EventStore) trait as the in-memory, JSON and PostgreSQL stores
-//! and passes the same conformance suite.
+//! [`EventStore`](livenstore::EventStore) trait as the in-memory, JSON and PostgreSQL stores and
+//! passes the same conformance suite, so domain code moves between them unchanged. Many
+//! processes can share one store; [`JetStreamSubscriptionManager`] delivers what any of them
+//! appends.
 //!
-//! (Layout documentation follows in the next commit.)
+//! ```no_run
+//! use livenstore::{EventStore, ExpectedVersion, NewEvent};
+//! use livenstore_nats::{JetStreamConfig, JetStreamStore};
+//!
+//! let config = JetStreamConfig::new().stream("BANK")?;
+//! let store = JetStreamStore::connect_with("nats://127.0.0.1:4222", config)?;
+//! let deposited = NewEvent::from_json("Deposited", r#"{"amount":100}"#)?;
+//! let result = store.append("account-7", ExpectedVersion::Any, vec![deposited])?;
+//! println!("stored at position {}", result.first_position);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The API is synchronous, like the rest of livenstore; the store runs the
+//! [async-nats](async_nats) client on a small tokio runtime of its own (two threads). Through
+//! `livenstore::nonblocking::AsyncStore` it is used from async code like any other store.
+//!
+//! ## Layout: one JetStream stream, one message per append
+//!
+//! A store is one JetStream stream (named by [`JetStreamConfig::stream`], file storage, limits
+//! retention) taking the subjects `livenstore.<stream>.>`:
+//!
+//! - **`livenstore.<stream>.append`**: one message per append, or per group of appends made
+//!   at the same time by the threads of one process. The message holds the events with their
+//!   stream, stream versions, event ids, types, metadata and payloads, the first global
+//!   position and the time. (Body format: the `codec` module; readable with `nats stream view`.)
+//! - **`livenstore.<stream>.link`**: one message per [`link_to_stream`](livenstore::EventStore::link_to_stream).
+//!
+//! So **global positions are not JetStream sequences**: a message of 100 events takes one
+//! sequence and 100 positions. Positions and stream versions are written in the message, and
+//! every reader checks them as it folds the stream (contiguous positions from 1, contiguous
+//! versions per stream, unique ids, times that never go back); a message that breaks a rule,
+//! or one the store did not write, is reported as [`StoreError::Corrupted`](livenstore::StoreError)
+//! naming its sequence, never skipped.
+//!
+//! ## How appends stay atomic, ordered and checked (server 2.9: no batch publish)
+//!
+//! Every store keeps a **replica**: an in-memory copy of the whole stream, read with an ordered
+//! consumer when it connects and kept up to date by that consumer for its whole life (so it
+//! sees what other processes append). The writer decides each append against the replica (the
+//! idempotency rule, then the expected version), and publishes the group as one message with
+//! **`Nats-Expected-Last-Sequence`** set to the replica's last sequence. The server stores the
+//! message only if nothing else was stored since, which makes the decision one made against the
+//! whole log: an append from another process in between makes the server refuse it, the writer
+//! waits for the replica to fold that message and decides again (the append may now get a
+//! typed [`Conflict`](livenstore::StoreError::Conflict)). Because one message is stored or not,
+//! a multi-event append is all-or-nothing, and because messages are stored one after another
+//! behind the guard, positions are gap-free and in commit order.
+//!
+//! What this layout costs:
+//! - **Writers of all processes take turns**, one guarded message at a time: a process whose
+//!   publish is overtaken waits for the replica to catch up and publishes again. Within one
+//!   process concurrent appends share one message (the writer groups up to 256 appends and
+//!   10,000 events), which is what keeps many writers fast; many processes writing at the same
+//!   moment mostly retry.
+//! - **An append (or a group) must fit in one message**: the server's `max_payload`, 1 MiB by
+//!   default (raise it in the server's configuration for larger events). A single append whose
+//!   encoding is larger is refused with [`PayloadTooLarge`](livenstore::StoreError::PayloadTooLarge)
+//!   naming the limit; groups are cut to fit.
+//! - **Memory**: every store holds the whole stream in memory (events, payloads and indexes by
+//!   id, stream, type and correlation id), like `InMemoryStore`, and reads it whole when it
+//!   connects; `BENCHMARKS.md` gives the time to open a million events.
+//! - **Reads are as fresh as the replica.** Appends and links always check against the whole
+//!   log, and a process reads its own writes at once; another process's append reaches the
+//!   replica as fast as JetStream delivers it (typically well under a millisecond on one
+//!   machine). [`JetStreamStore::sync`] waits until the replica holds everything the server
+//!   held when it was called.
+//!
+//! ## Idempotent event ids, within and beyond the duplicate window
+//!
+//! Each append message carries a `Nats-Msg-Id` (its first event id), so the server drops a
+//! republished message within its duplicate window
+//! ([`JetStreamConfig::duplicate_window`], two minutes by default). That is not what keeps ids
+//! unique: the replica indexes **every** event id ever stored, and each append is checked
+//! against it before publishing, under the sequence guard, so an id is stored at most once for
+//! the stream's whole life (a retry with the same ids returns the first result; the same id
+//! with another payload or stream is [`DuplicateEventId`](livenstore::StoreError::DuplicateEventId)).
+//! The duplicate window only spares a round of catching up when a publish is retried.
+//!
+//! ## Failures
+//!
+//! - An unreachable server when connecting is [`StoreError::Connection`](livenstore::StoreError::Connection)
+//!   naming the address (without credentials).
+//! - An existing stream with settings the store cannot use (other subjects, memory storage,
+//!   interest or work-queue retention, a per-subject limit, sealed, a mirror) is
+//!   [`StoreError::InvalidArgument`](livenstore::StoreError::InvalidArgument) listing them;
+//!   nothing is written.
+//! - A publish that fails without an answer (timeout, lost connection, server restart) is
+//!   resolved: the writer asks the server for its last sequence, waits for the replica to reach
+//!   it, and decides the group again, which finds its ids if it was stored and publishes it
+//!   again if not (the sequence guard and the message id make a late first publish harmless).
+//!   After four attempts the callers get [`StoreError::Backend`](livenstore::StoreError::Backend),
+//!   with `outcome_unknown` set unless the log is known to have moved on without the append.
+//!   The client reconnects on its own; the same store works again once the server is back.
+//!
+//! ## Subscriptions and checkpoints
+//!
+//! [`JetStreamSubscriptionManager`] publishes every event the replica folds (from any process)
+//! to its subscriptions, so live subscriptions, catch-up subscriptions and consumers work
+//! across processes.
+//!
+//! ## Retention limits
+//!
+//! [`JetStreamConfig::max_age`], [`max_bytes`](JetStreamConfig::max_bytes) and
+//! [`max_messages`](JetStreamConfig::max_messages) let the server remove the oldest messages,
+//! and with them **events**: a store opened after a removal starts at the oldest kept message,
+//! positions and versions going on from there. They are off by default; an event store
+//! normally keeps everything.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -16,6 +124,7 @@ mod error;
 mod follower;
 mod layout;
 mod log;
+mod pubsub;
 mod replica;
 mod store;
 #[cfg(feature = "testing")]
@@ -23,4 +132,5 @@ pub mod testing;
 mod writer;
 
 pub use config::{JetStreamConfig, DEFAULT_STREAM, MAX_STREAM_NAME_BYTES};
+pub use pubsub::JetStreamSubscriptionManager;
 pub use store::JetStreamStore;

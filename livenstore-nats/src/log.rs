@@ -182,7 +182,6 @@ impl Log {
     }
 
     /// A receiver of the folded sequence, for followers of the log.
-    #[allow(dead_code)] // used by the subscription manager (next commit)
     pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.folded.subscribe()
     }

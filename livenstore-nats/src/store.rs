@@ -193,12 +193,10 @@ impl JetStreamStore {
         self.inner.conn.client.connection_state() == async_nats::connection::State::Connected
     }
 
-    #[allow(dead_code)] // used by the key-value stores (next commits)
     pub(crate) fn connection(&self) -> &Arc<Connection> {
         &self.inner.conn
     }
 
-    #[allow(dead_code)] // used by the subscription manager (next commit)
     pub(crate) fn log(&self) -> &Arc<Log> {
         &self.inner.log
     }
