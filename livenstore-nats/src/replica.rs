@@ -399,3 +399,191 @@ impl Replica {
         self.sequence = self.sequence.max(to);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{AppendPart, EventPart};
+    use livenstore::{Metadata, Payload};
+
+    fn event(id: EventId, metadata: Metadata) -> EventPart {
+        EventPart {
+            id,
+            event_type: "Ticked".into(),
+            event_version: 1,
+            metadata,
+            payload: Payload::from_json("{}").unwrap(),
+        }
+    }
+
+    fn append(position: u64, at: u64, parts: Vec<(&str, u64, usize)>) -> Message {
+        Message::Append(AppendMessage {
+            position,
+            recorded_at: Timestamp::from_unix_nanos(at),
+            appends: parts
+                .into_iter()
+                .map(|(stream, version, count)| AppendPart {
+                    stream: stream.into(),
+                    version,
+                    events: (0..count)
+                        .map(|_| event(EventId::new(), Metadata::new()))
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn folds_groups_into_positions_versions_and_indexes() {
+        let mut replica = Replica::default();
+        replica
+            .fold(1, 1, &append(1, 10, vec![("a", 1, 2), ("b", 1, 1)]))
+            .unwrap();
+        replica
+            .fold(2, 1, &append(4, 10, vec![("a", 3, 1)]))
+            .unwrap();
+        assert_eq!((replica.sequence(), replica.last_position()), (2, 4));
+        assert_eq!(replica.version("a"), 3);
+        let a = replica.read_stream("a", 2, usize::MAX);
+        let positions: Vec<u64> = a.iter().map(RecordedEvent::position).collect();
+        assert_eq!(positions, [2, 4]);
+        assert_eq!(replica.read_by_type("Ticked", 3, 10).len(), 2);
+        let info = replica.stream_info("b").unwrap();
+        assert_eq!(
+            (info.first_version, info.last_version, info.event_count),
+            (1, 1, 1)
+        );
+        // A message folded twice (the writer's own, then the follower's) changes nothing.
+        replica
+            .fold(2, 1, &append(4, 10, vec![("a", 3, 1)]))
+            .unwrap();
+        assert_eq!(replica.last_position(), 4);
+    }
+
+    #[test]
+    fn every_broken_rule_is_refused_and_changes_nothing() {
+        let mut replica = Replica::default();
+        replica
+            .fold(1, 1, &append(1, 10, vec![("a", 1, 1)]))
+            .unwrap();
+        let cases = [
+            (3, append(2, 10, vec![("a", 2, 1)]), "lost messages"),
+            (2, append(3, 10, vec![("a", 2, 1)]), "first position"),
+            (2, append(2, 10, vec![("a", 3, 1)]), "version"),
+            (2, append(2, 9, vec![("a", 2, 1)]), "before"),
+            (2, append(2, 10, vec![("a", 2, 0)]), "no event"),
+        ];
+        for (sequence, message, expected) in cases {
+            let error = replica.fold(sequence, 1, &message).unwrap_err();
+            assert!(
+                error.contains(expected),
+                "{error} should mention {expected}"
+            );
+            assert_eq!((replica.sequence(), replica.last_position()), (1, 1));
+        }
+        let stored = replica.read_all(1, 1)[0].id();
+        let repeat = Message::Append(AppendMessage {
+            position: 2,
+            recorded_at: Timestamp::from_unix_nanos(10),
+            appends: vec![AppendPart {
+                stream: "b".into(),
+                version: 1,
+                events: vec![event(stored, Metadata::new())],
+            }],
+        });
+        assert!(replica.fold(2, 1, &repeat).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn links_need_a_stored_event_and_a_stream_without_it() {
+        let mut replica = Replica::default();
+        replica
+            .fold(1, 1, &append(1, 10, vec![("a", 1, 1)]))
+            .unwrap();
+        let id = replica.read_all(1, 1)[0].id();
+        let link = |stream: &str, version, id| {
+            Message::Link(LinkMessage {
+                id,
+                stream: stream.into(),
+                version,
+                linked_at: Timestamp::from_unix_nanos(11),
+            })
+        };
+        assert!(
+            replica.fold(2, 1, &link("a", 2, id)).is_err(),
+            "its own stream"
+        );
+        assert!(
+            replica.fold(2, 1, &link("b", 1, EventId::new())).is_err(),
+            "unknown event"
+        );
+        replica.fold(2, 1, &link("b", 1, id)).unwrap();
+        assert!(replica.holds("b", id));
+        assert!(
+            replica.fold(3, 1, &link("b", 2, id)).is_err(),
+            "linked twice"
+        );
+        let linked = replica.read_stream("b", 1, 10);
+        assert_eq!(linked[0].link().map(|l| l.version), Some(1));
+        assert_eq!(
+            replica.read_all(1, 10).len(),
+            1,
+            "links are not repeated in read_all"
+        );
+    }
+
+    #[test]
+    fn a_stream_whose_oldest_messages_were_removed_starts_where_it_is() {
+        let mut replica = Replica::default();
+        // The server holds messages from 7 on: the first folded starts at position 40.
+        replica
+            .fold(7, 7, &append(40, 10, vec![("a", 12, 2)]))
+            .unwrap();
+        assert_eq!(replica.last_position(), 41);
+        assert_eq!(replica.version("a"), 13);
+        assert_eq!(replica.read_all(1, 10).len(), 2);
+        assert_eq!(replica.read_stream("a", 1, 10).len(), 2);
+        assert_eq!(replica.stream_info("a").unwrap().first_version, 12);
+        replica
+            .fold(8, 7, &append(42, 10, vec![("a", 14, 1)]))
+            .unwrap();
+        assert!(replica
+            .fold(10, 7, &append(43, 10, vec![("a", 15, 1)]))
+            .is_err());
+    }
+
+    #[test]
+    fn correlated_events_and_time_ranges() {
+        let mut replica = Replica::default();
+        let message = Message::Append(AppendMessage {
+            position: 1,
+            recorded_at: Timestamp::from_unix_nanos(10),
+            appends: vec![AppendPart {
+                stream: "a".into(),
+                version: 1,
+                events: vec![
+                    event(EventId::new(), Metadata::new().with_correlation_id("c")),
+                    event(EventId::new(), Metadata::new()),
+                ],
+            }],
+        });
+        replica.fold(1, 1, &message).unwrap();
+        replica
+            .fold(2, 1, &append(3, 20, vec![("a", 3, 1)]))
+            .unwrap();
+        assert_eq!(replica.read_correlated("c").len(), 1);
+        assert!(replica.read_correlated("d").is_empty());
+        let range = |from, to| {
+            replica
+                .read_time_range(
+                    Timestamp::from_unix_nanos(from),
+                    Timestamp::from_unix_nanos(to),
+                )
+                .len()
+        };
+        assert_eq!(
+            (range(0, 10), range(10, 20), range(10, 21), range(30, 5)),
+            (0, 2, 3, 0)
+        );
+    }
+}
