@@ -14,13 +14,16 @@ mod config;
 mod connection;
 mod error;
 mod follower;
+mod kv;
 mod layout;
 mod log;
 mod replica;
+mod snapshots;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
 
 pub use config::{JetStreamConfig, DEFAULT_STREAM, MAX_STREAM_NAME_BYTES};
+pub use snapshots::JetStreamSnapshotStore;
 pub use store::JetStreamStore;

@@ -15,6 +15,7 @@ use async_nats::jetstream::stream::Stream;
 use livenstore::backend::{
     validate_append, validate_correlation_id, validate_stream_name, MAX_PAYLOAD_BYTES,
 };
+use livenstore::store::SnapshotStore;
 use livenstore::{
     AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamInfo, Timestamp,
@@ -27,6 +28,7 @@ use crate::error;
 use crate::follower;
 use crate::layout;
 use crate::log::Log;
+use crate::snapshots::JetStreamSnapshotStore;
 use crate::writer::{Request, Writer};
 
 /// An event store kept in a NATS JetStream stream, shared by every process that connects to
@@ -57,6 +59,7 @@ struct Inner {
     writer: mpsc::UnboundedSender<Request>,
     log: Arc<Log>,
     stream: Stream,
+    snapshots: JetStreamSnapshotStore,
     conn: Arc<Connection>,
 }
 
@@ -136,6 +139,7 @@ impl JetStreamStore {
                 writer: sender,
                 log,
                 stream,
+                snapshots: JetStreamSnapshotStore::new(&conn),
                 conn,
             }),
         })
@@ -193,7 +197,6 @@ impl JetStreamStore {
         self.inner.conn.client.connection_state() == async_nats::connection::State::Connected
     }
 
-    #[allow(dead_code)] // used by the key-value stores (next commits)
     pub(crate) fn connection(&self) -> &Arc<Connection> {
         &self.inner.conn
     }
@@ -340,5 +343,9 @@ impl EventStore for JetStreamStore {
     fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         validate_stream_name(stream)?;
         Ok(self.inner.log.read()?.version(stream))
+    }
+
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        Some(&self.inner.snapshots)
     }
 }
