@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod checkpoints;
 mod codec;
 mod config;
 mod connection;
@@ -17,6 +18,7 @@ mod follower;
 mod kv;
 mod layout;
 mod log;
+mod parked;
 mod replica;
 mod snapshots;
 mod store;
@@ -24,6 +26,8 @@ mod store;
 pub mod testing;
 mod writer;
 
+pub use checkpoints::JetStreamCheckpointStore;
 pub use config::{JetStreamConfig, DEFAULT_STREAM, MAX_STREAM_NAME_BYTES};
+pub use parked::JetStreamParkedStore;
 pub use snapshots::JetStreamSnapshotStore;
 pub use store::JetStreamStore;

@@ -22,12 +22,14 @@ use livenstore::{
 };
 use tokio::sync::mpsc;
 
+use crate::checkpoints::JetStreamCheckpointStore;
 use crate::config::JetStreamConfig;
 use crate::connection::Connection;
 use crate::error;
 use crate::follower;
 use crate::layout;
 use crate::log::Log;
+use crate::parked::JetStreamParkedStore;
 use crate::snapshots::JetStreamSnapshotStore;
 use crate::writer::{Request, Writer};
 
@@ -60,6 +62,8 @@ struct Inner {
     log: Arc<Log>,
     stream: Stream,
     snapshots: JetStreamSnapshotStore,
+    checkpoints: JetStreamCheckpointStore,
+    parked: JetStreamParkedStore,
     conn: Arc<Connection>,
 }
 
@@ -140,6 +144,8 @@ impl JetStreamStore {
                 log,
                 stream,
                 snapshots: JetStreamSnapshotStore::new(&conn),
+                checkpoints: JetStreamCheckpointStore::new(&conn),
+                parked: JetStreamParkedStore::new(&conn),
                 conn,
             }),
         })
@@ -197,8 +203,19 @@ impl JetStreamStore {
         self.inner.conn.client.connection_state() == async_nats::connection::State::Connected
     }
 
+    #[allow(dead_code)] // for crate code that needs the raw connection
     pub(crate) fn connection(&self) -> &Arc<Connection> {
         &self.inner.conn
+    }
+
+    /// The checkpoint store every handle shares (so the bucket opens once).
+    pub(crate) fn checkpoint_store(&self) -> &JetStreamCheckpointStore {
+        &self.inner.checkpoints
+    }
+
+    /// The parked-event store every handle shares.
+    pub(crate) fn parked_store(&self) -> &JetStreamParkedStore {
+        &self.inner.parked
     }
 
     #[allow(dead_code)] // used by the subscription manager (next commit)
