@@ -3,9 +3,10 @@
 //!
 //! Invariants:
 //! - A [`Bucket`] is made without I/O; the bucket is found, or created (file storage, history 1,
-//!   the config's replicas), by the first operation, once per handle. Two processes creating it
-//!   at once both end up with the one bucket (the server takes the same stream config twice);
-//!   an existing bucket is used with its own settings.
+//!   the config's replicas), by the first operation, once per store (its clones and the stores
+//!   made from it share the opened bucket). Two processes creating it at once both end up with
+//!   the one bucket (the server takes the same stream config twice); an existing bucket is used
+//!   with its own settings.
 //! - A key is one or more *parts* joined by `.`; [`encode`] turns any string into a part that
 //!   holds only `[A-Za-z0-9_-]` and `=XX` escapes (uppercase hex of each other byte), so the
 //!   encoding is injective, never produces `.`, and [`decode`] gives the string back. `decode`
@@ -79,7 +80,10 @@ impl Failure {
                 reason,
             } => CheckpointError::Corrupted {
                 path: path.into(),
-                reason: format!("revision {revision}: {reason}"),
+                reason: match revision {
+                    0 => reason,
+                    _ => format!("revision {revision}: {reason}"),
+                },
             },
         }
     }
