@@ -106,6 +106,22 @@
 //! to its subscriptions, so live subscriptions, catch-up subscriptions and consumers work
 //! across processes.
 //!
+//! What a consumer keeps lives in three JetStream key-value buckets beside the stream, each
+//! opened (or created: file storage, history 1, the stream's replicas) on first use:
+//!
+//! | bucket | store | key | value |
+//! |---|---|---|---|
+//! | `<stream>_checkpoints` | [`JetStreamCheckpointStore`] ([`JetStreamStore::checkpoints`]) | the consumer's name | its position, in decimal |
+//! | `<stream>_snapshots` | [`JetStreamSnapshotStore`] (`EventStore::snapshots`) | `<aggregate type>.<id>` | the snapshot as JSON |
+//! | `<stream>_parked` | [`JetStreamParkedStore`] ([`JetStreamStore::parked`]) | `event.<consumer>.<event id>`, `replay.<consumer>` | the parked event as JSON; a replay request |
+//!
+//! Names are written into keys with every byte outside `[A-Za-z0-9_-]` as `=XX`, so any name
+//! has exactly one key and lists give the names back. A snapshot save is a compare-and-set on
+//! the key's revision (an older version never replaces a newer one, whichever process writes).
+//! A key-value bucket rather than a durable JetStream consumer holds checkpoints because a
+//! livenstore consumer's position is a global position (an event, not a message), and because
+//! the same bucket then serves `consumers` in the command-line tool.
+//!
 //! ## Retention limits
 //!
 //! [`JetStreamConfig::max_age`], [`max_bytes`](JetStreamConfig::max_bytes) and
@@ -117,20 +133,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod checkpoints;
 mod codec;
 mod config;
 mod connection;
 mod error;
 mod follower;
+mod kv;
 mod layout;
 mod log;
+mod parked;
 mod pubsub;
 mod replica;
+mod snapshots;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
 
+pub use checkpoints::JetStreamCheckpointStore;
 pub use config::{JetStreamConfig, DEFAULT_STREAM, MAX_STREAM_NAME_BYTES};
+pub use parked::JetStreamParkedStore;
 pub use pubsub::JetStreamSubscriptionManager;
+pub use snapshots::JetStreamSnapshotStore;
 pub use store::JetStreamStore;

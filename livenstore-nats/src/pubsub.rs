@@ -33,7 +33,7 @@ const PAGE: usize = 1000;
 /// [`subscribe_from`](livenstore::pubsub::subscribe_from) and
 /// [`Consumer::start`](livenstore::pubsub::Consumer::start) catch up by reading the store and are
 /// woken by this manager, and a consumer's checkpoint can live in the same server
-/// (`JetStreamStore::checkpoints`).
+/// ([`JetStreamStore::checkpoints`]).
 ///
 /// Do **not** also wrap the store in a [`PublishingStore`](livenstore::PublishingStore) feeding
 /// this manager: every appended event is already published, and would be delivered twice.

@@ -15,18 +15,22 @@ use async_nats::jetstream::stream::Stream;
 use livenstore::backend::{
     validate_append, validate_correlation_id, validate_stream_name, MAX_PAYLOAD_BYTES,
 };
+use livenstore::store::SnapshotStore;
 use livenstore::{
     AppendResult, EventId, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamInfo, Timestamp,
 };
 use tokio::sync::mpsc;
 
+use crate::checkpoints::JetStreamCheckpointStore;
 use crate::config::JetStreamConfig;
 use crate::connection::Connection;
 use crate::error;
 use crate::follower;
 use crate::layout;
 use crate::log::Log;
+use crate::parked::JetStreamParkedStore;
+use crate::snapshots::JetStreamSnapshotStore;
 use crate::writer::{Request, Writer};
 
 /// An event store kept in a NATS JetStream stream, shared by every process that connects to
@@ -57,6 +61,9 @@ struct Inner {
     writer: mpsc::UnboundedSender<Request>,
     log: Arc<Log>,
     stream: Stream,
+    snapshots: JetStreamSnapshotStore,
+    checkpoints: JetStreamCheckpointStore,
+    parked: JetStreamParkedStore,
     conn: Arc<Connection>,
 }
 
@@ -136,6 +143,9 @@ impl JetStreamStore {
                 writer: sender,
                 log,
                 stream,
+                snapshots: JetStreamSnapshotStore::new(&conn),
+                checkpoints: JetStreamCheckpointStore::new(&conn),
+                parked: JetStreamParkedStore::new(&conn),
                 conn,
             }),
         })
@@ -195,6 +205,16 @@ impl JetStreamStore {
 
     pub(crate) fn connection(&self) -> &Arc<Connection> {
         &self.inner.conn
+    }
+
+    /// The checkpoint store every handle shares (so the bucket opens once).
+    pub(crate) fn checkpoint_store(&self) -> &JetStreamCheckpointStore {
+        &self.inner.checkpoints
+    }
+
+    /// The parked-event store every handle shares.
+    pub(crate) fn parked_store(&self) -> &JetStreamParkedStore {
+        &self.inner.parked
     }
 
     pub(crate) fn log(&self) -> &Arc<Log> {
@@ -338,5 +358,9 @@ impl EventStore for JetStreamStore {
     fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         validate_stream_name(stream)?;
         Ok(self.inner.log.read()?.version(stream))
+    }
+
+    fn snapshots(&self) -> Option<&dyn SnapshotStore> {
+        Some(&self.inner.snapshots)
     }
 }

@@ -1,0 +1,181 @@
+//! `JetStreamCheckpointStore`: consumer checkpoints in the stream's key-value bucket, shared by
+//! every store on the stream, and a `Consumer` resuming from one.
+
+mod support;
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use livenstore::pubsub::{CatchUpOptions, CheckpointError, CheckpointStore, Consumer, EventFilter};
+use livenstore::{EventStore, ExpectedVersion, InMemorySubscriptionManager, NewEvent};
+use livenstore_nats::testing::TestStream;
+
+#[test]
+fn save_load_overwrite_list_and_delete() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let checkpoints = test.connect().checkpoints();
+    assert_eq!(checkpoints.load("projector").unwrap(), None);
+    assert!(checkpoints.list().unwrap().is_empty());
+    checkpoints.save("projector", 7).unwrap();
+    assert_eq!(checkpoints.load("projector").unwrap(), Some(7));
+    checkpoints.save("projector", 3).unwrap();
+    assert_eq!(checkpoints.load("projector").unwrap(), Some(3));
+    // Names with dots (the key separator) and every other allowed character.
+    for (name, position) in [("other.consumer_2", 0), ("a..b", 1), ("x-", u64::MAX)] {
+        checkpoints.save(name, position).unwrap();
+        assert_eq!(checkpoints.load(name).unwrap(), Some(position), "{name}");
+    }
+    assert_eq!(checkpoints.load("a.b").unwrap(), None, "not a..b");
+    assert_eq!(
+        checkpoints.list().unwrap(),
+        [
+            ("a..b".to_owned(), 1),
+            ("other.consumer_2".to_owned(), 0),
+            ("projector".to_owned(), 3),
+            ("x-".to_owned(), u64::MAX),
+        ]
+    );
+    assert!(checkpoints.delete("projector").unwrap());
+    assert!(!checkpoints.delete("projector").unwrap());
+    assert!(!checkpoints.delete("never-saved").unwrap());
+    assert_eq!(checkpoints.load("projector").unwrap(), None);
+    assert_eq!(checkpoints.list().unwrap().len(), 3);
+    // Saved again after a delete.
+    checkpoints.save("projector", 9).unwrap();
+    assert_eq!(checkpoints.load("projector").unwrap(), Some(9));
+}
+
+#[test]
+fn checkpoints_survive_a_new_store_and_stay_in_their_stream() {
+    let (Some(test), Some(elsewhere)) = (TestStream::new(), TestStream::new()) else {
+        return;
+    };
+    let first = test.connect();
+    first.checkpoints().save("billing", 1234).unwrap();
+    drop(first);
+    let again = test.connect();
+    assert_eq!(again.checkpoints().load("billing").unwrap(), Some(1234));
+    assert_eq!(
+        elsewhere.connect().checkpoints().load("billing").unwrap(),
+        None
+    );
+}
+
+#[test]
+fn invalid_names_are_refused() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let checkpoints = test.connect().checkpoints();
+    for bad in ["", "a/b", "a b", ".hidden", "é", "*", ">"] {
+        for result in [
+            checkpoints.save(bad, 1).map(drop),
+            checkpoints.load(bad).map(drop),
+            checkpoints.delete(bad).map(drop),
+        ] {
+            assert!(
+                matches!(result, Err(CheckpointError::InvalidName { .. })),
+                "{bad:?}: {result:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_damaged_value_is_a_corrupted_error_naming_the_key() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let checkpoints = test.connect().checkpoints();
+    checkpoints.save("c", 1).unwrap();
+    support::put_raw(&test, "checkpoints", "c", b"seven".to_vec());
+    match checkpoints.load("c") {
+        Err(CheckpointError::Corrupted { path, reason }) => {
+            let path = path.to_string_lossy().into_owned();
+            assert!(path.ends_with("_checkpoints/c"), "{path}");
+            assert!(reason.contains("seven"), "{reason}");
+        }
+        other => panic!("expected a corrupted checkpoint, got {other:?}"),
+    }
+    assert!(matches!(
+        checkpoints.list(),
+        Err(CheckpointError::Corrupted { .. })
+    ));
+    // A key no store writes (not an encoded name) fails the listing, it is not skipped.
+    checkpoints.save("c", 2).unwrap();
+    support::put_raw(&test, "checkpoints", "not=valid", b"1".to_vec());
+    assert!(matches!(
+        checkpoints.list(),
+        Err(CheckpointError::Corrupted { .. })
+    ));
+    assert_eq!(checkpoints.load("c").unwrap(), Some(2));
+}
+
+#[test]
+fn a_consumer_resumes_from_its_checkpoint_in_a_new_store() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let append = |store: &dyn EventStore, n: u64| {
+        let event = NewEvent::from_json("Counted", n.to_string()).unwrap();
+        store
+            .append("counter", ExpectedVersion::Any, vec![event])
+            .unwrap();
+    };
+    let options = CatchUpOptions::new().poll_interval(Duration::from_millis(10));
+    let receive = |rx: &mpsc::Receiver<u64>, count: usize| -> Vec<u64> {
+        (0..count)
+            .map(|_| rx.recv_timeout(Duration::from_secs(20)).unwrap())
+            .collect()
+    };
+
+    let store = Arc::new(test.connect());
+    for n in 1..=5 {
+        append(&*store, n);
+    }
+    let (tx, rx) = mpsc::channel();
+    let running = Consumer::new("counter.sum", Arc::new(store.checkpoints()))
+        .unwrap()
+        .options(options.clone())
+        .start(
+            Arc::clone(&store),
+            &InMemorySubscriptionManager::new(),
+            EventFilter::all(),
+            move |d| {
+                tx.send(d.event().position())?;
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(receive(&rx, 5), [1, 2, 3, 4, 5]);
+    running.stop();
+    assert_eq!(store.checkpoints().load("counter.sum").unwrap(), Some(5));
+    drop(store);
+
+    // A new process: a new store on the stream, the same consumer name.
+    let store = Arc::new(test.connect());
+    for n in 6..=8 {
+        append(&*store, n);
+    }
+    let (tx, rx) = mpsc::channel();
+    let resumed = Consumer::new("counter.sum", Arc::new(store.checkpoints()))
+        .unwrap()
+        .options(options)
+        .start(
+            Arc::clone(&store),
+            &InMemorySubscriptionManager::new(),
+            EventFilter::all(),
+            move |d| {
+                tx.send(d.event().position())?;
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(receive(&rx, 3), [6, 7, 8], "nothing again, nothing skipped");
+    resumed.stop();
+    assert!(rx.try_recv().is_err());
+    assert_eq!(store.checkpoints().load("counter.sum").unwrap(), Some(8));
+}

@@ -1,0 +1,234 @@
+//! `JetStreamSnapshotStore` beyond the conformance suite: snapshots are shared by every store on
+//! the stream, any valid name round-trips through the key encoding, concurrent saves keep the
+//! newest, a damaged value is an error naming its key, and a `Repository` uses them.
+
+mod support;
+
+use std::sync::Arc;
+
+use livenstore::store::Snapshot;
+use livenstore::{
+    Aggregate, DomainError, DomainEvent, EventStore, Payload, Repository, StoreError, Timestamp,
+};
+use livenstore_nats::testing::TestStream;
+use serde::{Deserialize, Serialize};
+
+fn snapshot(aggregate_type: &str, id: &str, version: u64) -> Snapshot {
+    let state = Payload::from_json(format!(r#"{{"v":{version}}}"#)).unwrap();
+    Snapshot::new(aggregate_type, id, version, state)
+        .with_taken_at(Timestamp::from_unix_nanos(1_700_000_000_123_456_789))
+}
+
+#[test]
+fn a_second_store_on_the_stream_sees_the_snapshot() {
+    let (Some(test), Some(elsewhere)) = (TestStream::new(), TestStream::new()) else {
+        return;
+    };
+    let saved = snapshot("account", "42", 7).with_fingerprint(u64::MAX);
+    let first = test.connect();
+    assert!(first.snapshots().unwrap().save_snapshot(&saved).unwrap());
+    let second = test.connect();
+    let snapshots = second.snapshots().unwrap();
+    assert_eq!(
+        snapshots.load_snapshot("account", "42").unwrap(),
+        Some(saved),
+        "to the nanosecond"
+    );
+    // The second store's older snapshot does not replace the first's.
+    assert!(!snapshots
+        .save_snapshot(&snapshot("account", "42", 6))
+        .unwrap());
+    let other = elsewhere.connect();
+    assert_eq!(
+        other
+            .snapshots()
+            .unwrap()
+            .load_snapshot("account", "42")
+            .unwrap(),
+        None,
+        "another stream has its own"
+    );
+}
+
+#[test]
+fn names_that_need_escaping_round_trip() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let store = test.connect();
+    let snapshots = store.snapshots().unwrap();
+    let names = [
+        ("a.b", "1"),
+        ("a", "b.1"),
+        ("a=2Eb", "1"),
+        ("type with spaces", "=41"),
+        ("ünïcödé", "id*>"),
+        ("A", "..."),
+    ];
+    for (version, (t, id)) in (1..).zip(names) {
+        assert!(snapshots.save_snapshot(&snapshot(t, id, version)).unwrap());
+    }
+    for (version, (t, id)) in (1..).zip(names) {
+        let loaded = snapshots.load_snapshot(t, id).unwrap();
+        assert_eq!(loaded.map(|s| s.version()), Some(version), "{t:?} {id:?}");
+    }
+    assert_eq!(snapshots.load_snapshot("a", "b").unwrap(), None);
+    let listed: Vec<(String, String)> = snapshots
+        .list_snapshots(None)
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.aggregate_type, i.aggregate_id))
+        .collect();
+    let mut expected: Vec<(String, String)> = names
+        .iter()
+        .map(|(t, id)| (t.to_string(), id.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(snapshots.list_snapshots(Some("a.b")).unwrap().len(), 1);
+    assert_eq!(snapshots.delete_snapshots("a").unwrap(), 1, "not a.b's");
+    assert_eq!(
+        snapshots.list_snapshots(None).unwrap().len(),
+        names.len() - 1
+    );
+}
+
+#[test]
+fn concurrent_saves_from_two_stores_keep_the_newest_snapshot() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let stores = [Arc::new(test.connect()), Arc::new(test.connect())];
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let store = Arc::clone(&stores[(t % 2) as usize]);
+            scope.spawn(move || {
+                for k in 0..25 {
+                    let version = (k * 4 + t) * 10;
+                    store
+                        .snapshots()
+                        .unwrap()
+                        .save_snapshot(&snapshot("counter", "7", version))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let kept = stores[0]
+        .snapshots()
+        .unwrap()
+        .load_snapshot("counter", "7")
+        .unwrap();
+    assert_eq!(
+        kept.map(|s| s.version()),
+        Some(990),
+        "the highest version saved"
+    );
+}
+
+#[test]
+fn a_damaged_snapshot_is_an_error_naming_its_key_and_a_save_replaces_it() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let store = test.connect();
+    let snapshots = store.snapshots().unwrap();
+    snapshots
+        .save_snapshot(&snapshot("account", "x.1", 5))
+        .unwrap();
+    support::put_raw(
+        &test,
+        "snapshots",
+        "account.x=2E1",
+        b"{\"version\":".to_vec(),
+    );
+    match snapshots.load_snapshot("account", "x.1") {
+        Err(StoreError::Corrupted { path, line, reason }) => {
+            let path = path.to_string_lossy().into_owned();
+            assert!(path.ends_with("_snapshots/account.x=2E1"), "{path}");
+            assert!(line > 0, "the entry's revision");
+            assert!(reason.contains("not a snapshot"), "{reason}");
+        }
+        other => panic!("expected a corrupted snapshot, got {other:?}"),
+    }
+    assert!(matches!(
+        snapshots.list_snapshots(None),
+        Err(StoreError::Corrupted { .. })
+    ));
+    // A snapshot is a cache: a save of any version replaces the damaged one.
+    assert!(snapshots
+        .save_snapshot(&snapshot("account", "x.1", 1))
+        .unwrap());
+    assert_eq!(
+        snapshots
+            .load_snapshot("account", "x.1")
+            .unwrap()
+            .map(|s| s.version()),
+        Some(1)
+    );
+    // A state that is not JSON is damage too.
+    support::put_raw(
+        &test,
+        "snapshots",
+        "account.x=2E1",
+        br#"{"version":1,"fingerprint":0,"snapshot_version":1,"taken_at":"2026-01-01T00:00:00Z","state":"{"}"#.to_vec(),
+    );
+    assert!(matches!(
+        snapshots.load_snapshot("account", "x.1"),
+        Err(StoreError::Corrupted { .. })
+    ));
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "counter.added")]
+struct Added {
+    n: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Aggregate)]
+#[aggregate(name = "counter", events(Added), snapshot_every = 10)]
+struct Counter {
+    total: u64,
+}
+
+impl Counter {
+    fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
+        self.total += e.n;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_repository_writes_snapshots_that_the_next_store_uses() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    {
+        let repo = Repository::new(test.connect());
+        for n in 1..=25 {
+            repo.transact::<Counter, _, _>("1", |c| c.apply(Added { n }))
+                .unwrap();
+        }
+        let stored = repo
+            .store()
+            .snapshots()
+            .unwrap()
+            .load_snapshot("counter", "1");
+        assert_eq!(stored.unwrap().map(|s| s.version()), Some(20));
+    }
+    // A new store on the stream. A snapshot no replay could give shows the load starts from it.
+    let store = test.connect();
+    let marker = Snapshot::new(
+        "counter",
+        "1",
+        20,
+        Payload::from_json(r#"{"total":5000}"#).unwrap(),
+    )
+    .with_fingerprint(Counter::STATE_SHAPE.fingerprint());
+    store.snapshots().unwrap().save_snapshot(&marker).unwrap();
+    let repo = Repository::new(store).on_snapshot_problem(|n| panic!("{n}"));
+    assert_eq!(
+        repo.load::<Counter>("1").unwrap().total,
+        5000 + (21..=25).sum::<u64>()
+    );
+}
