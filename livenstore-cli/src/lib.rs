@@ -39,6 +39,7 @@ mod args;
 mod commands;
 mod error;
 mod export_format;
+mod nats;
 mod open;
 mod output;
 mod server;

@@ -76,7 +76,7 @@ pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError
     let store = opened.events();
     let facts = match &opened {
         Store::Json { store, dir } => Some(dir_facts(store, dir)?),
-        Store::Postgres { .. } => None,
+        Store::Postgres { .. } | Store::Nats { .. } => None,
     };
     let lost = facts.as_ref().map_or(0, |f| f.lost_positions);
     let (end, streams) = counts(store)?;
