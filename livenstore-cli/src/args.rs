@@ -385,6 +385,8 @@ mod tests {
         assert_eq!(parse_nats_stream("BANK_2"), Ok("BANK_2".to_owned()));
         let refused = parse_nats_stream("a.b").unwrap_err();
         assert!(refused.contains("JetStream stream name"), "{refused}");
+        // The help of --nats-stream names the default.
+        assert_eq!(livenstore_nats::DEFAULT_STREAM, "LIVENSTORE");
     }
 
     #[test]

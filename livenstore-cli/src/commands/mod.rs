@@ -89,7 +89,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         ),
         Command::Import { file, wait } => match store {
             Target::Nats(_) => replay::run(store, &file, json, &mut out),
-            _ => {
+            Target::Dir(_) | Target::Postgres(_) => {
                 let dir = store.dir_only("import", import::NOT_FOR_POSTGRES)?;
                 import::run(dir, &file, wait, json, &mut out)
             }
