@@ -1,5 +1,6 @@
-//! The command line: `livenstore <DIR> <COMMAND> [OPTIONS]` or
-//! `livenstore --postgres <URL> [--schema NAME] <COMMAND> [OPTIONS]`, parsed by clap.
+//! The command line: `livenstore <DIR> <COMMAND> [OPTIONS]`,
+//! `livenstore --postgres <URL> [--schema NAME] <COMMAND> [OPTIONS]` or
+//! `livenstore --nats <URL> [--nats-stream NAME] <COMMAND> [OPTIONS]`, parsed by clap.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,13 +8,15 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use livenstore::{EventId, ExpectedVersion};
 
-/// Look inside, check, follow, export and import a livenstore store: a JsonStore directory, or a
-/// schema on a PostgreSQL server (--postgres).
+/// Look inside, check, follow, export and import a livenstore store: a JsonStore directory, a
+/// schema on a PostgreSQL server (--postgres) or a JetStream stream on a NATS server (--nats).
 ///
 /// Read commands open a directory read-only, without taking the writer's lock, so they work while
 /// an application has it open; `append`, `import` and `repair` take the lock. With --postgres,
-/// read commands never create the schema (a missing one is an error); `append` creates it.
-/// `verify`, `repair` and `import` work on directories only.
+/// read commands never create the schema (a missing one is an error); `append` creates it. With
+/// --nats, read commands never create the JetStream stream; `append` and `import` create it.
+/// `verify` and `repair` work on directories only, `import` on directories and with --nats;
+/// `consumers`, `parked` and `snapshots` are not supported with --nats yet.
 ///
 /// Exit status: 0 on success, 1 when the command failed (or `verify` found damage), 2 for a bad
 /// command line, 3 when an append's outcome is unknown (the connection to the server was lost
@@ -21,9 +24,9 @@ use livenstore::{EventId, ExpectedVersion};
 /// --id).
 #[derive(Debug, Parser)]
 #[command(name = "livenstore", version)]
-#[command(group(ArgGroup::new("store").args(["dir", "postgres"]).required(true)))]
+#[command(group(ArgGroup::new("store").args(["dir", "postgres", "nats"]).required(true)))]
 pub struct Cli {
-    /// The store directory (a JsonStore). Give either DIR or --postgres.
+    /// The store directory (a JsonStore). Give one of DIR, --postgres and --nats.
     pub dir: Option<PathBuf>,
 
     /// Use the store on this PostgreSQL server instead of a directory:
@@ -34,8 +37,19 @@ pub struct Cli {
     /// The schema holding the store's tables on the --postgres server [default: livenstore].
     // `requires = "postgres"` would not refuse `DIR --schema NAME`: clap excuses an argument
     // missing when its group (`store`) is satisfied by another member.
-    #[arg(long, value_name = "NAME", conflicts_with = "dir", value_parser = parse_schema)]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["dir", "nats"],
+          value_parser = parse_schema)]
     pub schema: Option<String>,
+
+    /// Use the store in a JetStream stream on this NATS server instead of a directory:
+    /// `nats://[USER:PASSWORD@]HOST[:PORT]`, several separated by commas.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+
+    /// The JetStream stream holding the store on the --nats server [default: LIVENSTORE].
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["dir", "postgres"],
+          value_parser = parse_nats_stream)]
+    pub nats_stream: Option<String>,
 
     /// Print JSON lines (one object per event, stream or report) instead of tables.
     #[arg(long, global = true)]
@@ -155,8 +169,12 @@ pub enum Command {
         skip_damaged: bool,
     },
 
-    /// Fill a new or empty store directory from the output of `export` (`-` reads standard
-    /// input). Directories only: export a PostgreSQL store and import it into a directory.
+    /// Fill a new or empty store from the output of `export` (`-` reads standard input).
+    ///
+    /// A directory keeps everything the file holds. With --nats, the events and links are
+    /// replayed through the store (same ids, streams, versions and positions; the recorded and
+    /// link times are the import's), and a file with holes is refused. Not with --postgres:
+    /// export a PostgreSQL store and import it into a directory.
     Import {
         /// The export file.
         file: PathBuf,
@@ -165,8 +183,8 @@ pub enum Command {
         wait: Option<Duration>,
     },
 
-    /// Append one event (for scripts). Creates the store when DIR (or the --schema) does not
-    /// exist.
+    /// Append one event (for scripts). Creates the store when DIR (or the --schema, or the
+    /// --nats-stream) does not exist.
     Append(AppendArgs),
 
     /// List the consumers (name, checkpoint position, lag behind the store's head, parked
@@ -270,7 +288,7 @@ pub struct AppendArgs {
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, String)>,
     /// Wait up to this many seconds for another process to release the store's lock instead of
-    /// failing at once (directories; a PostgreSQL store has no such lock).
+    /// failing at once (directories; a server's store has no such lock).
     #[arg(long, value_name = "SECS", value_parser = parse_wait)]
     pub wait: Option<Duration>,
 }
@@ -297,6 +315,14 @@ fn parse_expected(text: &str) -> Result<ExpectedVersion, String> {
 fn parse_schema(text: &str) -> Result<String, String> {
     match livenstore_postgres::validate_schema_name(text) {
         Ok(()) => Ok(text.to_owned()),
+        Err(livenstore::StoreError::InvalidArgument(reason)) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+fn parse_nats_stream(text: &str) -> Result<String, String> {
+    match livenstore_nats::JetStreamConfig::new().stream(text) {
+        Ok(_) => Ok(text.to_owned()),
         Err(livenstore::StoreError::InvalidArgument(reason)) => Err(reason),
         Err(other) => Err(other.to_string()),
     }
@@ -355,16 +381,54 @@ mod tests {
     }
 
     #[test]
+    fn nats_stream_names_are_checked() {
+        assert_eq!(parse_nats_stream("BANK_2"), Ok("BANK_2".to_owned()));
+        let refused = parse_nats_stream("a.b").unwrap_err();
+        assert!(refused.contains("JetStream stream name"), "{refused}");
+        // The help of --nats-stream names the default.
+        assert_eq!(livenstore_nats::DEFAULT_STREAM, "LIVENSTORE");
+    }
+
+    #[test]
     fn exactly_one_store_is_named() {
-        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| (cli.dir, cli.postgres));
-        let (dir, pg) = parse(&["livenstore", "data/x", "streams"]).unwrap();
-        assert_eq!((dir, pg), (Some(PathBuf::from("data/x")), None));
-        let (dir, pg) = parse(&["livenstore", "--postgres", "host=h", "all"]).unwrap();
-        assert_eq!((dir, pg.as_deref()), (None, Some("host=h")));
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(args).map(|cli| (cli.dir, cli.postgres, cli.nats));
+        let (dir, pg, nats) = parse(&["livenstore", "data/x", "streams"]).unwrap();
+        assert_eq!((dir, pg, nats), (Some(PathBuf::from("data/x")), None, None));
+        let (dir, pg, nats) = parse(&["livenstore", "--postgres", "host=h", "all"]).unwrap();
+        assert_eq!((dir, pg.as_deref(), nats), (None, Some("host=h"), None));
+        let (dir, pg, nats) = parse(&["livenstore", "--nats", "nats://h", "all"]).unwrap();
+        assert_eq!((dir, pg, nats.as_deref()), (None, None, Some("nats://h")));
         for bad in [
             &["livenstore", "streams"][..],
             &["livenstore", "--postgres", "host=h", "data/x", "streams"],
             &["livenstore", "data/x", "--schema", "s", "streams"],
+            &["livenstore", "--nats", "nats://h", "data/x", "streams"],
+            &[
+                "livenstore",
+                "--nats",
+                "nats://h",
+                "--postgres",
+                "host=h",
+                "streams",
+            ],
+            &[
+                "livenstore",
+                "--nats",
+                "nats://h",
+                "--schema",
+                "s",
+                "streams",
+            ],
+            &[
+                "livenstore",
+                "--postgres",
+                "host=h",
+                "--nats-stream",
+                "S",
+                "streams",
+            ],
+            &["livenstore", "data/x", "--nats-stream", "S", "streams"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

@@ -1,8 +1,9 @@
 //! What can go wrong, as one line each: `livenstore: error: <message>`.
 //!
 //! Exit status 1 when a command fails; 2 ([`CliError::exit_status`]) for a command line that
-//! cannot work, found after clap parsed it (a malformed `--postgres` URL, `verify` or `import`
-//! with `--postgres`), like clap's own usage errors (see `lib.rs`); 3 ([`OUTCOME_UNKNOWN`]) for
+//! cannot work, found after clap parsed it (a malformed `--postgres` or `--nats` URL, `verify`
+//! or `import` with `--postgres`, `verify` or `consumers` with `--nats`), like clap's own usage
+//! errors (see `lib.rs`); 3 ([`OUTCOME_UNKNOWN`]) for
 //! an append that may have been stored (the connection was lost during its commit).
 
 use std::path::PathBuf;
@@ -40,7 +41,14 @@ pub enum CliError {
     NoSuchStream {
         /// The name given.
         name: String,
-        /// Where the store is: its directory, or its schema and server.
+        /// Where the store is: its directory, its schema and server, or its JetStream stream
+        /// and server.
+        place: String,
+    },
+    /// The `--nats-stream` does not exist on the server (read commands never create it).
+    #[error("no livenstore {place}: the stream does not exist (`append` and `import` create it)")]
+    NoJetStream {
+        /// ``JetStream stream `NAME` at nats://HOST:PORT``.
         place: String,
     },
     /// The `--schema` does not exist on the server (read commands never create it).
@@ -62,19 +70,38 @@ pub enum CliError {
          `host=.. user=.. dbname=..`; see `livenstore --help`)"
     )]
     InvalidUrl(String),
-    /// A command that works on directories only was given `--postgres`. A usage error.
+    /// The `--nats` URL does not parse (the message does not repeat it: it may hold a
+    /// password). A usage error.
     #[error(
-        "{command} works on a JsonStore directory, not with --postgres: {why} (see `livenstore \
+        "invalid --nats URL: {0} (expected nats://HOST:PORT, several separated by commas; see \
+         `livenstore --help`)"
+    )]
+    InvalidNatsUrl(String),
+    /// A command that works on directories only was given `--postgres` or `--nats`. A usage
+    /// error.
+    #[error(
+        "{command} works on a JsonStore directory, not with {option}: {why} (see `livenstore \
          --help`)"
     )]
     DirectoryOnly {
         /// `verify`, `repair`, `import` or `export --skip-damaged`.
         command: &'static str,
+        /// `--postgres` or `--nats`.
+        option: &'static str,
         /// Why, and what to do instead.
         why: &'static str,
     },
-    /// Neither a directory nor `--postgres` was given (clap refuses such a command line first).
-    #[error("give a store directory or --postgres URL (see `livenstore --help`)")]
+    /// A command the NATS store does not support yet was given `--nats`. A usage error.
+    #[error(
+        "{command} is not supported with --nats yet: it works on a JsonStore directory or with \
+         --postgres (see `livenstore --help`)"
+    )]
+    NotWithNatsYet {
+        /// `consumers`, `parked` or `snapshots`.
+        command: &'static str,
+    },
+    /// No store was named (clap refuses such a command line first).
+    #[error("give a store directory, --postgres URL or --nats URL (see `livenstore --help`)")]
     NoStoreGiven,
     /// Another process holds the writer's lock.
     #[error("the store at {} is locked by another process", dir.display())]
@@ -141,7 +168,11 @@ impl CliError {
     /// append that may or may not have been stored, 1 for everything else.
     pub fn exit_status(&self) -> u8 {
         match self {
-            CliError::InvalidUrl(_) | CliError::DirectoryOnly { .. } | CliError::NoStoreGiven => 2,
+            CliError::InvalidUrl(_)
+            | CliError::InvalidNatsUrl(_)
+            | CliError::DirectoryOnly { .. }
+            | CliError::NotWithNatsYet { .. }
+            | CliError::NoStoreGiven => 2,
             CliError::Store(e) if e.is_outcome_unknown() => OUTCOME_UNKNOWN,
             _ => 1,
         }

@@ -1,6 +1,7 @@
 //! The `livenstore` command: look inside, check, repair, follow, export and import a livenstore
-//! store, a [`JsonStore`](livenstore::JsonStore) directory or a schema on a PostgreSQL server
-//! ([`PostgresStore`](livenstore_postgres::PostgresStore)). The binary (`src/main.rs`) only calls
+//! store, a [`JsonStore`](livenstore::JsonStore) directory, a schema on a PostgreSQL server
+//! ([`PostgresStore`](livenstore_postgres::PostgresStore)) or a JetStream stream on a NATS server
+//! ([`JetStreamStore`](livenstore_nats::JetStreamStore)). The binary (`src/main.rs`) only calls
 //! [`main`]; everything is here, one module per command group.
 //!
 //! ```text
@@ -13,13 +14,21 @@
 //!                  | all | tail
 //!                  | stats | export | append <STREAM> <TYPE> <JSON|-|@FILE>
 //!                  | snapshots [--type T | --delete T] | consumers [...] | parked [...]
+//! livenstore --nats <URL> [--nats-stream NAME] streams | stream <NAME> | event <ID> | trace <ID>
+//!                  | all | tail | stats | export | import <FILE>
+//!                  | append <STREAM> <TYPE> <JSON|-|@FILE>
 //! ```
 //!
-//! Exactly one of `DIR` and `--postgres URL` names the store. Commands work on both through the
-//! [`EventStore`](livenstore::EventStore) trait, except `verify`, `repair`, `import` and `export
-//! --skip-damaged`, which read and write segment files and take a directory only. Read commands
-//! create nothing: a missing directory, or a missing `--schema` (default `livenstore`) on the
-//! server, is an error; `append` creates either.
+//! Exactly one of `DIR`, `--postgres URL` and `--nats URL` names the store. Commands work on
+//! every store through the [`EventStore`](livenstore::EventStore) trait, except `verify`,
+//! `repair`, `import` and `export --skip-damaged`, which read and write segment files and take a
+//! directory only; `import` also fills a NATS store, replaying the file through the trait (same
+//! ids, streams, versions and positions; the recorded times are the import's; a file with holes
+//! is refused). `consumers`, `parked` and `snapshots` are not supported with `--nats` yet (a
+//! usage error). Read commands create nothing: a missing directory, a missing `--schema`
+//! (default `livenstore`) on the PostgreSQL server, or a missing `--nats-stream` (default
+//! `LIVENSTORE`) on the NATS server, is an error; `append` creates any of them, and so does
+//! `import` a directory or a JetStream stream.
 //!
 //! Tables by default, `--json` for one JSON object per line. A table names an event's type with
 //! its event version when that is not 1 (`account.credited@2`); the JSON form, `export` and
@@ -29,7 +38,8 @@
 //! its damage) is a `livenstore: warning: ...` line on standard error. Exit status: 0 on
 //! success, 1 when the command failed or `verify` found damage (one line `livenstore: error:
 //! ...` on standard error), 2 for a bad command line: clap's errors, and those found after
-//! parsing (a malformed `--postgres` URL, a directory-only command with `--postgres`), 3 when
+//! parsing (a malformed `--postgres` or `--nats` URL, a directory-only command with `--postgres`
+//! or `--nats`, a command `--nats` does not support yet), 3 when
 //! an append's outcome is unknown (the connection was lost while its commit was in flight: read
 //! the stream to find out, or repeat it with the same `--id`, which stores it at most once).
 #![forbid(unsafe_code)]
@@ -39,6 +49,7 @@ mod args;
 mod commands;
 mod error;
 mod export_format;
+mod nats;
 mod open;
 mod output;
 mod server;

@@ -471,8 +471,8 @@ fn exactly_one_of_dir_and_postgres_names_the_store() -> R {
     let root = tempfile::tempdir()?;
     let dir = root.path().to_str().ok_or("path")?;
     let cases: [(&[&str], &str); 5] = [
-        (&["streams"], "<DIR|--postgres <URL>>"),
-        (&["--json", "all"], "<DIR|--postgres <URL>>"),
+        (&["streams"], "<DIR|--postgres <URL>|--nats <URL>>"),
+        (&["--json", "all"], "<DIR|--postgres <URL>|--nats <URL>>"),
         (
             &["--postgres", UNREACHABLE, dir, "streams"],
             "cannot be used with",

@@ -8,7 +8,9 @@
 //! has open is [`CliError::Locked`], at once or after `--wait SECS`) and appends with the default
 //! durability (synced before it returns). PostgreSQL: the schema is created when missing; the
 //! append is committed before it returns; a connection lost during the commit leaves the
-//! outcome unknown (exit status 3).
+//! outcome unknown (exit status 3). NATS: the JetStream stream is created when missing; the
+//! append is acknowledged by the server before it returns (exit status 3 too when its outcome
+//! cannot be found out).
 //! The event gets a new id unless `--id` gives one; appending the same id and content again is
 //! a no-op that reports the stored version and position (the store's idempotency rule).
 

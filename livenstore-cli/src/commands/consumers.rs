@@ -40,6 +40,11 @@ fn bookkeeping(store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
             (checkpoints, parked)
         }
         Store::Postgres { store, .. } => (Box::new(store.checkpoints()), Box::new(store.parked())),
+        Store::Nats { .. } => {
+            return Err(CliError::NotWithNatsYet {
+                command: "consumers and parked",
+            })
+        }
     })
 }
 

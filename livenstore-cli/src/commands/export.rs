@@ -3,7 +3,7 @@
 //!
 //! Works on any store through the [`EventStore`] trait. The export ends at the last position the
 //! store has when it starts (`end`), so the file is a store as it was, even while writers go on
-//! (a directory opened read-only does not change anyway; a PostgreSQL store does):
+//! (a directory opened read-only does not change anyway; a PostgreSQL or NATS store does):
 //! - Links are collected first, reading every stream once and keeping only the links. A stream
 //!   is read up to its first entry whose event lies beyond `end` (an event appended later, or a
 //!   link to one): every entry after it came later too. Links made after the start to events up
@@ -34,9 +34,9 @@ use crate::output::Output;
 use crate::store::{Store, Target};
 use crate::warning;
 
-/// Why `export --skip-damaged` refuses `--postgres`.
-pub const SKIP_DAMAGED_NOT_FOR_POSTGRES: &str =
-    "it skips damaged lines of segment files; a PostgreSQL store has none";
+/// Why `export --skip-damaged` refuses `--postgres` and `--nats`.
+pub const SKIP_DAMAGED_NOT_FOR_SERVERS: &str =
+    "it skips damaged lines of segment files; a server's store has none";
 
 /// Where the lines go.
 enum Sink<'a> {
@@ -172,7 +172,7 @@ pub fn run(
 ) -> Result<(), CliError> {
     let ExportFormat::Jsonl = format;
     if skip_damaged {
-        target.dir_only("export --skip-damaged", SKIP_DAMAGED_NOT_FOR_POSTGRES)?;
+        target.dir_only("export --skip-damaged", SKIP_DAMAGED_NOT_FOR_SERVERS)?;
     }
     let opened = target.for_reading_with(skip_damaged)?;
     let store = opened.events();
@@ -183,7 +183,7 @@ pub fn run(
             }
             store.holes()
         }
-        Store::Postgres { .. } => Vec::new(),
+        Store::Postgres { .. } | Store::Nats { .. } => Vec::new(),
     };
     let end = store.last_position()?;
     let mut extras = collect_links(store, end).map_err(|e| match e {

@@ -1,6 +1,7 @@
-//! `import FILE`: fills a new or empty store from an export, keeping everything the export
-//! holds (ids, types, streams, versions, positions, recorded times, metadata, payloads, links
-//! and their times) through [`JsonImporter`].
+//! `import FILE`: fills a new or empty store directory from an export, keeping everything the
+//! export holds (ids, types, streams, versions, positions, recorded times, metadata, payloads,
+//! links and their times) through [`JsonImporter`]. The reading of the file ([`feed`]) is
+//! shared with the import into a NATS store (`replay.rs`).
 //!
 //! The file is read one line at a time, so its size does not matter. A line that is not a
 //! record, or a record the store's rules refuse, stops the import with the file and line; the
@@ -12,7 +13,8 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use livenstore::store::json::JsonImporter;
+use livenstore::store::json::{Hole, JsonImporter};
+use livenstore::{EventId, LinkInfo, RecordedEvent};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -20,7 +22,8 @@ use crate::export_format::ExportRecord;
 use crate::open;
 use crate::output::Output;
 
-/// Why `import` refuses `--postgres`.
+/// Why `import` refuses `--postgres` (with `--nats` it replays the file through the store:
+/// see `replay.rs`).
 pub const NOT_FOR_POSTGRES: &str =
     "it writes segment files; to copy a PostgreSQL store, export it and import the file into a \
      directory";
@@ -31,6 +34,86 @@ pub(crate) struct Summary {
     pub events: u64,
     pub links: u64,
     pub holes: u64,
+}
+
+/// Where an import writes the records it reads: a directory's [`JsonImporter`], or a server's
+/// store (`replay.rs`). Each refusal is the reason, without the line (the caller adds it).
+pub(crate) trait Destination {
+    /// Imports an event.
+    fn event(&mut self, event: &RecordedEvent) -> Result<(), String>;
+    /// Imports a link of event `id`.
+    fn link(&mut self, id: EventId, link: &LinkInfo) -> Result<(), String>;
+    /// Imports a hole.
+    fn hole(&mut self, hole: &Hole) -> Result<(), String>;
+    /// What was imported so far.
+    fn summary(&self) -> Summary;
+}
+
+impl Destination for JsonImporter {
+    fn event(&mut self, event: &RecordedEvent) -> Result<(), String> {
+        JsonImporter::event(self, event).map_err(|e| e.to_string())
+    }
+
+    fn link(&mut self, id: EventId, link: &LinkInfo) -> Result<(), String> {
+        JsonImporter::link(self, id, link).map_err(|e| e.to_string())
+    }
+
+    fn hole(&mut self, hole: &Hole) -> Result<(), String> {
+        JsonImporter::hole(self, hole).map_err(|e| e.to_string())
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            events: self.events(),
+            links: self.links(),
+            holes: self.holes(),
+        }
+    }
+}
+
+/// Feeds every line of `input` (named `name` in errors) to `destination`.
+///
+/// # Errors
+///
+/// [`CliError::Import`] naming the line that is not a record or was refused (the records
+/// before it stay imported).
+pub(crate) fn feed(
+    input: &mut dyn BufRead,
+    name: &str,
+    destination: &mut dyn Destination,
+) -> Result<(), CliError> {
+    let mut text = String::new();
+    let mut line = 0u64;
+    loop {
+        text.clear();
+        line += 1;
+        let stop = |reason: String, destination: &dyn Destination| {
+            let done = destination.summary();
+            CliError::Import {
+                file: name.to_owned(),
+                line,
+                reason,
+                events: done.events,
+                links: done.links,
+            }
+        };
+        match input.read_line(&mut text) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(stop(format!("cannot read: {e}"), destination)),
+        }
+        let record = text.trim_end_matches(['\n', '\r']);
+        if record.trim().is_empty() {
+            continue;
+        }
+        let written = match ExportRecord::parse(record) {
+            Ok(ExportRecord::Event(event)) => destination.event(&event),
+            Ok(ExportRecord::Link { id, link }) => destination.link(id, &link),
+            Ok(ExportRecord::Hole(hole)) => destination.hole(&hole),
+            Err(reason) => return Err(stop(reason, destination)),
+        };
+        written.map_err(|reason| stop(reason, destination))?;
+    }
 }
 
 /// Feeds every line of `input` (named `name` in errors) to `importer`, then finishes it.
@@ -45,46 +128,32 @@ pub(crate) fn import_lines(
     mut importer: JsonImporter,
     dir: &Path,
 ) -> Result<Summary, CliError> {
-    let mut text = String::new();
-    let mut line = 0u64;
-    loop {
-        text.clear();
-        line += 1;
-        let stop = |reason: String, importer: &JsonImporter| CliError::Import {
-            file: name.to_owned(),
-            line,
-            reason,
-            events: importer.events(),
-            links: importer.links(),
-        };
-        match input.read_line(&mut text) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => return Err(stop(format!("cannot read: {e}"), &importer)),
-        }
-        let record = text.trim_end_matches(['\n', '\r']);
-        if record.trim().is_empty() {
-            continue;
-        }
-        let written = match ExportRecord::parse(record) {
-            Ok(ExportRecord::Event(event)) => importer.event(&event),
-            Ok(ExportRecord::Link { id, link }) => importer.link(id, &link),
-            Ok(ExportRecord::Hole(hole)) => importer.hole(&hole),
-            Err(reason) => return Err(stop(reason, &importer)),
-        };
-        written.map_err(|e| stop(e.to_string(), &importer))?;
-    }
-    let summary = Summary {
-        events: importer.events(),
-        links: importer.links(),
-        holes: importer.holes(),
-    };
+    feed(input, name, &mut importer)?;
+    let summary = Destination::summary(&importer);
     drop(
         importer
             .finish()
             .map_err(|e| CliError::from_store(dir, e))?,
     );
     Ok(summary)
+}
+
+/// The export file to read (`-`: standard input), and its name for messages.
+///
+/// # Errors
+///
+/// [`CliError::File`] when the file cannot be opened.
+pub(crate) fn open_input(file: &Path) -> Result<(String, Box<dyn BufRead>), CliError> {
+    let name = file.display().to_string();
+    if name == "-" {
+        return Ok((name, Box::new(std::io::stdin().lock())));
+    }
+    let opened = File::open(file).map_err(|source| CliError::File {
+        action: "cannot open",
+        path: file.to_path_buf(),
+        source,
+    })?;
+    Ok((name, Box::new(BufReader::new(opened))))
 }
 
 /// `import FILE [--wait SECS]` (`-` for standard input).
@@ -95,17 +164,7 @@ pub fn run(
     json: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    let name = file.display().to_string();
-    let mut input: Box<dyn BufRead> = if name == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let opened = File::open(file).map_err(|source| CliError::File {
-            action: "cannot open",
-            path: file.to_path_buf(),
-            source,
-        })?;
-        Box::new(BufReader::new(opened))
-    };
+    let (name, mut input) = open_input(file)?;
     open::check_writable_dir(dir)?;
     let importer = JsonImporter::create(dir, open::writer_options(wait))
         .map_err(|e| CliError::from_store(dir, e))?;

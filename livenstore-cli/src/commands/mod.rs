@@ -6,6 +6,7 @@ mod events;
 mod export;
 pub(crate) mod import;
 mod repair;
+mod replay;
 mod snapshots;
 mod stats;
 mod streams;
@@ -16,7 +17,7 @@ mod verify;
 use crate::args::{Cli, Command};
 use crate::error::CliError;
 use crate::output::Output;
-use crate::store::Target;
+use crate::store::{Named, Target};
 
 /// How many events a command reads at a time, so a large store is never held in memory whole
 /// (tables keep their rendered rows, `--json` output streams).
@@ -24,10 +25,17 @@ pub const PAGE: usize = 1000;
 
 /// Runs the command, writing its results to standard output.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let schema = cli
-        .schema
-        .unwrap_or_else(|| livenstore_postgres::DEFAULT_SCHEMA.to_owned());
-    let target = Target::new(cli.dir, cli.postgres, schema)?;
+    let target = Target::new(Named {
+        dir: cli.dir,
+        postgres: cli.postgres,
+        schema: cli
+            .schema
+            .unwrap_or_else(|| livenstore_postgres::DEFAULT_SCHEMA.to_owned()),
+        nats: cli.nats,
+        nats_stream: cli
+            .nats_stream
+            .unwrap_or_else(|| livenstore_nats::DEFAULT_STREAM.to_owned()),
+    })?;
     let mut out = Output::stdout();
     let (store, json) = (&target, cli.json);
     let result = match cli.command {
@@ -60,11 +68,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Stats => stats::run(store, json, &mut out),
         Command::Verify => {
-            let dir = store.dir_only("verify", verify::NOT_FOR_POSTGRES)?;
+            let dir = store.dir_only("verify", verify::NOT_FOR_SERVERS)?;
             verify::run(dir, json, &mut out)
         }
         Command::Repair { wait } => {
-            let dir = store.dir_only("repair", repair::NOT_FOR_POSTGRES)?;
+            let dir = store.dir_only("repair", repair::NOT_FOR_SERVERS)?;
             repair::run(dir, wait, json, &mut out)
         }
         Command::Export {
@@ -79,23 +87,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             json,
             &mut out,
         ),
-        Command::Import { file, wait } => {
-            let dir = store.dir_only("import", import::NOT_FOR_POSTGRES)?;
-            import::run(dir, &file, wait, json, &mut out)
-        }
+        Command::Import { file, wait } => match store {
+            Target::Nats(_) => replay::run(store, &file, json, &mut out),
+            Target::Dir(_) | Target::Postgres(_) => {
+                let dir = store.dir_only("import", import::NOT_FOR_POSTGRES)?;
+                import::run(dir, &file, wait, json, &mut out)
+            }
+        },
         Command::Append(args) => append::run(store, args, json, &mut out),
-        Command::Consumers { action } => consumers::consumers(store, action, json, &mut out),
-        Command::Parked { consumer, action } => {
-            consumers::parked(store, consumer.as_deref(), action, json, &mut out)
-        }
+        Command::Consumers { action } => store
+            .not_nats("consumers")
+            .and_then(|()| consumers::consumers(store, action, json, &mut out)),
+        Command::Parked { consumer, action } => store
+            .not_nats("parked")
+            .and_then(|()| consumers::parked(store, consumer.as_deref(), action, json, &mut out)),
         Command::Snapshots {
             aggregate_type,
             delete,
             wait,
-        } => match delete {
+        } => store.not_nats("snapshots").and_then(|()| match delete {
             Some(t) => snapshots::delete(store, &t, wait, json, &mut out),
             None => snapshots::list(store, aggregate_type.as_deref(), json, &mut out),
-        },
+        }),
     };
     // What was printed before a failure still reaches the reader.
     let flushed = out.flush();

@@ -17,8 +17,8 @@ use crate::open;
 use crate::output::Output;
 
 /// Why `repair` refuses `--postgres`.
-pub const NOT_FOR_POSTGRES: &str =
-    "it repairs segment files; a PostgreSQL server checks and repairs its own data";
+pub const NOT_FOR_SERVERS: &str =
+    "it repairs segment files; a server (PostgreSQL, NATS) checks and repairs its own data";
 
 /// The report, as `--json` prints it.
 #[derive(Serialize)]

@@ -4,10 +4,11 @@
 //! reads every event once (in pages). A directory also reports its segment files (from the
 //! directory listing), the torn tail a read-only open left alone, the holes `repair` left, the
 //! damaged records (a damaged store is counted around its damage, with a warning) and the
-//! quarantine files; a PostgreSQL store has no such files, so those fields are left out.
+//! quarantine files; a server's store (PostgreSQL, NATS) has no such files, so those fields are
+//! left out.
 //!
 //! The counts describe one moment, the one the streams were read at: a read-only directory does
-//! not change while it is open, and for a store other processes append to (a PostgreSQL server)
+//! not change while it is open, and for a store other processes append to (on a server)
 //! `counts` works out how many events that moment held; the types are counted over the events up
 //! to it (positions become visible in order, so the events of a moment are a prefix of the log).
 
@@ -76,7 +77,7 @@ pub fn run(target: &Target, json: bool, out: &mut Output) -> Result<(), CliError
     let store = opened.events();
     let facts = match &opened {
         Store::Json { store, dir } => Some(dir_facts(store, dir)?),
-        Store::Postgres { .. } => None,
+        Store::Postgres { .. } | Store::Nats { .. } => None,
     };
     let lost = facts.as_ref().map_or(0, |f| f.lost_positions);
     let (end, streams) = counts(store)?;

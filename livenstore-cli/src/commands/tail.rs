@@ -3,10 +3,11 @@
 //! A directory is opened read-only (no lock), so the writer goes on undisturbed. Every
 //! `interval` the command refreshes the store ([`Store::refresh`]: for a directory
 //! [`JsonStore::refresh`](livenstore::JsonStore::refresh), which scans only the bytes appended
-//! since the last scan; a PostgreSQL server shows new events to the next read) and prints the
+//! since the last scan; a PostgreSQL server shows new events to the next read; a NATS store waits
+//! until its replica has every message the server holds) and prints the
 //! new events, read from the last position (or stream version) seen on (of one stream with
-//! `--stream`, linked ones included). Positions are gap-free and become visible in order in both
-//! stores, so reading on from the last one seen misses nothing. Output is flushed after each
+//! `--stream`, linked ones included). Positions are gap-free and become visible in order in every
+//! store, so reading on from the last one seen misses nothing. Output is flushed after each
 //! poll, so a pipe sees events as they come. It runs until Ctrl-C (the default signal behaviour
 //! ends the process), or until `--max` events were printed or `--timeout` seconds passed.
 

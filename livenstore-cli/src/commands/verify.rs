@@ -15,9 +15,9 @@ use crate::error::CliError;
 use crate::open;
 use crate::output::Output;
 
-/// Why `verify` refuses `--postgres`.
-pub const NOT_FOR_POSTGRES: &str =
-    "it checks segment files; a PostgreSQL server checks its own data";
+/// Why `verify` refuses `--postgres` and `--nats`.
+pub const NOT_FOR_SERVERS: &str =
+    "it checks segment files; a server (PostgreSQL, NATS) checks its own data";
 
 /// The report, as `--json` prints it (one object).
 #[derive(Serialize)]
