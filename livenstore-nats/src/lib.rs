@@ -139,6 +139,7 @@ mod config;
 mod connection;
 mod error;
 mod follower;
+mod import;
 mod kv;
 mod layout;
 mod log;

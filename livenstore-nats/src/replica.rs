@@ -154,6 +154,19 @@ impl Replica {
         Ok(added)
     }
 
+    /// Whether `message` may follow the replica's last message (the fold's rules, without
+    /// folding), for imports.
+    ///
+    /// # Errors
+    ///
+    /// The rule it breaks.
+    pub(crate) fn check(&self, message: &Message) -> Result<(), String> {
+        match message {
+            Message::Append(append) => self.check_append(append, false),
+            Message::Link(link) => self.check_link(link, false),
+        }
+    }
+
     fn check_append(&self, append: &AppendMessage, after_removal: bool) -> Result<(), String> {
         let empty = self.events.is_empty() && self.base == 0;
         if append.position != self.last_position() + 1 && !(after_removal && empty) {

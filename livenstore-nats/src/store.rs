@@ -59,6 +59,8 @@ pub struct JetStreamStore {
 struct Inner {
     // Dropped last: the runtime the tasks run on.
     writer: mpsc::UnboundedSender<Request>,
+    /// The largest message body the server takes (its `max_payload`, less room for headers).
+    max_message: usize,
     log: Arc<Log>,
     stream: Stream,
     snapshots: JetStreamSnapshotStore,
@@ -137,10 +139,12 @@ impl JetStreamStore {
             conn.client.server_info().max_payload,
             conn.config.request_timeout,
         );
+        let max_message = writer.max_message;
         conn.handle().spawn(writer.run(receiver));
         Ok(JetStreamStore {
             inner: Arc::new(Inner {
                 writer: sender,
+                max_message,
                 log,
                 stream,
                 snapshots: JetStreamSnapshotStore::new(&conn),
@@ -203,6 +207,11 @@ impl JetStreamStore {
         self.inner.conn.client.connection_state() == async_nats::connection::State::Connected
     }
 
+    /// The largest message body the server takes.
+    pub(crate) fn max_message(&self) -> usize {
+        self.inner.max_message
+    }
+
     pub(crate) fn connection(&self) -> &Arc<Connection> {
         &self.inner.conn
     }
@@ -221,7 +230,7 @@ impl JetStreamStore {
         &self.inner.log
     }
 
-    fn call<T>(
+    pub(crate) fn call<T>(
         &self,
         operation: &'static str,
         request: impl FnOnce(crate::writer::Reply<T>) -> Request,

@@ -65,6 +65,8 @@ pub(crate) enum Request {
         stream: String,
         reply: Reply<u64>,
     },
+    /// A message of recorded events or a recorded link, stored as it is (an import).
+    Import { message: Message, reply: Reply<()> },
 }
 
 /// What the writer task needs.
@@ -117,6 +119,9 @@ impl Writer {
             match first {
                 Request::Link { id, stream, reply } => {
                     let _ = reply.send(self.link(id, &stream).await);
+                }
+                Request::Import { message, reply } => {
+                    let _ = reply.send(self.import(message).await);
                 }
                 Request::Append {
                     stream,
@@ -394,6 +399,57 @@ impl Writer {
                     if self.log.read()?.holds(stream, id) {
                         return Ok(self.log.read()?.version(stream));
                     }
+                }
+            }
+        }
+    }
+
+    /// Stores an imported message as it is, if it may follow the log's last message.
+    async fn import(&mut self, message: Message) -> Result<(), StoreError> {
+        let (subject, body, message_id) = match &message {
+            Message::Append(append) => (
+                self.log.append_subject.clone(),
+                codec::encode_append(append),
+                format!("import-{}", append.position),
+            ),
+            Message::Link(link) => (
+                self.log.link_subject.clone(),
+                codec::encode_link(link),
+                format!("link-{}-{}", link.id, link.stream),
+            ),
+        };
+        if body.len() > self.max_message {
+            return Err(StoreError::PayloadTooLarge {
+                size: body.len(),
+                limit: self.max_message,
+            });
+        }
+        loop {
+            let expected_sequence = {
+                let replica = self.log.read()?;
+                replica.check(&message).map_err(|reason| {
+                    StoreError::InvalidArgument(format!("cannot import: {reason}"))
+                })?;
+                replica.sequence()
+            };
+            let published = self
+                .publish(
+                    &subject,
+                    body.clone(),
+                    message_id.clone(),
+                    expected_sequence,
+                )
+                .await;
+            match published {
+                Published::Stored(sequence) if sequence == expected_sequence + 1 => {
+                    return self.log.fold_own(sequence, &message);
+                }
+                Published::Stored(sequence) | Published::Duplicate(sequence) => {
+                    self.log.wait_for(sequence, self.timeout).await?;
+                }
+                Published::Overtaken => self.catch_up().await?,
+                Published::Failed { error, unknown } => {
+                    return Err(error::message("import", unknown, error));
                 }
             }
         }
