@@ -22,6 +22,9 @@ pub(crate) struct Connection {
     pub(crate) js: jetstream::Context,
     pub(crate) endpoint: String,
     pub(crate) config: JetStreamConfig,
+    /// How many times the client has (re)connected: it changes on every reconnect, so the
+    /// follower can start a new consumer at once (see `follower.rs`).
+    pub(crate) connects: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -50,7 +53,14 @@ impl Connection {
                 endpoint: endpoint.clone(),
                 source: Box::new(source),
             })?;
+        let (connected, connects) = tokio::sync::watch::channel(0u64);
         let options = async_nats::ConnectOptions::new()
+            .event_callback(move |event| {
+                if matches!(event, async_nats::Event::Connected) {
+                    connected.send_modify(|count| *count += 1);
+                }
+                std::future::ready(())
+            })
             .connection_timeout(config.connect_timeout)
             .request_timeout(Some(config.request_timeout))
             // Reconnect for ever; calls fail with timeouts meanwhile.
@@ -79,6 +89,7 @@ impl Connection {
             js,
             endpoint,
             config,
+            connects,
         })
     }
 

@@ -114,8 +114,11 @@ impl JetStreamStore {
         if state.messages == 0 && state.last_sequence > 0 {
             log.skip_to(state.last_sequence);
         }
-        conn.handle()
-            .spawn(follower::follow(stream.clone(), Arc::clone(&log)));
+        conn.handle().spawn(follower::follow(
+            stream.clone(),
+            Arc::clone(&log),
+            conn.connects.clone(),
+        ));
         let waiting = Arc::clone(&log);
         let target = state.last_sequence;
         let timeout = conn.config.request_timeout;
