@@ -66,8 +66,14 @@ impl Connection {
             // Reconnect for ever; calls fail with timeouts meanwhile.
             .max_reconnects(None)
             .name("livenstore");
-        let url_owned = url.to_owned();
-        let connect = async move { options.connect(url_owned).await };
+        // The client parses one URL per string: a list is handed over as one string each.
+        let urls: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|one| !one.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let connect = async move { options.connect(urls).await };
         let client = spawn_and_wait(runtime.handle(), connect)
             .ok_or_else(|| StoreError::Connection {
                 endpoint: endpoint.clone(),
