@@ -438,10 +438,14 @@ impl Writer {
 
     /// Waits until the replica holds every message the server holds now.
     async fn catch_up(&self) -> Result<(), StoreError> {
+        let before = self.log.read()?.sequence();
         let info = tokio::time::timeout(self.timeout, self.stream.get_info())
             .await
             .map_err(|e| error::backend("read the stream's last sequence", false, e))?
             .map_err(|e| error::backend("read the stream's last sequence", false, e))?;
+        // Else a guard the server refuses for ever would be published again for ever.
+        self.log
+            .check_server_last(before, info.state.last_sequence)?;
         self.log
             .wait_for(info.state.last_sequence, self.timeout)
             .await
