@@ -204,6 +204,7 @@ struct Outcome {
     id: EventId,
     stream: String,
     at: Instant,
+    took: Duration,
     result: Result<AppendResult, Failure>,
 }
 
@@ -243,7 +244,9 @@ fn restart_during_appends(how: Stop) {
                     n += 1;
                     let id = EventId::new();
                     let e = event("Tick", format!(r#"{{"writer":{w},"n":{n}}}"#)).with_id(id);
+                    let called = Instant::now();
                     let result = store.append(&stream, ExpectedVersion::Any, vec![e]);
+                    let took = called.elapsed();
                     let failed = result.is_err();
                     let result = result.map_err(|e| match e {
                         StoreError::Backend {
@@ -263,6 +266,7 @@ fn restart_during_appends(how: Stop) {
                         id,
                         stream: stream.clone(),
                         at: Instant::now(),
+                        took,
                         result,
                     });
                     std::thread::sleep(Duration::from_millis(if failed { 20 } else { 2 }));
@@ -305,7 +309,24 @@ fn restart_during_appends(how: Stop) {
     // Long enough for appends to give up: the writer tries a publish four times, each time
     // waiting for the acknowledgement and the stream's state (400 ms each), pausing between
     // (250, 500, 750 ms): about 4.7 s.
-    std::thread::sleep(Duration::from_millis(6000));
+    std::thread::sleep(Duration::from_millis(3000));
+    // Meanwhile reads are answered from the replica, and sync says it cannot reach the server
+    // (within its request timeouts, not hanging).
+    assert!(
+        !store.read_stream("writer-0", 1, 10).unwrap().is_empty(),
+        "reads are answered during the outage"
+    );
+    let called = Instant::now();
+    match store.sync() {
+        Err(StoreError::Backend { .. }) => {}
+        other => panic!("sync during the outage: expected a backend error, got {other:?}"),
+    }
+    assert!(
+        called.elapsed() < Duration::from_secs(2),
+        "sync took {:?}",
+        called.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(3000));
     assert!(
         !store.is_connected(),
         "the store noticed the server is gone"
@@ -328,6 +349,13 @@ fn restart_during_appends(how: Stop) {
             .iter()
             .any(|o| o.at > stopped && o.at < restarted + Duration::from_millis(500)),
         "appends during the outage failed"
+    );
+    // No append waited for ever: the longest waited for two groups' attempts (its own, and
+    // the one before it in the writer's queue), about 2 x 4.7 s.
+    let slowest = outcomes.iter().map(|o| o.took).max().unwrap();
+    assert!(
+        slowest < Duration::from_secs(12),
+        "an append took {slowest:?}"
     );
     for o in &failed {
         let failure = o.result.as_ref().unwrap_err();
@@ -430,6 +458,12 @@ fn restart_during_appends(how: Stop) {
         ids_of(events),
         "both stores read the same log"
     );
+    if let Some(o) = failed.first() {
+        eprintln!(
+            "an append during the outage: {}",
+            o.result.as_ref().unwrap_err().text
+        );
+    }
     eprintln!(
         "restart ({how:?}): {} appends, {} failed ({} with unknown outcome), {:?}",
         outcomes.len(),
@@ -546,6 +580,46 @@ fn a_list_of_urls_connects_to_the_one_that_answers() {
         Duration::from_millis(500),
     );
     assert_eq!(endpoint, format!("{dead},{other_dead}"));
+}
+
+#[test]
+fn a_server_without_jetstream_is_a_clear_backend_error() {
+    if testing::url().is_none() {
+        return;
+    }
+    // A server of its own, started without -js.
+    let port = free_port();
+    let mut child = Command::new(server_binary())
+        .args(["-a", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nats-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let config = JetStreamConfig::new()
+        .stream("NOJS")
+        .unwrap()
+        .request_timeout(Duration::from_millis(1000));
+    let called = Instant::now();
+    let result = JetStreamStore::connect_with(&format!("nats://127.0.0.1:{port}"), config);
+    let took = called.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    match result {
+        Err(e @ StoreError::Backend { .. }) => {
+            let text = error_text(&e);
+            eprintln!("without JetStream ({took:?}): {text}");
+            assert!(text.contains("stream"), "names what it was doing: {text}");
+        }
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
