@@ -41,6 +41,7 @@ use livenstore_nats::{JetStreamConfig, JetStreamStore};
 struct PrivateServer {
     port: u16,
     dir: PathBuf,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -70,6 +71,11 @@ fn free_port() -> u16 {
 
 impl PrivateServer {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server started with `args` added to its command line.
+    fn start_with(args: &[&str]) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "livenstore-nats-faults-{}-{}",
@@ -81,6 +87,7 @@ impl PrivateServer {
         let mut server = PrivateServer {
             port: free_port(),
             dir,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
         };
         server.launch();
@@ -104,6 +111,7 @@ impl PrivateServer {
             .arg(self.port.to_string())
             .arg("-sd")
             .arg(self.dir.join("store"))
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file"))
             .stderr(log)
@@ -622,6 +630,37 @@ fn a_server_without_jetstream_is_a_clear_backend_error() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
+#[test]
+fn credentials_reach_the_server_but_no_error_or_debug_output() {
+    if testing::url().is_none() {
+        return;
+    }
+    let server = PrivateServer::start_with(&["--user", "alice", "--pass", "s3cr3t-pw"]);
+    let address = format!("127.0.0.1:{}", server.port);
+    let timeout = Duration::from_secs(2);
+    let (endpoint, text, elapsed) =
+        expect_connection_error(&format!("nats://alice:wrong-pw@{address}"), timeout);
+    assert_eq!(endpoint, format!("nats://{address}"));
+    assert!(!text.contains("wrong-pw"), "the password leaks: {text}");
+    assert!(
+        elapsed < timeout + Duration::from_secs(1),
+        "took {elapsed:?}"
+    );
+
+    let config = JetStreamConfig::new().stream("AUTH").unwrap();
+    let store = JetStreamStore::connect_with(&format!("nats://alice:s3cr3t-pw@{address}"), config)
+        .unwrap_or_else(|e| panic!("connect with the right password: {}", error_text(&e)));
+    store
+        .append(
+            "s",
+            ExpectedVersion::NoStream,
+            vec![event("E", "{}".into())],
+        )
+        .unwrap();
+    assert_eq!(store.endpoint(), format!("nats://{address}"));
+    assert!(!format!("{store:?}").contains("s3cr3t"), "{store:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. An incompatible stream made by someone else
 // ---------------------------------------------------------------------------------------------
@@ -794,6 +833,48 @@ fn a_foreign_json_document_in_the_append_subject_is_corruption() {
 #[test]
 fn a_message_in_a_subject_the_store_does_not_write_is_corruption() {
     foreign_message("orders", br#"{"position":4}"#);
+}
+
+#[test]
+fn a_replayed_message_of_the_store_itself_is_corruption() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let store = test.connect();
+    for n in 0..3 {
+        store
+            .append(
+                "s",
+                ExpectedVersion::Exact(n),
+                vec![event("E", "{}".into())],
+            )
+            .unwrap();
+    }
+    let name = test.name().to_owned();
+    let url = test.url().to_owned();
+    // Well-formed, but its position, version and event id are all taken.
+    let sequence = block_on(async move {
+        let js = jetstream::new(async_nats::connect(&url).await.unwrap());
+        let first = js
+            .get_stream(&name)
+            .await
+            .unwrap()
+            .get_raw_message(1)
+            .await
+            .unwrap();
+        js.publish(first.subject, first.payload)
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+            .sequence
+    });
+    assert_corrupted_at(store.sync(), sequence, "sync");
+    assert_corrupted_at(
+        JetStreamStore::connect_with(test.url(), test.config()),
+        sequence,
+        "connect",
+    );
 }
 
 #[test]
