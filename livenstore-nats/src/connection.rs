@@ -22,6 +22,9 @@ pub(crate) struct Connection {
     pub(crate) js: jetstream::Context,
     pub(crate) endpoint: String,
     pub(crate) config: JetStreamConfig,
+    /// How many times the client has (re)connected: it changes on every reconnect, so the
+    /// follower can start a new consumer at once (see `follower.rs`).
+    pub(crate) connects: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -50,14 +53,33 @@ impl Connection {
                 endpoint: endpoint.clone(),
                 source: Box::new(source),
             })?;
-        let options = async_nats::ConnectOptions::new()
+        // The client parses one URL per string: a list is handed over as one string each.
+        let urls: Vec<String> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|one| !one.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let (connected, connects) = tokio::sync::watch::channel(0u64);
+        let mut options = async_nats::ConnectOptions::new()
+            .event_callback(move |event| {
+                if matches!(event, async_nats::Event::Connected) {
+                    connected.send_modify(|count| *count += 1);
+                }
+                std::future::ready(())
+            })
             .connection_timeout(config.connect_timeout)
             .request_timeout(Some(config.request_timeout))
             // Reconnect for ever; calls fail with timeouts meanwhile.
             .max_reconnects(None)
             .name("livenstore");
-        let url_owned = url.to_owned();
-        let connect = async move { options.connect(url_owned).await };
+        // The client ignores credentials written in a URL: they are passed as options.
+        match credentials(&urls) {
+            Some((user, Some(password))) => options = options.user_and_password(user, password),
+            Some((token, None)) => options = options.token(token),
+            None => {}
+        }
+        let connect = async move { options.connect(urls).await };
         let client = spawn_and_wait(runtime.handle(), connect)
             .ok_or_else(|| StoreError::Connection {
                 endpoint: endpoint.clone(),
@@ -79,6 +101,7 @@ impl Connection {
             js,
             endpoint,
             config,
+            connects,
         })
     }
 
@@ -126,6 +149,41 @@ fn spawn_and_wait<T: Send + 'static>(
     receiver.recv().ok()
 }
 
+/// The credentials of the first of `urls` that carries some, percent-decoded: a user name and
+/// password (`nats://user:password@host`), or a token alone (`nats://token@host`).
+fn credentials(urls: &[String]) -> Option<(String, Option<String>)> {
+    urls.iter().find_map(|one| {
+        let address = one.parse::<async_nats::ServerAddr>().ok()?;
+        let user = address.username()?;
+        Some((percent_decode(user), address.password().map(percent_decode)))
+    })
+}
+
+/// `text` with its `%XX` escapes decoded (as a URL's user information is written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = (bytes[at] == b'%')
+            .then(|| bytes.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `url` without a user name or password (`nats://user:secret@host:4222` gives
 /// `nats://host:4222`), for error messages.
 pub(crate) fn redact(url: &str) -> String {
@@ -150,6 +208,21 @@ pub(crate) fn redact(url: &str) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn credentials_are_taken_from_the_url() {
+        let urls = |text: &str| text.split(',').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            credentials(&urls("nats://h:1,nats://al%40ice:p%3Aw@h:2")),
+            Some(("al@ice".to_owned(), Some("p:w".to_owned())))
+        );
+        assert_eq!(
+            credentials(&urls("nats://t0ken@h:1")),
+            Some(("t0ken".to_owned(), None))
+        );
+        assert_eq!(credentials(&urls("nats://h:1,h:2")), None);
+        assert_eq!(percent_decode("100%"), "100%");
+    }
 
     #[test]
     fn credentials_are_not_named() {

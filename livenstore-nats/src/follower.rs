@@ -7,6 +7,10 @@
 //! - It never gives up while the store is open: an error is followed by a pause (growing to
 //!   one second) and a new consumer. Only damage stops it (the replica cannot go past a message
 //!   it cannot fold).
+//! - A reconnect of the client starts a new consumer at once: after a server restart the old
+//!   (ephemeral) consumer is gone, and the client library notices that only after its own
+//!   retries (about fifteen seconds), during which the replica would stand still and every
+//!   append that must catch up with the stream would fail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,17 +18,27 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::jetstream::stream::Stream;
 use futures_util::StreamExt;
+use tokio::sync::watch;
 
 use crate::log::Log;
 
 /// Runs until the store's runtime shuts down or the log is damaged.
-pub(crate) async fn follow(stream: Stream, log: Arc<Log>) {
+pub(crate) async fn follow(stream: Stream, log: Arc<Log>, mut connects: watch::Receiver<u64>) {
     let mut pause = Duration::from_millis(10);
     loop {
         if log.check().is_err() {
             return;
         }
-        match follow_once(&stream, &log).await {
+        connects.borrow_and_update();
+        let followed = tokio::select! {
+            followed = follow_once(&stream, &log) => followed,
+            // Reconnected: the consumer may be gone with the server's state; start a new one.
+            changed = connects.changed() => match changed {
+                Ok(()) => Ok(()),
+                Err(_) => return, // the connection is gone
+            },
+        };
+        match followed {
             Ok(()) => pause = Duration::from_millis(10),
             Err(_) if log.check().is_err() => return,
             Err(_) => {

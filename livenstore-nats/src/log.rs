@@ -132,6 +132,28 @@ impl Log {
         }
     }
 
+    /// Checks the server's `last` sequence against `before`, the replica's sequence read
+    /// **before** the server was asked (the replica may move on meanwhile): a stream that ends
+    /// before a message the replica had already folded was deleted and made again (or lost
+    /// messages). The replica can never match it again, so that is damage (at `last + 1`, the
+    /// first message the stream lost).
+    ///
+    /// # Errors
+    ///
+    /// The damage error.
+    pub(crate) fn check_server_last(&self, before: u64, last: u64) -> Result<(), StoreError> {
+        if last >= before {
+            return Ok(());
+        }
+        self.after_fold(
+            last + 1,
+            Err(format!(
+                "the stream ends at message {last}, but the store had read it up to message \
+                 {before}: the stream was deleted and made again, or lost messages"
+            )),
+        )
+    }
+
     /// Marks the log as caught up to `sequence` without a message (the server holds none up to
     /// it: its limits removed them all).
     pub(crate) fn skip_to(&self, sequence: u64) {

@@ -123,8 +123,11 @@ impl JetStreamStore {
         if state.messages == 0 && state.last_sequence > 0 {
             log.skip_to(state.last_sequence);
         }
-        conn.handle()
-            .spawn(follower::follow(stream.clone(), Arc::clone(&log)));
+        conn.handle().spawn(follower::follow(
+            stream.clone(),
+            Arc::clone(&log),
+            conn.connects.clone(),
+        ));
         let waiting = Arc::clone(&log);
         let target = state.last_sequence;
         let timeout = conn.config.request_timeout;
@@ -194,10 +197,12 @@ impl JetStreamStore {
         let log = Arc::clone(&self.inner.log);
         let timeout = self.inner.conn.config.request_timeout;
         self.inner.conn.run("sync", async move {
+            let before = log.read()?.sequence();
             let info = tokio::time::timeout(timeout, stream.get_info())
                 .await
                 .map_err(|e| error::backend("read the stream's last sequence", false, e))?
                 .map_err(|e| error::backend("read the stream's last sequence", false, e))?;
+            log.check_server_last(before, info.state.last_sequence)?;
             log.wait_for(info.state.last_sequence, timeout).await
         })?
     }

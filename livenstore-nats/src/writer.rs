@@ -212,9 +212,11 @@ impl Writer {
                 }
                 Published::Stored(sequence) | Published::Duplicate(sequence) => {
                     // Stored before (a retry within the duplicate window), or not where
-                    // expected: fold up to it and decide again (the ids answer).
+                    // expected: fold up to it and decide again (the ids answer). The server
+                    // holds the message, so when the replica cannot reach it the outcome is
+                    // unknown, never "not stored".
                     if let Err(e) = self.log.wait_for(sequence, self.timeout).await {
-                        answer_all(group, |_| clone_error(&e));
+                        answer_all(group, |_| maybe_stored(&e));
                         return;
                     }
                 }
@@ -387,7 +389,10 @@ impl Writer {
                     return Ok(link.version);
                 }
                 Published::Stored(sequence) | Published::Duplicate(sequence) => {
-                    self.log.wait_for(sequence, self.timeout).await?;
+                    self.log
+                        .wait_for(sequence, self.timeout)
+                        .await
+                        .map_err(|e| maybe_stored(&e))?;
                 }
                 Published::Overtaken => self.catch_up().await?,
                 Published::Failed { error, unknown } => {
@@ -489,10 +494,14 @@ impl Writer {
 
     /// Waits until the replica holds every message the server holds now.
     async fn catch_up(&self) -> Result<(), StoreError> {
+        let before = self.log.read()?.sequence();
         let info = tokio::time::timeout(self.timeout, self.stream.get_info())
             .await
             .map_err(|e| error::backend("read the stream's last sequence", false, e))?
             .map_err(|e| error::backend("read the stream's last sequence", false, e))?;
+        // Else a guard the server refuses for ever would be published again for ever.
+        self.log
+            .check_server_last(before, info.state.last_sequence)?;
         self.log
             .wait_for(info.state.last_sequence, self.timeout)
             .await
@@ -578,6 +587,25 @@ fn intern(names: &mut HashMap<String, Arc<str>>, name: &str) -> Arc<str> {
     let shared: Arc<str> = Arc::from(name);
     names.insert(name.to_owned(), shared.clone());
     shared
+}
+
+/// A copy of `error` for a caller whose message the server holds though the replica could not
+/// read it: a backend error says the outcome is unknown.
+fn maybe_stored(error: &StoreError) -> StoreError {
+    match clone_error(error) {
+        StoreError::Backend {
+            backend,
+            operation,
+            source,
+            ..
+        } => StoreError::Backend {
+            backend,
+            operation,
+            outcome_unknown: true,
+            source,
+        },
+        other => other,
+    }
 }
 
 /// A copy of `error` for each caller of a group (store errors are not `Clone`).
