@@ -13,9 +13,10 @@
 use livenstore::backend::{validate_event_type, validate_event_version, validate_stream_name};
 use livenstore::{EventId, LinkInfo, RecordedEvent, StoreError};
 
-use crate::codec::{AppendMessage, AppendPart, EventPart, LinkMessage, Message};
+use crate::codec::{self, AppendMessage, AppendPart, EventPart, LinkMessage, Message};
+use crate::error;
 use crate::store::JetStreamStore;
-use crate::writer::{Request, MAX_GROUP_EVENTS};
+use crate::writer::{Published, Request, Writer, MAX_GROUP_EVENTS};
 
 impl JetStreamStore {
     /// Stores already-recorded events exactly as they are: each must come next in the log
@@ -151,4 +152,57 @@ fn parts(events: &[RecordedEvent]) -> Vec<AppendPart> {
         }
     }
     parts
+}
+
+impl Writer {
+    /// Stores an imported message as it is, if it may follow the log's last message.
+    pub(crate) async fn import(&mut self, message: Message) -> Result<(), StoreError> {
+        let (subject, body, message_id) = match &message {
+            Message::Append(append) => (
+                self.log.append_subject.clone(),
+                codec::encode_append(append),
+                format!("import-{}", append.position),
+            ),
+            Message::Link(link) => (
+                self.log.link_subject.clone(),
+                codec::encode_link(link),
+                format!("link-{}-{}", link.id, link.stream),
+            ),
+        };
+        if body.len() > self.max_message {
+            return Err(StoreError::PayloadTooLarge {
+                size: body.len(),
+                limit: self.max_message,
+            });
+        }
+        loop {
+            let expected_sequence = {
+                let replica = self.log.read()?;
+                replica.check(&message).map_err(|reason| {
+                    StoreError::InvalidArgument(format!("cannot import: {reason}"))
+                })?;
+                replica.sequence()
+            };
+            let published = self
+                .publish(
+                    &subject,
+                    body.clone(),
+                    message_id.clone(),
+                    expected_sequence,
+                )
+                .await;
+            match published {
+                Published::Stored(sequence) if sequence == expected_sequence + 1 => {
+                    return self.log.fold_own(sequence, &message);
+                }
+                Published::Stored(sequence) | Published::Duplicate(sequence) => {
+                    self.log.wait_for(sequence, self.timeout).await?;
+                }
+                Published::Overtaken => self.catch_up().await?,
+                Published::Failed { error, unknown } => {
+                    return Err(error::message("import", unknown, error));
+                }
+            }
+        }
+    }
 }

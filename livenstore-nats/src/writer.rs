@@ -409,59 +409,8 @@ impl Writer {
         }
     }
 
-    /// Stores an imported message as it is, if it may follow the log's last message.
-    async fn import(&mut self, message: Message) -> Result<(), StoreError> {
-        let (subject, body, message_id) = match &message {
-            Message::Append(append) => (
-                self.log.append_subject.clone(),
-                codec::encode_append(append),
-                format!("import-{}", append.position),
-            ),
-            Message::Link(link) => (
-                self.log.link_subject.clone(),
-                codec::encode_link(link),
-                format!("link-{}-{}", link.id, link.stream),
-            ),
-        };
-        if body.len() > self.max_message {
-            return Err(StoreError::PayloadTooLarge {
-                size: body.len(),
-                limit: self.max_message,
-            });
-        }
-        loop {
-            let expected_sequence = {
-                let replica = self.log.read()?;
-                replica.check(&message).map_err(|reason| {
-                    StoreError::InvalidArgument(format!("cannot import: {reason}"))
-                })?;
-                replica.sequence()
-            };
-            let published = self
-                .publish(
-                    &subject,
-                    body.clone(),
-                    message_id.clone(),
-                    expected_sequence,
-                )
-                .await;
-            match published {
-                Published::Stored(sequence) if sequence == expected_sequence + 1 => {
-                    return self.log.fold_own(sequence, &message);
-                }
-                Published::Stored(sequence) | Published::Duplicate(sequence) => {
-                    self.log.wait_for(sequence, self.timeout).await?;
-                }
-                Published::Overtaken => self.catch_up().await?,
-                Published::Failed { error, unknown } => {
-                    return Err(error::message("import", unknown, error));
-                }
-            }
-        }
-    }
-
     /// Publishes `body` guarded by `expected_sequence`, with `message_id` as its `Nats-Msg-Id`.
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         subject: &str,
         body: Vec<u8>,
@@ -493,7 +442,7 @@ impl Writer {
     }
 
     /// Waits until the replica holds every message the server holds now.
-    async fn catch_up(&self) -> Result<(), StoreError> {
+    pub(crate) async fn catch_up(&self) -> Result<(), StoreError> {
         let before = self.log.read()?.sequence();
         let info = tokio::time::timeout(self.timeout, self.stream.get_info())
             .await
@@ -517,7 +466,7 @@ struct Planned {
 }
 
 /// What a publish came to.
-enum Published {
+pub(crate) enum Published {
     Stored(u64),
     Duplicate(u64),
     Overtaken,
