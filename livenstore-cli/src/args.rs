@@ -15,8 +15,9 @@ use livenstore::{EventId, ExpectedVersion};
 /// an application has it open; `append`, `import` and `repair` take the lock. With --postgres,
 /// read commands never create the schema (a missing one is an error); `append` creates it. With
 /// --nats, read commands never create the JetStream stream; `append` and `import` create it.
-/// `verify` and `repair` work on directories only, `import` on directories and with --nats;
-/// `consumers`, `parked` and `snapshots` are not supported with --nats yet.
+/// `verify` and `repair` work on directories only, `import` on directories and with --nats.
+/// `consumers`, `parked` and `snapshots` never create a missing checkpoint, parked-event or
+/// snapshot store (a directory's folder, a NATS key-value bucket) to read it.
 ///
 /// Exit status: 0 on success, 1 when the command failed (or `verify` found damage), 2 for a bad
 /// command line, 3 when an append's outcome is unknown (the connection to the server was lost
@@ -171,10 +172,10 @@ pub enum Command {
 
     /// Fill a new or empty store from the output of `export` (`-` reads standard input).
     ///
-    /// A directory keeps everything the file holds. With --nats, the events and links are
-    /// replayed through the store (same ids, streams, versions and positions; the recorded and
-    /// link times are the import's), and a file with holes is refused. Not with --postgres:
-    /// export a PostgreSQL store and import it into a directory.
+    /// Everything the file holds is kept: ids, streams, versions, positions, recorded times,
+    /// metadata, payloads, links and their times. With --nats, a file with holes is refused
+    /// (import it into a directory). Not with --postgres: export a PostgreSQL store and import
+    /// it into a directory.
     Import {
         /// The export file.
         file: PathBuf,

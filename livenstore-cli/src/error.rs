@@ -91,15 +91,6 @@ pub enum CliError {
         /// Why, and what to do instead.
         why: &'static str,
     },
-    /// A command the NATS store does not support yet was given `--nats`. A usage error.
-    #[error(
-        "{command} is not supported with --nats yet: it works on a JsonStore directory or with \
-         --postgres (see `livenstore --help`)"
-    )]
-    NotWithNatsYet {
-        /// `consumers`, `parked` or `snapshots`.
-        command: &'static str,
-    },
     /// No store was named (clap refuses such a command line first).
     #[error("give a store directory, --postgres URL or --nats URL (see `livenstore --help`)")]
     NoStoreGiven,
@@ -171,7 +162,6 @@ impl CliError {
             CliError::InvalidUrl(_)
             | CliError::InvalidNatsUrl(_)
             | CliError::DirectoryOnly { .. }
-            | CliError::NotWithNatsYet { .. }
             | CliError::NoStoreGiven => 2,
             CliError::Store(e) if e.is_outcome_unknown() => OUTCOME_UNKNOWN,
             _ => 1,

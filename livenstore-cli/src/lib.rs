@@ -17,18 +17,19 @@
 //! livenstore --nats <URL> [--nats-stream NAME] streams | stream <NAME> | event <ID> | trace <ID>
 //!                  | all | tail | stats | export | import <FILE>
 //!                  | append <STREAM> <TYPE> <JSON|-|@FILE>
+//!                  | snapshots [--type T | --delete T] | consumers [...] | parked [...]
 //! ```
 //!
 //! Exactly one of `DIR`, `--postgres URL` and `--nats URL` names the store. Commands work on
 //! every store through the [`EventStore`](livenstore::EventStore) trait, except `verify`,
 //! `repair`, `import` and `export --skip-damaged`, which read and write segment files and take a
-//! directory only; `import` also fills a NATS store, replaying the file through the trait (same
-//! ids, streams, versions and positions; the recorded times are the import's; a file with holes
-//! is refused). `consumers`, `parked` and `snapshots` are not supported with `--nats` yet (a
-//! usage error). Read commands create nothing: a missing directory, a missing `--schema`
-//! (default `livenstore`) on the PostgreSQL server, or a missing `--nats-stream` (default
-//! `LIVENSTORE`) on the NATS server, is an error; `append` creates any of them, and so does
-//! `import` a directory or a JetStream stream.
+//! directory only; `import` also fills a NATS store, through the store's own import (everything
+//! the file holds, times included; a file with holes is refused). Read commands create nothing:
+//! a missing directory, a missing `--schema` (default `livenstore`) on the PostgreSQL server, or
+//! a missing `--nats-stream` (default `LIVENSTORE`) on the NATS server, is an error; `append`
+//! creates any of them, and so does `import` a directory or a JetStream stream. A directory's
+//! missing `checkpoints/` or `parked/`, or a NATS store's missing key-value bucket, reads as
+//! empty and is created only by a command that writes there.
 //!
 //! Tables by default, `--json` for one JSON object per line. A table names an event's type with
 //! its event version when that is not 1 (`account.credited@2`); the JSON form, `export` and

@@ -10,6 +10,9 @@
 //!   that the stream is one it can read, writing nothing to one it cannot).
 //! - `append` and `import` ([`NatsServer::for_writing`]) connect the store directly, creating
 //!   the stream when it is missing, as `append` creates a missing directory.
+//! - The store also creates a missing key-value bucket (checkpoints, parked events, snapshots)
+//!   on first use, reads included: commands that only read one, or may find nothing to change
+//!   in it, ask [`NatsServer::has_bucket`] first and take a missing bucket as empty.
 //! - A server that cannot be reached is [`StoreError::Connection`] naming the address, whoever
 //!   connects (the check or the store), after five seconds at most (the store's connect
 //!   timeout).
@@ -80,7 +83,7 @@ impl NatsServer {
         Ok(NatsServer {
             url: url.to_owned(),
             config: JetStreamConfig::new().stream(stream)?,
-            endpoint: redact(url),
+            endpoint: livenstore_nats::redact_url(url),
         })
     }
 
@@ -113,8 +116,26 @@ impl NatsServer {
         )?)
     }
 
-    /// Whether the server has the JetStream stream, asked on a connection of its own.
+    /// Whether the server has the key-value bucket `what` (`checkpoints`, `parked`,
+    /// `snapshots`) of the store, asked on a connection of its own: the store creates a
+    /// missing bucket on first use, reads included, so a read command asks first and reads a
+    /// missing bucket as empty.
+    ///
+    /// # Errors
+    ///
+    /// As [`for_reading`](Self::for_reading)'s check.
+    pub fn has_bucket(&self, what: &str) -> Result<bool, CliError> {
+        let stream = format!("KV_{}", self.config.bucket_name(what));
+        Ok(self.exists(&stream)?)
+    }
+
+    /// Whether the server has the JetStream stream.
     fn stream_exists(&self) -> Result<bool, StoreError> {
+        self.exists(self.config.stream_name())
+    }
+
+    /// Whether the server has the JetStream stream `name`, asked on a connection of its own.
+    fn exists(&self, name: &str) -> Result<bool, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -126,7 +147,7 @@ impl NatsServer {
             .connection_timeout(TIMEOUT)
             .request_timeout(Some(TIMEOUT))
             .name("livenstore");
-        let (url, name) = (self.url.clone(), self.config.stream_name().to_owned());
+        let (url, name) = (self.url.clone(), name.to_owned());
         runtime.block_on(async move {
             let client = options
                 .connect(url)
@@ -146,7 +167,7 @@ impl NatsServer {
                     }
                     _ => Err(StoreError::Backend {
                         backend: BACKEND,
-                        operation: "looking for the JetStream stream",
+                        operation: "looking for a JetStream stream",
                         outcome_unknown: false,
                         source: Box::new(e),
                     }),
@@ -163,26 +184,6 @@ fn without_url(message: &str) -> String {
         .strip_prefix("NATS server URL is invalid: ")
         .unwrap_or(message)
         .to_owned()
-}
-
-/// `url` without user names or passwords (`nats://user:secret@host:4222` gives
-/// `nats://host:4222`), as the store names its endpoint in its errors.
-fn redact(url: &str) -> String {
-    url.split(',')
-        .map(|one| {
-            let one = one.trim();
-            let (scheme, rest) = match one.find("://") {
-                Some(at) => one.split_at(at + 3),
-                None => ("", one),
-            };
-            let rest = match rest.rfind('@') {
-                Some(at) => &rest[at + 1..],
-                None => rest,
-            };
-            format!("{scheme}{rest}")
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[cfg(test)]

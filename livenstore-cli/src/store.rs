@@ -9,11 +9,11 @@
 //!   written once for every kind of store; what only a directory has (its files, its recovery
 //!   report) is asked of [`Store::Json`] by name.
 //! - `verify` and `repair` need a directory: [`Target::dir_only`] refuses a server target as a
-//!   usage error, before anything is opened (so does `import` with `--postgres`). What a NATS
-//!   store cannot do yet (consumers, parked events, snapshots) is refused the same way by
-//!   [`Target::not_nats`].
+//!   usage error, before anything is opened (so does `import` with `--postgres`).
 //! - Read commands create nothing: a missing directory, schema or JetStream stream is an error
-//!   (see `open.rs`, `server.rs` and `nats.rs`).
+//!   (see `open.rs`, `server.rs` and `nats.rs`); a missing place for consumers' checkpoints,
+//!   parked events or snapshots (a directory's `checkpoints/`, a NATS store's key-value bucket)
+//!   reads as empty.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -96,19 +96,6 @@ impl Target {
                 option: "--nats",
                 why,
             }),
-        }
-    }
-
-    /// Refuses a NATS target for `command`, which needs what the NATS store does not offer yet
-    /// (its checkpoints, parked events or snapshots).
-    ///
-    /// # Errors
-    ///
-    /// [`CliError::NotWithNatsYet`] naming `command`.
-    pub fn not_nats(&self, command: &'static str) -> Result<(), CliError> {
-        match self {
-            Target::Nats(_) => Err(CliError::NotWithNatsYet { command }),
-            Target::Dir(_) | Target::Postgres(_) => Ok(()),
         }
     }
 

@@ -43,7 +43,7 @@ impl Connection {
     ///
     /// [`StoreError::Connection`] naming the address when no server answers in time.
     pub(crate) fn open(url: &str, config: JetStreamConfig) -> Result<Self, StoreError> {
-        let endpoint = redact(url);
+        let endpoint = redact_url(url);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("livenstore-nats")
@@ -184,9 +184,24 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `url` without a user name or password (`nats://user:secret@host:4222` gives
-/// `nats://host:4222`), for error messages.
-pub(crate) fn redact(url: &str) -> String {
+/// `url` without user names or passwords, as the store names its server in errors
+/// ([`StoreError::Connection`]'s `endpoint`, [`JetStreamStore::endpoint`]), for programs that
+/// print a URL they were given: each of the comma-separated URLs is trimmed of spaces, and
+/// whatever comes after its scheme up to the last `@` is left out. Nothing is parsed or
+/// checked.
+///
+/// [`JetStreamStore::endpoint`]: crate::JetStreamStore::endpoint
+///
+/// # Examples
+///
+/// ```
+/// use livenstore_nats::redact_url;
+///
+/// assert_eq!(redact_url("nats://ada:s3cret@mq.example:4222"), "nats://mq.example:4222");
+/// assert_eq!(redact_url("nats://token@a:1, nats://b:2"), "nats://a:1,nats://b:2");
+/// assert_eq!(redact_url("127.0.0.1:4222"), "127.0.0.1:4222");
+/// ```
+pub fn redact_url(url: &str) -> String {
     url.split(',')
         .map(|one| {
             let one = one.trim();
@@ -226,9 +241,12 @@ mod tests {
 
     #[test]
     fn credentials_are_not_named() {
-        assert_eq!(redact("nats://u:p@h:4222"), "nats://h:4222");
-        assert_eq!(redact("h:4222"), "h:4222");
-        assert_eq!(redact("nats://a@x:1, nats://y:2"), "nats://x:1,nats://y:2");
+        assert_eq!(redact_url("nats://u:p@h:4222"), "nats://h:4222");
+        assert_eq!(redact_url("h:4222"), "h:4222");
+        assert_eq!(
+            redact_url("nats://a@x:1, nats://y:2"),
+            "nats://x:1,nats://y:2"
+        );
     }
 
     #[test]

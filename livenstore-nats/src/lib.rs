@@ -87,7 +87,7 @@
 //! ## Failures
 //!
 //! - An unreachable server when connecting is [`StoreError::Connection`](livenstore::StoreError::Connection)
-//!   naming the address (without credentials).
+//!   naming the address without credentials ([`redact_url`]).
 //! - An existing stream with settings the store cannot use (other subjects, memory storage,
 //!   interest or work-queue retention, a per-subject limit, sealed, a mirror) is
 //!   [`StoreError::InvalidArgument`](livenstore::StoreError::InvalidArgument) listing them;
@@ -154,6 +154,7 @@ mod writer;
 
 pub use checkpoints::JetStreamCheckpointStore;
 pub use config::{JetStreamConfig, DEFAULT_STREAM, MAX_STREAM_NAME_BYTES};
+pub use connection::redact_url;
 pub use parked::JetStreamParkedStore;
 pub use pubsub::JetStreamSubscriptionManager;
 pub use snapshots::JetStreamSnapshotStore;

@@ -2,7 +2,8 @@
 //! drop NAME [--id ID]]`: the consumers of a store, their checkpoints and parked events.
 //!
 //! A directory keeps them in `<dir>/checkpoints/` and `<dir>/parked/`; a PostgreSQL schema in
-//! its `checkpoints` and `parked_events` tables. None of these commands takes the store's
+//! its `checkpoints` and `parked_events` tables; a NATS store in its key-value buckets
+//! `<stream>_checkpoints` and `<stream>_parked`. None of these commands takes the store's
 //! writer lock: a checkpoint belongs to its consumer, and a running consumer saves its own
 //! position over a reset (stop it first).
 
@@ -20,10 +21,11 @@ use crate::store::{Store, Target};
 /// A store's consumer bookkeeping: its checkpoints and its parked events.
 type Bookkeeping = (Box<dyn CheckpointStore>, Box<dyn ParkedEventStore>);
 
-/// The checkpoint and parked stores of `store`. A directory's `checkpoints/` and `parked/` are
-/// created only when `write` says the command writes there; a command that reads finds a
-/// missing one empty, and leaves the store as it was.
-fn bookkeeping(store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
+/// The checkpoint and parked stores of `store` (opened from `target`). A directory's
+/// `checkpoints/` and `parked/`, and a NATS store's buckets, are created only when `write` says
+/// the command writes there; a command that reads finds a missing one empty, and leaves the
+/// store as it was.
+fn bookkeeping(target: &Target, store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
     Ok(match store {
         Store::Json { dir, .. } => {
             let (checkpoints, parked) = (dir.join("checkpoints"), dir.join("parked"));
@@ -40,10 +42,22 @@ fn bookkeeping(store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
             (checkpoints, parked)
         }
         Store::Postgres { store, .. } => (Box::new(store.checkpoints()), Box::new(store.parked())),
-        Store::Nats { .. } => {
-            return Err(CliError::NotWithNatsYet {
-                command: "consumers and parked",
-            })
+        Store::Nats { store, .. } => {
+            let has = |what| match target {
+                Target::Nats(server) if !write => server.has_bucket(what),
+                _ => Ok(true),
+            };
+            let checkpoints: Box<dyn CheckpointStore> = if has("checkpoints")? {
+                Box::new(store.checkpoints())
+            } else {
+                Box::new(InMemoryCheckpointStore::new())
+            };
+            let parked: Box<dyn ParkedEventStore> = if has("parked")? {
+                Box::new(store.parked())
+            } else {
+                Box::new(InMemoryParkedStore::new())
+            };
+            (checkpoints, parked)
         }
     })
 }
@@ -65,7 +79,7 @@ pub fn consumers(
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
     let write = matches!(action, Some(ConsumersAction::Reset { .. }));
-    let (checkpoints, parked) = bookkeeping(&store, write)?;
+    let (checkpoints, parked) = bookkeeping(target, &store, write)?;
     match action {
         None => list(&store, &*checkpoints, &*parked, json, out),
         Some(ConsumersAction::Reset { name, to }) => {
@@ -155,7 +169,7 @@ pub fn parked(
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
     let write = matches!(action, Some(ParkedAction::Replay { .. }));
-    let (_, parked) = bookkeeping(&store, write)?;
+    let (_, parked) = bookkeeping(target, &store, write)?;
     match action {
         None => list_parked(&parked.list(consumer)?, json, out),
         Some(ParkedAction::Replay { name }) => {

@@ -22,8 +22,8 @@ use crate::export_format::ExportRecord;
 use crate::open;
 use crate::output::Output;
 
-/// Why `import` refuses `--postgres` (with `--nats` it replays the file through the store:
-/// see `replay.rs`).
+/// Why `import` refuses `--postgres` (with `--nats` the store imports the records itself: see
+/// `nats_import.rs`).
 pub const NOT_FOR_POSTGRES: &str =
     "it writes segment files; to copy a PostgreSQL store, export it and import the file into a \
      directory";
@@ -36,30 +36,51 @@ pub(crate) struct Summary {
     pub holes: u64,
 }
 
-/// Where an import writes the records it reads: a directory's [`JsonImporter`], or a server's
-/// store (`replay.rs`). Each refusal is the reason, without the line (the caller adds it).
+/// A record a [`Destination`] refused: its line in the file, and why.
+pub(crate) struct Refused {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Where an import writes the records it reads: a directory's [`JsonImporter`], or a NATS store
+/// (`nats_import.rs`), which may hold records back and write them later (in [`finish`] at the
+/// latest): its refusal names the line of the record refused, which may be an earlier one.
+///
+/// [`finish`]: Destination::finish
 pub(crate) trait Destination {
-    /// Imports an event.
-    fn event(&mut self, event: &RecordedEvent) -> Result<(), String>;
-    /// Imports a link of event `id`.
-    fn link(&mut self, id: EventId, link: &LinkInfo) -> Result<(), String>;
-    /// Imports a hole.
-    fn hole(&mut self, hole: &Hole) -> Result<(), String>;
+    /// Imports the event on line `line`.
+    fn event(&mut self, line: u64, event: &RecordedEvent) -> Result<(), Refused>;
+    /// Imports the link of event `id` on line `line`.
+    fn link(&mut self, line: u64, id: EventId, link: &LinkInfo) -> Result<(), Refused>;
+    /// Imports the hole on line `line`.
+    fn hole(&mut self, line: u64, hole: &Hole) -> Result<(), Refused>;
+    /// Writes what is held back, at the end of the file.
+    fn finish(&mut self) -> Result<(), Refused> {
+        Ok(())
+    }
     /// What was imported so far.
     fn summary(&self) -> Summary;
 }
 
+/// `error` as the refusal of line `line`.
+fn refused(line: u64) -> impl FnOnce(livenstore::StoreError) -> Refused {
+    move |error| Refused {
+        line,
+        reason: error.to_string(),
+    }
+}
+
 impl Destination for JsonImporter {
-    fn event(&mut self, event: &RecordedEvent) -> Result<(), String> {
-        JsonImporter::event(self, event).map_err(|e| e.to_string())
+    fn event(&mut self, line: u64, event: &RecordedEvent) -> Result<(), Refused> {
+        JsonImporter::event(self, event).map_err(refused(line))
     }
 
-    fn link(&mut self, id: EventId, link: &LinkInfo) -> Result<(), String> {
-        JsonImporter::link(self, id, link).map_err(|e| e.to_string())
+    fn link(&mut self, line: u64, id: EventId, link: &LinkInfo) -> Result<(), Refused> {
+        JsonImporter::link(self, id, link).map_err(refused(line))
     }
 
-    fn hole(&mut self, hole: &Hole) -> Result<(), String> {
-        JsonImporter::hole(self, hole).map_err(|e| e.to_string())
+    fn hole(&mut self, line: u64, hole: &Hole) -> Result<(), Refused> {
+        JsonImporter::hole(self, hole).map_err(refused(line))
     }
 
     fn summary(&self) -> Summary {
@@ -76,7 +97,7 @@ impl Destination for JsonImporter {
 /// # Errors
 ///
 /// [`CliError::Import`] naming the line that is not a record or was refused (the records
-/// before it stay imported).
+/// before it stay imported), after [`Destination::finish`] at the end of the file.
 pub(crate) fn feed(
     input: &mut dyn BufRead,
     name: &str,
@@ -87,7 +108,7 @@ pub(crate) fn feed(
     loop {
         text.clear();
         line += 1;
-        let stop = |reason: String, destination: &dyn Destination| {
+        let stop = |Refused { line, reason }, destination: &dyn Destination| {
             let done = destination.summary();
             CliError::Import {
                 file: name.to_owned(),
@@ -97,22 +118,34 @@ pub(crate) fn feed(
                 links: done.links,
             }
         };
+        let here = |reason: String| Refused { line, reason };
         match input.read_line(&mut text) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return destination.finish().map_err(|r| stop(r, destination)),
             Ok(_) => {}
-            Err(e) => return Err(stop(format!("cannot read: {e}"), destination)),
+            Err(e) => {
+                // What was read before the failure is written first, as records before a
+                // refused line are.
+                let held = destination.finish();
+                return Err(stop(
+                    held.err().unwrap_or(here(format!("cannot read: {e}"))),
+                    destination,
+                ));
+            }
         }
         let record = text.trim_end_matches(['\n', '\r']);
         if record.trim().is_empty() {
             continue;
         }
         let written = match ExportRecord::parse(record) {
-            Ok(ExportRecord::Event(event)) => destination.event(&event),
-            Ok(ExportRecord::Link { id, link }) => destination.link(id, &link),
-            Ok(ExportRecord::Hole(hole)) => destination.hole(&hole),
-            Err(reason) => return Err(stop(reason, destination)),
+            Ok(ExportRecord::Event(event)) => destination.event(line, &event),
+            Ok(ExportRecord::Link { id, link }) => destination.link(line, id, &link),
+            Ok(ExportRecord::Hole(hole)) => destination.hole(line, &hole),
+            Err(reason) => {
+                let held = destination.finish();
+                return Err(stop(held.err().unwrap_or(here(reason)), destination));
+            }
         };
-        written.map_err(|reason| stop(reason, destination))?;
+        written.map_err(|refused| stop(refused, destination))?;
     }
 }
 

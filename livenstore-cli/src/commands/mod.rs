@@ -5,8 +5,8 @@ mod consumers;
 mod events;
 mod export;
 pub(crate) mod import;
+mod nats_import;
 mod repair;
-mod replay;
 mod snapshots;
 mod stats;
 mod streams;
@@ -88,27 +88,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &mut out,
         ),
         Command::Import { file, wait } => match store {
-            Target::Nats(_) => replay::run(store, &file, json, &mut out),
+            Target::Nats(server) => nats_import::run(server, &file, json, &mut out),
             Target::Dir(_) | Target::Postgres(_) => {
                 let dir = store.dir_only("import", import::NOT_FOR_POSTGRES)?;
                 import::run(dir, &file, wait, json, &mut out)
             }
         },
         Command::Append(args) => append::run(store, args, json, &mut out),
-        Command::Consumers { action } => store
-            .not_nats("consumers")
-            .and_then(|()| consumers::consumers(store, action, json, &mut out)),
-        Command::Parked { consumer, action } => store
-            .not_nats("parked")
-            .and_then(|()| consumers::parked(store, consumer.as_deref(), action, json, &mut out)),
+        Command::Consumers { action } => consumers::consumers(store, action, json, &mut out),
+        Command::Parked { consumer, action } => {
+            consumers::parked(store, consumer.as_deref(), action, json, &mut out)
+        }
         Command::Snapshots {
             aggregate_type,
             delete,
             wait,
-        } => store.not_nats("snapshots").and_then(|()| match delete {
+        } => match delete {
             Some(t) => snapshots::delete(store, &t, wait, json, &mut out),
             None => snapshots::list(store, aggregate_type.as_deref(), json, &mut out),
-        }),
+        },
     };
     // What was printed before a failure still reaches the reader.
     let flushed = out.flush();

@@ -4,6 +4,10 @@
 //! snapshot of its type (same state-shape fingerprint and snapshot version): a snapshot that is
 //! not current is ignored by that code, which replays its aggregate in full and replaces the
 //! snapshot on its next save.
+//!
+//! A directory keeps snapshots in `<dir>/snapshots/`, a PostgreSQL schema in its `snapshots`
+//! table, a NATS store in its key-value bucket `<stream>_snapshots` (a missing bucket lists
+//! nothing and is not created).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +19,9 @@ use serde::Serialize;
 use crate::error::CliError;
 use crate::output::{Align, Output, Table};
 use crate::store::{Store, Target};
+
+/// The key-value bucket of a NATS store's snapshots (`<stream>_snapshots`).
+const BUCKET: &str = "snapshots";
 
 /// One snapshot, as `--json` prints it.
 #[derive(Serialize)]
@@ -70,7 +77,11 @@ pub fn list(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
-    let snapshots = snapshots_of(&store)?.list_snapshots(aggregate_type)?;
+    let snapshots = match target {
+        // The store would create the missing bucket to list it.
+        Target::Nats(server) if !server.has_bucket(BUCKET)? => Vec::new(),
+        _ => snapshots_of(&store)?.list_snapshots(aggregate_type)?,
+    };
     let newest = current_code(&snapshots);
     let is_current = |s: &SnapshotInfo| {
         newest
@@ -125,8 +136,14 @@ pub fn delete(
     json: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    let store = target.for_writing(wait)?;
-    let deleted = snapshots_of(&store)?.delete_snapshots(aggregate_type)?;
+    let deleted = match target {
+        // Nothing to delete: neither the stream nor the bucket is created to find that out.
+        Target::Nats(server) if !server.has_bucket(BUCKET)? => 0,
+        _ => {
+            let store = target.for_writing(wait)?;
+            snapshots_of(&store)?.delete_snapshots(aggregate_type)?
+        }
+    };
     if json {
         return out.json(&Deleted {
             aggregate_type,

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use livenstore::pubsub::{CheckpointStore, ParkedEvent, ParkedEventStore};
 use livenstore::store::json::{Durability, JsonStoreOptions};
-use livenstore::{EventStore, ExpectedVersion, JsonStore, Metadata, NewEvent};
+use livenstore::store::{Snapshot, SnapshotStore};
+use livenstore::{EventStore, ExpectedVersion, JsonStore, Metadata, NewEvent, Payload, Timestamp};
 
 pub type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -212,4 +214,143 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// `consumers` and `parked`: ten events; `projector` at 4, `mailer` at 10 with events 3 and 7
+/// parked.
+pub fn fill_consumers<S: EventStore>(
+    store: &S,
+    checkpoints: &dyn CheckpointStore,
+    parked: &dyn ParkedEventStore,
+) -> R {
+    for n in 0..10 {
+        let event = NewEvent::from_json("Counted", n.to_string())?;
+        store.append("counter", ExpectedVersion::Any, vec![event])?;
+    }
+    checkpoints.save("projector", 4)?;
+    checkpoints.save("mailer", 10)?;
+    for position in [7, 3] {
+        let event = &store.read_all(position, 1)?[0];
+        parked.park(&ParkedEvent::new("mailer", event, "smtp down".into(), 3))?;
+    }
+    Ok(())
+}
+
+/// Checks `consumers` and `parked` on a store `fill_consumers` filled, run by `cli(args)`;
+/// `parked` is the store's parked events.
+pub fn check_consumers(cli: &dyn Fn(&[&str]) -> Run, parked: &dyn ParkedEventStore) -> R {
+    let table = cli(&["consumers"]).ok().stdout;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["CONSUMER", "POSITION", "LAG", "PARKED"]);
+    assert_eq!(rows[1], ["mailer", "10", "0", "2"]);
+    assert_eq!(rows[2], ["projector", "4", "6", "0"]);
+
+    let lines = cli(&["parked", "--consumer", "mailer", "--json"])
+        .ok()
+        .json_lines();
+    let positions: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l["position"].as_u64())
+        .collect();
+    assert_eq!(positions, [3, 7], "in position order");
+    assert_eq!(lines[0]["error"], "smtp down");
+    assert_eq!(lines[0]["attempts"], 3);
+    let table = cli(&["parked"]).ok().stdout;
+    assert!(table.starts_with("CONSUMER"), "{table}");
+    assert!(table.contains("smtp down"), "{table}");
+
+    cli(&["parked", "replay", "mailer"]).ok();
+    assert!(parked.replay_requested("mailer")?);
+    let id = lines[1]["event_id"].as_str().ok_or("an id")?.to_owned();
+    let dropped = cli(&["parked", "drop", "mailer", "--id", &id, "--json"])
+        .ok()
+        .json_lines();
+    assert_eq!(dropped[0]["events"], 1);
+    assert_eq!(parked.list(Some("mailer"))?.len(), 1);
+    cli(&["parked", "drop", "mailer"]).ok();
+    assert!(parked.list(None)?.is_empty());
+
+    cli(&["consumers", "reset", "projector"]).ok();
+    cli(&["consumers", "reset", "mailer", "--to", "6"]).ok();
+    let status = cli(&["consumers", "--json"]).ok().json_lines();
+    assert_eq!(
+        (status[0]["name"].as_str(), status[0]["lag"].as_u64()),
+        (Some("mailer"), Some(4))
+    );
+    assert_eq!(status[1]["position"], 0);
+    cli(&["consumers", "reset", "mailer", "--to", "11"])
+        .fails(1, &["past the store's last position, 10"]);
+    cli(&["consumers", "delete", "projector"]).ok();
+    assert_eq!(cli(&["consumers", "--json"]).ok().json_lines().len(), 1);
+    cli(&["consumers", "reset", "../x"]).fails(1, &["invalid consumer name"]);
+    Ok(())
+}
+
+/// `snapshots`: two accounts by today's code (fingerprint 0xa), one by older code (0xb, taken
+/// earlier), one order.
+pub fn fill_snapshots(snapshots: &dyn SnapshotStore) -> R {
+    let at = |t, id: &str, v, f, nanos| -> Result<Snapshot, serde_json::Error> {
+        Ok(
+            Snapshot::new(t, id, v, Payload::from_json(r#"{"balance":1}"#)?)
+                .with_fingerprint(f)
+                .with_taken_at(Timestamp::from_unix_nanos(nanos)),
+        )
+    };
+    snapshots.save_snapshot(&at("account", "1", 100, 0xa, 3_000_000)?)?;
+    snapshots.save_snapshot(&at("account", "2", 200, 0xa, 4_000_000)?)?;
+    snapshots.save_snapshot(&at("account", "3", 300, 0xb, 1_000_000)?)?;
+    snapshots.save_snapshot(&at("order", "9", 7, 0xc, 2_000_000)?)?;
+    Ok(())
+}
+
+/// Checks `snapshots` on a store `fill_snapshots` filled, run by `cli(args)`.
+pub fn check_snapshots(cli: &dyn Fn(&[&str]) -> Run) -> R {
+    let table = cli(&["snapshots"]).ok().stdout;
+    for header in ["TYPE", "ID", "VERSION", "SIZE", "FINGERPRINT", "CURRENT"] {
+        assert!(table.contains(header), "{table}");
+    }
+    assert_eq!(table.lines().count(), 5, "a header and four rows:\n{table}");
+    let lines = cli(&["snapshots", "--json"]).ok().json_lines();
+    let current: Vec<(String, bool)> = lines
+        .iter()
+        .map(|l| {
+            (
+                format!(
+                    "{}/{}",
+                    l["aggregate_type"].as_str().unwrap_or(""),
+                    l["aggregate_id"]
+                ),
+                l["current"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        current,
+        [
+            ("account/\"1\"".to_owned(), true),
+            ("account/\"2\"".to_owned(), true),
+            ("account/\"3\"".to_owned(), false),
+            ("order/\"9\"".to_owned(), true),
+        ]
+    );
+    assert_eq!(lines[0]["fingerprint"], "000000000000000a");
+    assert_eq!(lines[0]["state_bytes"], 13);
+    assert_eq!(
+        cli(&["snapshots", "--type", "order", "--json"])
+            .ok()
+            .json_lines()
+            .len(),
+        1
+    );
+    let deleted = cli(&["snapshots", "--delete", "account", "--json"])
+        .ok()
+        .json_lines();
+    assert_eq!(deleted[0]["deleted"], 3);
+    let left = cli(&["snapshots", "--json"]).ok().json_lines();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["aggregate_type"], "order");
+    Ok(())
 }
