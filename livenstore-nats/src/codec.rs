@@ -74,49 +74,71 @@ impl AppendMessage {
 
 /// Encodes an append message (the payloads as they are).
 pub(crate) fn encode_append(message: &AppendMessage) -> Vec<u8> {
-    let size: usize = message
-        .appends
-        .iter()
-        .flat_map(|a| &a.events)
-        .map(|e| e.payload.len() + e.event_type.len() + 80)
-        .sum();
-    let mut out = Vec::with_capacity(size + 96);
+    let parts: Vec<Vec<u8>> = message.appends.iter().map(encode_part).collect();
+    encode_append_parts(message.position, message.recorded_at, &parts)
+}
+
+/// The most bytes [`encode_append_parts`] adds to its parts: the frame and the commas.
+pub(crate) const fn append_frame_bytes(parts: usize) -> usize {
+    96 + parts
+}
+
+/// Encodes an append message from its parts, each encoded by [`encode_part`].
+pub(crate) fn encode_append_parts(
+    position: u64,
+    recorded_at: Timestamp,
+    parts: &[Vec<u8>],
+) -> Vec<u8> {
+    let size: usize = parts.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(size + append_frame_bytes(parts.len()));
     out.extend_from_slice(b"{\"position\":");
-    out.extend_from_slice(message.position.to_string().as_bytes());
+    out.extend_from_slice(position.to_string().as_bytes());
     out.extend_from_slice(b",\"recorded_at\":\"");
-    out.extend_from_slice(message.recorded_at.to_string().as_bytes());
+    out.extend_from_slice(recorded_at.to_string().as_bytes());
     out.extend_from_slice(b"\",\"appends\":[");
-    for (i, append) in message.appends.iter().enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"stream\":");
-        json_string(&mut out, &append.stream);
-        out.extend_from_slice(b",\"version\":");
-        out.extend_from_slice(append.version.to_string().as_bytes());
-        out.extend_from_slice(b",\"events\":[");
-        for (j, event) in append.events.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"id\":\"");
-            out.extend_from_slice(event.id.to_string().as_bytes());
-            out.extend_from_slice(b"\",\"type\":");
-            json_string(&mut out, &event.event_type);
-            if event.event_version != 1 {
-                out.extend_from_slice(b",\"event_version\":");
-                out.extend_from_slice(event.event_version.to_string().as_bytes());
-            }
-            if !event.metadata.is_empty() {
-                out.extend_from_slice(b",\"metadata\":");
-                // A map of strings always serializes into a vector.
-                let _ = serde_json::to_writer(&mut out, &event.metadata);
-            }
-            out.extend_from_slice(b",\"payload\":");
-            out.extend_from_slice(event.payload.as_bytes());
-            out.push(b'}');
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// Encodes one append of a message: `{"stream":...,"version":...,"events":[...]}`.
+pub(crate) fn encode_part(append: &AppendPart) -> Vec<u8> {
+    let size: usize = append
+        .events
+        .iter()
+        .map(|e| e.payload.len() + e.event_type.len() + 64)
+        .sum();
+    let mut out = Vec::with_capacity(size + append.stream.len() + 48);
+    out.extend_from_slice(b"{\"stream\":");
+    json_string(&mut out, &append.stream);
+    out.extend_from_slice(b",\"version\":");
+    out.extend_from_slice(append.version.to_string().as_bytes());
+    out.extend_from_slice(b",\"events\":[");
+    for (j, event) in append.events.iter().enumerate() {
+        if j > 0 {
+            out.push(b',');
         }
-        out.extend_from_slice(b"]}");
+        out.extend_from_slice(b"{\"id\":\"");
+        out.extend_from_slice(event.id.to_string().as_bytes());
+        out.extend_from_slice(b"\",\"type\":");
+        json_string(&mut out, &event.event_type);
+        if event.event_version != 1 {
+            out.extend_from_slice(b",\"event_version\":");
+            out.extend_from_slice(event.event_version.to_string().as_bytes());
+        }
+        if !event.metadata.is_empty() {
+            out.extend_from_slice(b",\"metadata\":");
+            // A map of strings always serializes into a vector.
+            let _ = serde_json::to_writer(&mut out, &event.metadata);
+        }
+        out.extend_from_slice(b",\"payload\":");
+        out.extend_from_slice(event.payload.as_bytes());
+        out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     out

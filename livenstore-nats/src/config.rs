@@ -101,7 +101,9 @@ impl JetStreamConfig {
 
     /// Messages older than `max_age` are removed by the server. **Events are lost** when a
     /// limit removes them: positions and versions keep counting, and reads start at the oldest
-    /// kept event. Unlimited by default.
+    /// kept event; when every message is removed, a new store refuses to open (see the crate
+    /// documentation, section Retention limits). The duplicate window is shortened to `max_age`
+    /// when longer. Unlimited by default.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self

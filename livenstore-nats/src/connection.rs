@@ -17,7 +17,7 @@ use crate::error;
 /// The client, JetStream context and runtime of one store (shared by its clones and by the
 /// key-value stores made from it).
 pub(crate) struct Connection {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: BackgroundRuntime,
     pub(crate) client: async_nats::Client,
     pub(crate) js: jetstream::Context,
     pub(crate) endpoint: String,
@@ -53,6 +53,9 @@ impl Connection {
                 endpoint: endpoint.clone(),
                 source: Box::new(source),
             })?;
+        // Shut down in the background however this function returns (a plain drop would
+        // panic when the caller runs inside a tokio runtime).
+        let runtime = BackgroundRuntime(Some(runtime));
         // The client parses one URL per string: a list is handed over as one string each.
         let urls: Vec<String> = url
             .split(',')
@@ -90,13 +93,13 @@ impl Connection {
                 source: Box::new(source),
             })?;
         // The context spawns its acknowledgement task: it must be built inside the runtime.
-        let _entered = runtime.enter();
+        let _entered = runtime.handle().enter();
         let js = jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)
             .build(client.clone());
         drop(_entered);
         Ok(Connection {
-            runtime: Some(runtime),
+            runtime,
             client,
             js,
             endpoint,
@@ -107,11 +110,7 @@ impl Connection {
 
     /// The runtime's handle, to spawn background tasks.
     pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
-        // Only `drop` takes the runtime out.
-        self.runtime
-            .as_ref()
-            .map(tokio::runtime::Runtime::handle)
-            .expect("the runtime is present until the connection is dropped")
+        self.runtime.handle()
     }
 
     /// Runs `future` on the store's runtime and waits for its output.
@@ -128,9 +127,22 @@ impl Connection {
     }
 }
 
-impl Drop for Connection {
+/// A runtime shut down in the background when dropped, which is allowed in any context.
+struct BackgroundRuntime(Option<tokio::runtime::Runtime>);
+
+impl BackgroundRuntime {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        // Only `drop` takes the runtime out.
+        self.0
+            .as_ref()
+            .map(tokio::runtime::Runtime::handle)
+            .expect("the runtime is present until it is dropped")
+    }
+}
+
+impl Drop for BackgroundRuntime {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
+        if let Some(runtime) = self.0.take() {
             runtime.shutdown_background();
         }
     }

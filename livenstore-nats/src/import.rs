@@ -11,12 +11,17 @@
 //!   events of different times are never put together (a message has one time).
 
 use livenstore::backend::{validate_event_type, validate_event_version, validate_stream_name};
+use std::time::Instant;
+
 use livenstore::{EventId, LinkInfo, RecordedEvent, StoreError};
 
 use crate::codec::{self, AppendMessage, AppendPart, EventPart, LinkMessage, Message};
 use crate::error;
+use crate::replica::Replica;
 use crate::store::JetStreamStore;
-use crate::writer::{Published, Request, Writer, MAX_GROUP_EVENTS};
+use crate::writer::{
+    overtaken_too_long, Published, Request, Writer, MAX_GROUP_EVENTS, OVERTAKEN_TIMEOUTS,
+};
 
 impl JetStreamStore {
     /// Stores already-recorded events exactly as they are: each must come next in the log
@@ -175,9 +180,13 @@ impl Writer {
                 limit: self.max_message,
             });
         }
+        let deadline = Instant::now() + self.timeout * OVERTAKEN_TIMEOUTS;
         loop {
             let expected_sequence = {
                 let replica = self.log.read()?;
+                if imported(&replica, &message) {
+                    return Ok(()); // stored by an earlier call (or an earlier publish of this one)
+                }
                 replica.check(&message).map_err(|reason| {
                     StoreError::InvalidArgument(format!("cannot import: {reason}"))
                 })?;
@@ -197,12 +206,50 @@ impl Writer {
                 }
                 Published::Stored(sequence) | Published::Duplicate(sequence) => {
                     self.log.wait_for(sequence, self.timeout).await?;
+                    if !imported(&*self.log.read()?, &message) {
+                        return Err(StoreError::InvalidArgument(
+                            "cannot import: the server holds a message with its id that the \
+                             store cannot read (removed by the stream's limits)"
+                                .to_owned(),
+                        ));
+                    }
                 }
-                Published::Overtaken => self.catch_up().await?,
+                Published::TooLarge => {
+                    return Err(StoreError::PayloadTooLarge {
+                        size: body.len(),
+                        limit: self.max_message,
+                    });
+                }
+                Published::Overtaken => {
+                    if Instant::now() > deadline {
+                        return Err(overtaken_too_long("import"));
+                    }
+                    self.catch_up().await?;
+                }
                 Published::Failed { error, unknown } => {
-                    return Err(error::message("import", unknown, error));
+                    // Resolve the outcome: stored, known not stored, or unknown.
+                    let resolved = self.catch_up().await;
+                    let replica = self.log.read()?;
+                    if resolved.is_ok() && imported(&replica, &message) {
+                        return Ok(());
+                    }
+                    let moved = resolved.is_ok() && replica.sequence() > expected_sequence;
+                    return Err(error::message("import", unknown && !moved, error));
                 }
             }
         }
+    }
+}
+
+/// Whether the replica already holds `message` where it says.
+fn imported(replica: &Replica, message: &Message) -> bool {
+    match message {
+        Message::Append(append) => append
+            .appends
+            .first()
+            .and_then(|part| part.events.first())
+            .and_then(|event| replica.find(event.id))
+            .is_some_and(|found| found.position() == append.position),
+        Message::Link(link) => replica.link_version(&link.stream, link.id) == Some(link.version),
     }
 }

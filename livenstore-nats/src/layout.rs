@@ -32,7 +32,11 @@ pub(crate) fn stream_config(config: &JetStreamConfig) -> stream::Config {
         max_bytes: limit(config.max_bytes),
         max_messages: limit(config.max_messages),
         max_messages_per_subject: -1,
-        duplicate_window: config.duplicate_window,
+        // The server refuses a window longer than the stream's max_age.
+        duplicate_window: match config.max_age {
+            Some(age) if age < config.duplicate_window => age,
+            _ => config.duplicate_window,
+        },
         allow_direct: true,
         description: Some("livenstore event log".to_owned()),
         ..Default::default()

@@ -78,11 +78,14 @@
 //! Each append message carries a `Nats-Msg-Id` (its first event id), so the server drops a
 //! republished message within its duplicate window
 //! ([`JetStreamConfig::duplicate_window`], two minutes by default). That is not what keeps ids
-//! unique: the replica indexes **every** event id ever stored, and each append is checked
+//! unique: the replica indexes **every** event id the stream holds, and each append is checked
 //! against it before publishing, under the sequence guard, so an id is stored at most once for
-//! the stream's whole life (a retry with the same ids returns the first result; the same id
-//! with another payload or stream is [`DuplicateEventId`](livenstore::StoreError::DuplicateEventId)).
-//! The duplicate window only spares a round of catching up when a publish is retried.
+//! as long as the stream keeps the event (for ever without retention limits). A retry with the
+//! same ids returns the first result; the same id with another payload or stream is
+//! [`DuplicateEventId`](livenstore::StoreError::DuplicateEventId). The duplicate window only
+//! spares a round of catching up when a publish is retried, and, with retention limits, it is
+//! what still refuses (as `DuplicateEventId`) an id whose message the limits removed less than
+//! a window ago; after that, such an id is unknown and can be stored again.
 //!
 //! ## Failures
 //!
@@ -126,9 +129,22 @@
 //!
 //! [`JetStreamConfig::max_age`], [`max_bytes`](JetStreamConfig::max_bytes) and
 //! [`max_messages`](JetStreamConfig::max_messages) let the server remove the oldest messages,
-//! and with them **events**: a store opened after a removal starts at the oldest kept message,
-//! positions and versions going on from there. They are off by default; an event store
-//! normally keeps everything.
+//! and with them **events**. They are off by default; an event store normally keeps
+//! everything. With them:
+//! - a store opened after a removal starts at the oldest kept message, positions and versions
+//!   going on from there (a stream first seen after the removal starts at the version its first
+//!   kept record has; a kept link to a removed event keeps its version and reads as nothing);
+//! - the versions of a stream all of whose records were removed are unknown to a store opened
+//!   afterwards, which treats it as new;
+//! - when the limits removed **every** message (`max_age` on a store idle for longer), the
+//!   positions given out are unknown: a new store refuses to open rather than give them out
+//!   again ([`StoreError::InvalidArgument`](livenstore::StoreError::InvalidArgument)), while a
+//!   store that stayed open goes on, and once it has appended a new store opens again. Keep
+//!   `max_age` well above the longest idle time, or use `max_messages` or `max_bytes`, which
+//!   always keep the newest message;
+//! - a store disconnected for longer than `max_age` misses messages it can never read and
+//!   reports the gap as [`StoreError::Corrupted`](livenstore::StoreError::Corrupted) (it does not
+//!   skip them silently); connect a new store.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

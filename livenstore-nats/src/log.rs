@@ -154,19 +154,6 @@ impl Log {
         )
     }
 
-    /// Marks the log as caught up to `sequence` without a message (the server holds none up to
-    /// it: its limits removed them all).
-    pub(crate) fn skip_to(&self, sequence: u64) {
-        let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
-        replica.skip_to(sequence);
-        drop(replica);
-        self.folded.send_if_modified(|last| {
-            let moved = sequence > *last;
-            *last = (*last).max(sequence);
-            moved
-        });
-    }
-
     /// Waits until the replica has folded `sequence`, or `timeout` passes.
     ///
     /// # Errors

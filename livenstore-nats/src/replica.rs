@@ -27,7 +27,12 @@ use crate::codec::{AppendMessage, LinkMessage, Message};
 #[derive(Debug, Clone)]
 enum Record {
     Event(u64),
-    Link { position: u64, info: Arc<LinkInfo> },
+    Link {
+        position: u64,
+        info: Arc<LinkInfo>,
+    },
+    /// A link to an event the server's limits removed: the version stays taken, reads skip it.
+    Removed,
 }
 
 /// A stream's records, from `first_version` on.
@@ -59,6 +64,9 @@ pub(crate) struct Replica {
     correlations: HashMap<Box<str>, Vec<u64>>,
     names: HashSet<Arc<str>>,
     last_time: Timestamp,
+    /// The first message folded was not the stream's first (the server's limits had removed
+    /// older ones): streams and events the replica has not seen may have earlier records.
+    truncated: bool,
 }
 
 impl Replica {
@@ -138,18 +146,20 @@ impl Replica {
                 self.sequence
             ));
         }
+        let truncated = self.truncated || after_removal;
         let added = match message {
             Message::Append(append) => {
-                self.check_append(append, after_removal)?;
+                self.check_append(append, truncated)?;
                 self.apply_append(append);
                 append.event_count()
             }
             Message::Link(link) => {
-                self.check_link(link, after_removal)?;
+                self.check_link(link, truncated)?;
                 self.apply_link(link);
                 0
             }
         };
+        self.truncated = truncated;
         self.sequence = sequence;
         Ok(added)
     }
@@ -162,19 +172,22 @@ impl Replica {
     /// The rule it breaks.
     pub(crate) fn check(&self, message: &Message) -> Result<(), String> {
         match message {
-            Message::Append(append) => self.check_append(append, false),
-            Message::Link(link) => self.check_link(link, false),
+            Message::Append(append) => self.check_append(append, self.truncated),
+            Message::Link(link) => self.check_link(link, self.truncated),
         }
     }
 
-    fn check_append(&self, append: &AppendMessage, after_removal: bool) -> Result<(), String> {
-        let empty = self.events.is_empty() && self.base == 0;
-        if append.position != self.last_position() + 1 && !(after_removal && empty) {
+    fn check_append(&self, append: &AppendMessage, truncated: bool) -> Result<(), String> {
+        let first_seen = truncated && self.events.is_empty() && self.base == 0;
+        if append.position == 0 || (append.position != self.last_position() + 1 && !first_seen) {
             return Err(format!(
                 "its first position is {}, but the last position is {}",
                 append.position,
                 self.last_position()
             ));
+        }
+        if append.position.checked_add(append.event_count()).is_none() {
+            return Err(format!("its positions from {} overflow", append.position));
         }
         if append.recorded_at < self.last_time {
             return Err(format!(
@@ -188,18 +201,30 @@ impl Replica {
             if part.events.is_empty() {
                 return Err(format!("its append to {} holds no event", part.stream));
             }
-            let current = bumped
-                .get(&*part.stream)
-                .copied()
-                .unwrap_or_else(|| self.version(&part.stream));
-            let unseen = current == 0 && after_removal;
-            if part.version != current + 1 && !unseen {
+            let known = bumped.get(&*part.stream).copied().or_else(|| {
+                self.streams
+                    .get(&*part.stream)
+                    .map(StreamEntry::last_version)
+            });
+            // A stream first seen after the limits removed messages may start anywhere.
+            let expected = match known {
+                Some(current) => Some(current + 1),
+                None if truncated => None,
+                None => Some(1),
+            };
+            let last = (part.version as u128) + part.events.len() as u128 - 1;
+            if part.version == 0
+                || last > u64::MAX as u128
+                || expected.is_some_and(|v| v != part.version)
+            {
                 return Err(format!(
-                    "its append to {} starts at version {}, but the stream is at {current}",
-                    part.stream, part.version
+                    "its append to {} starts at version {}, but the stream is at {}",
+                    part.stream,
+                    part.version,
+                    known.unwrap_or(0)
                 ));
             }
-            bumped.insert(&part.stream, part.version + part.events.len() as u64 - 1);
+            bumped.insert(&part.stream, last as u64);
             for event in &part.events {
                 if self.ids.contains_key(&event.id) || !ids.insert(event.id) {
                     return Err(format!("event id {} is stored twice", event.id));
@@ -266,21 +291,30 @@ impl Replica {
             })
     }
 
-    fn check_link(&self, link: &LinkMessage, after_removal: bool) -> Result<(), String> {
+    fn check_link(&self, link: &LinkMessage, truncated: bool) -> Result<(), String> {
         if link.linked_at < self.last_time {
             return Err(format!(
                 "its time {} is before the log's latest {}",
                 link.linked_at, self.last_time
             ));
         }
-        let current = self.version(&link.stream);
-        if link.version != current + 1 && !(current == 0 && after_removal) {
+        let known = self
+            .streams
+            .get(&*link.stream)
+            .map(StreamEntry::last_version);
+        let fits = match known {
+            Some(current) => current.checked_add(1) == Some(link.version),
+            None => link.version == 1 || (truncated && link.version >= 1),
+        };
+        if !fits {
             return Err(format!(
-                "it links into {} at version {}, but the stream is at {current}",
-                link.stream, link.version
+                "it links into {} at version {}, but the stream is at {}",
+                link.stream,
+                link.version,
+                known.unwrap_or(0)
             ));
         }
-        if !self.ids.contains_key(&link.id) && !after_removal {
+        if !self.ids.contains_key(&link.id) && !truncated {
             return Err(format!("it links event {}, which is not stored", link.id));
         }
         if self.holds(&link.stream, link.id) {
@@ -294,18 +328,31 @@ impl Replica {
 
     fn apply_link(&mut self, link: &LinkMessage) {
         self.last_time = link.linked_at;
-        let Some(&position) = self.ids.get(&link.id) else {
-            return; // the event was removed by the server's limits: nothing to read through it
+        let position = self.ids.get(&link.id).copied();
+        let stream = self.entry(&link.stream, link.version);
+        stream.times.push(link.linked_at);
+        let Some(position) = position else {
+            // The event was removed by the server's limits: the version stays taken.
+            stream.records.push(Record::Removed);
+            return;
         };
         let info = Arc::new(LinkInfo {
             stream: link.stream.to_string(),
             version: link.version,
             linked_at: link.linked_at,
         });
-        let stream = self.entry(&link.stream, link.version);
         stream.records.push(Record::Link { position, info });
-        stream.times.push(link.linked_at);
         stream.linked.insert(position);
+    }
+
+    /// The version at which `stream` holds event `id` through a link.
+    pub(crate) fn link_version(&self, stream: &str, id: EventId) -> Option<u64> {
+        let position = *self.ids.get(&id)?;
+        let entry = self.streams.get(stream)?;
+        let index = entry.records.iter().rposition(
+            |record| matches!(record, Record::Link { position: p, .. } if *p == position),
+        )?;
+        Some(entry.first_version + index as u64)
     }
 
     /// Events of `stream` from `from_version` on, at most `max`.
@@ -330,6 +377,7 @@ impl Replica {
                 Record::Link { position, info } => {
                     self.at(*position).map(|e| e.with_link((**info).clone()))
                 }
+                Record::Removed => None,
             })
             .collect()
     }
@@ -403,13 +451,6 @@ fn info(entry: &StreamEntry) -> StreamInfo {
         last_version: entry.last_version(),
         first_recorded_at: entry.times.first().copied().unwrap_or_default(),
         last_recorded_at: entry.times.last().copied().unwrap_or_default(),
-    }
-}
-
-impl Replica {
-    /// Moves `sequence` to `to` when the server holds no message up to it.
-    pub(crate) fn skip_to(&mut self, to: u64) {
-        self.sequence = self.sequence.max(to);
     }
 }
 
@@ -598,5 +639,47 @@ mod tests {
             (range(0, 10), range(10, 20), range(10, 21), range(30, 5)),
             (0, 2, 3, 0)
         );
+    }
+
+    #[test]
+    fn position_zero_after_removal_is_an_error() {
+        let mut replica = Replica::default();
+        assert!(replica
+            .fold(7, 7, &append(0, 10, vec![("a", 1, 1)]))
+            .is_err());
+    }
+
+    #[test]
+    fn version_overflow_after_removal_is_an_error() {
+        let mut replica = Replica::default();
+        assert!(replica
+            .fold(7, 7, &append(5, 10, vec![("a", u64::MAX, 2)]))
+            .is_err());
+    }
+
+    #[test]
+    fn the_oldest_kept_message_may_be_a_link_to_a_removed_event() {
+        let mut replica = Replica::default();
+        let link = Message::Link(LinkMessage {
+            id: EventId::new(), // an event the limits removed
+            stream: "audit".into(),
+            version: 5,
+            linked_at: Timestamp::from_unix_nanos(10),
+        });
+        replica.fold(7, 7, &link).unwrap();
+        replica
+            .fold(8, 7, &append(40, 20, vec![("a", 12, 1)]))
+            .unwrap();
+        assert_eq!(replica.last_position(), 40);
+        assert_eq!(
+            replica.version("audit"),
+            5,
+            "the removed event's link keeps its version"
+        );
+        assert!(replica.read_stream("audit", 1, 10).is_empty());
+        // A stream seen before must go on from its version, truncated or not.
+        assert!(replica
+            .fold(9, 7, &append(41, 20, vec![("a", 14, 1)]))
+            .is_err());
     }
 }

@@ -121,7 +121,16 @@ impl JetStreamStore {
         let state = stream.cached_info().state.clone();
         let log = Arc::new(Log::new(&conn.config.stream, &conn.config.subject_prefix()));
         if state.messages == 0 && state.last_sequence > 0 {
-            log.skip_to(state.last_sequence);
+            // Every message was removed by the stream's limits (max_age): the positions and
+            // versions it gave out are unknown, and giving them out again would break every
+            // reader's checkpoint.
+            return Err(StoreError::InvalidArgument(format!(
+                "every message of the JetStream stream {} was removed by its limits (its last \
+                 sequence is {}), so the positions and versions it gave out are unknown and the \
+                 store will not give them out again: raise its max_age above the longest idle \
+                 time, or delete the stream to start over",
+                conn.config.stream, state.last_sequence
+            )));
         }
         conn.handle().spawn(follower::follow(
             stream.clone(),

@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
@@ -44,6 +44,9 @@ pub(crate) const MAX_GROUP_EVENTS: usize = 10_000;
 const HEADER_ALLOWANCE: usize = 512;
 /// How many times a group is published in all when publishes fail without an answer.
 const MAX_ATTEMPTS: u32 = 4;
+/// How many request timeouts an append or link may spend being overtaken by other writers
+/// before it fails (not stored).
+pub(crate) const OVERTAKEN_TIMEOUTS: u32 = 4;
 /// The pause before publishing again when the server could not be asked, times the attempt.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
@@ -174,6 +177,7 @@ impl Writer {
     /// Decides, publishes and answers one group (members it cannot take now go to `deferred`).
     async fn append_group(&mut self, mut group: Vec<Member>, deferred: &mut VecDeque<Request>) {
         let mut attempts = 0;
+        let deadline = Instant::now() + self.timeout * OVERTAKEN_TIMEOUTS;
         loop {
             let planned = match self.plan(&mut group, deferred) {
                 Ok(Some(planned)) => planned,
@@ -190,6 +194,7 @@ impl Writer {
                 expected_sequence,
             } = planned;
             let first_id = message.appends[0].events[0].id;
+            let body_len = body.len();
             let outcome = self
                 .publish(
                     &self.log.append_subject,
@@ -198,6 +203,7 @@ impl Writer {
                     expected_sequence,
                 )
                 .await;
+            let duplicate = matches!(outcome, Published::Duplicate(_));
             match outcome {
                 Published::Stored(sequence) if sequence == expected_sequence + 1 => {
                     let folded = self.log.fold_own(sequence, &Message::Append(message));
@@ -219,8 +225,26 @@ impl Writer {
                         answer_all(group, |_| maybe_stored(&e));
                         return;
                     }
+                    let seen = self.log.read().map(|r| r.find(first_id).is_some());
+                    if duplicate && seen.is_ok_and(|seen| !seen) {
+                        // The server has a message with this id, which the replica does not
+                        // hold: the server's limits removed it (and the event in it). Deciding
+                        // again would publish the same id again, for the whole window.
+                        refuse_removed(&mut group, first_id);
+                    }
+                }
+                Published::TooLarge => {
+                    answer_all(group, |_| StoreError::PayloadTooLarge {
+                        size: body_len,
+                        limit: self.max_message,
+                    });
+                    return;
                 }
                 Published::Overtaken => {
+                    if Instant::now() > deadline {
+                        answer_all(group, |_| overtaken_too_long("append"));
+                        return;
+                    }
                     if let Err(e) = self.catch_up().await {
                         answer_all(group, |_| clone_error(&e));
                         return;
@@ -258,7 +282,8 @@ impl Writer {
     }
 
     /// Decides every member against the replica: answers those that fail (or were stored
-    /// before), defers those that repeat an id of an earlier member, and encodes the rest.
+    /// before), defers those that repeat an id of an earlier member or whose answer would rest
+    /// on an earlier member being stored, and encodes the rest.
     fn plan(
         &mut self,
         group: &mut Vec<Member>,
@@ -269,9 +294,10 @@ impl Writer {
         let mut ids: HashSet<EventId> = HashSet::new();
         let mut kept = Vec::with_capacity(group.len());
         let mut parts = Vec::with_capacity(group.len());
+        let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(group.len());
         let mut results = Vec::with_capacity(group.len());
         let mut position = replica.last_position() + 1;
-        let mut size = 128;
+        let mut size = codec::append_frame_bytes(0);
         for member in group.drain(..) {
             if member
                 .events
@@ -281,8 +307,13 @@ impl Writer {
                 deferred.push_back(member.into_request());
                 continue;
             }
-            let decided = decide(&replica, &versions, &member);
-            match decided {
+            // An answer decided against an earlier member's versions holds only if that member
+            // is stored: such members wait for the next group instead of being answered now.
+            let depends = versions.contains_key(&member.stream);
+            match decide(&replica, &versions, &member) {
+                Err(_) | Ok(Decision::Done(_)) if depends => {
+                    deferred.push_back(member.into_request());
+                }
                 Err(e) => {
                     let _ = member.reply.send(Err(e));
                 }
@@ -290,34 +321,7 @@ impl Writer {
                     let _ = member.reply.send(Ok(result));
                 }
                 Ok(Decision::Write { version }) => {
-                    let bytes: usize = member
-                        .events
-                        .iter()
-                        .map(|e| e.payload().len() + e.event_type().len() + 160)
-                        .sum::<usize>()
-                        + member.stream.len();
-                    if !kept.is_empty() && size + bytes > self.max_message {
-                        deferred.push_back(member.into_request());
-                        continue;
-                    }
-                    if size + bytes > self.max_message {
-                        let _ = member.reply.send(Err(StoreError::PayloadTooLarge {
-                            size: bytes,
-                            limit: self.max_message,
-                        }));
-                        continue;
-                    }
-                    size += bytes;
-                    let count = member.events.len() as u64;
-                    versions.insert(member.stream.clone(), version + count - 1);
-                    ids.extend(member.events.iter().filter_map(NewEvent::id));
-                    results.push(AppendResult {
-                        stream_version: version + count - 1,
-                        first_position: position,
-                        last_position: position + count - 1,
-                    });
-                    position += count;
-                    parts.push(AppendPart {
+                    let part = AppendPart {
                         stream: intern(&mut self.names, &member.stream),
                         version,
                         events: member
@@ -331,7 +335,32 @@ impl Writer {
                                 payload: e.payload().clone(),
                             })
                             .collect(),
+                    };
+                    let bytes = codec::encode_part(&part);
+                    if size + bytes.len() + 1 > self.max_message {
+                        let alone = codec::append_frame_bytes(1) + bytes.len();
+                        if alone > self.max_message {
+                            let _ = member.reply.send(Err(StoreError::PayloadTooLarge {
+                                size: alone,
+                                limit: self.max_message,
+                            }));
+                        } else {
+                            deferred.push_back(member.into_request());
+                        }
+                        continue;
+                    }
+                    size += bytes.len() + 1;
+                    let count = member.events.len() as u64;
+                    versions.insert(member.stream.clone(), version + count - 1);
+                    ids.extend(member.events.iter().filter_map(NewEvent::id));
+                    results.push(AppendResult {
+                        stream_version: version + count - 1,
+                        first_position: position,
+                        last_position: position + count - 1,
                     });
+                    position += count;
+                    parts.push(part);
+                    encoded.push(bytes);
                     kept.push(member);
                 }
             }
@@ -345,7 +374,7 @@ impl Writer {
             recorded_at: Timestamp::now().max(replica.last_time()),
             appends: parts,
         };
-        let body = codec::encode_append(&message);
+        let body = codec::encode_append_parts(message.position, message.recorded_at, &encoded);
         Ok(Some(Planned {
             expected_sequence: replica.sequence(),
             message,
@@ -357,6 +386,7 @@ impl Writer {
     /// Links event `id` into `stream`.
     async fn link(&mut self, id: EventId, stream: &str) -> Result<u64, StoreError> {
         let mut attempts = 0;
+        let deadline = Instant::now() + self.timeout * OVERTAKEN_TIMEOUTS;
         loop {
             let (link, expected_sequence) = {
                 let replica = self.log.read()?;
@@ -380,6 +410,13 @@ impl Writer {
             let subject = self.log.link_subject.clone();
             // Not the event's id: that is the message id of the append that stored it.
             let message_id = format!("link-{id}-{}", link.stream);
+            let stored_link = |writer: &Self| {
+                writer
+                    .log
+                    .read()
+                    .ok()
+                    .and_then(|replica| replica.link_version(stream, id))
+            };
             match self
                 .publish(&subject, body, message_id, expected_sequence)
                 .await
@@ -393,16 +430,41 @@ impl Writer {
                         .wait_for(sequence, self.timeout)
                         .await
                         .map_err(|e| maybe_stored(&e))?;
+                    if let Some(version) = stored_link(self) {
+                        return Ok(version); // an earlier publish of this link landed
+                    }
                 }
-                Published::Overtaken => self.catch_up().await?,
+                Published::TooLarge => {
+                    return Err(error::message(
+                        "link",
+                        false,
+                        "the link message is larger than the server's max_payload".to_owned(),
+                    ));
+                }
+                Published::Overtaken => {
+                    if Instant::now() > deadline {
+                        return Err(overtaken_too_long("link"));
+                    }
+                    self.catch_up().await?;
+                }
                 Published::Failed { error, unknown } => {
                     attempts += 1;
                     let resolved = self.catch_up().await;
-                    if resolved.is_err() || attempts >= MAX_ATTEMPTS {
-                        return Err(error::message("link", unknown, error));
+                    if resolved.is_ok() {
+                        if let Some(version) = stored_link(self) {
+                            return Ok(version);
+                        }
                     }
-                    if self.log.read()?.holds(stream, id) {
-                        return Ok(self.log.read()?.version(stream));
+                    if attempts >= MAX_ATTEMPTS {
+                        let moved = resolved.is_ok()
+                            && self
+                                .log
+                                .read()
+                                .is_ok_and(|r| r.sequence() > expected_sequence);
+                        return Err(error::message("link", unknown && !moved, error));
+                    }
+                    if resolved.is_err() {
+                        tokio::time::sleep(RETRY_PAUSE * attempts).await;
                     }
                 }
             }
@@ -430,11 +492,9 @@ impl Writer {
             Ok(ack) => Published::Stored(ack.sequence),
             Err(e) => match e.kind() {
                 PublishErrorKind::WrongLastSequence => Published::Overtaken,
+                PublishErrorKind::MaxPayloadExceeded => Published::TooLarge,
                 kind => Published::Failed {
-                    unknown: !matches!(
-                        kind,
-                        PublishErrorKind::StreamNotFound | PublishErrorKind::MaxPayloadExceeded
-                    ),
+                    unknown: kind != PublishErrorKind::StreamNotFound,
                     error: format!("the publish failed: {e}"),
                 },
             },
@@ -470,7 +530,12 @@ pub(crate) enum Published {
     Stored(u64),
     Duplicate(u64),
     Overtaken,
-    Failed { error: String, unknown: bool },
+    /// Over the server's `max_payload` (refused before it was sent).
+    TooLarge,
+    Failed {
+        error: String,
+        unknown: bool,
+    },
 }
 
 enum Decision {
@@ -517,6 +582,28 @@ impl Member {
             reply: self.reply,
         }
     }
+}
+
+/// Answers the member holding `id` (stored in a message the server's limits removed) with
+/// [`StoreError::DuplicateEventId`], and keeps the others to decide again.
+fn refuse_removed(group: &mut Vec<Member>, id: EventId) {
+    let (refused, kept): (Vec<Member>, Vec<Member>) = std::mem::take(group)
+        .into_iter()
+        .partition(|m| m.events.iter().any(|e| e.id() == Some(id)));
+    *group = kept;
+    answer_all(refused, |_| StoreError::DuplicateEventId {
+        id,
+        reason: "it was stored in a message the stream's limits have removed",
+    });
+}
+
+/// The failure of an append or link that other writers kept getting ahead of.
+pub(crate) fn overtaken_too_long(operation: &'static str) -> StoreError {
+    error::message(
+        operation,
+        false,
+        "other writers kept storing messages first; it was not stored".to_owned(),
+    )
 }
 
 fn answer_all(group: Vec<Member>, mut error: impl FnMut(&Member) -> StoreError) {
