@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --example bank_service -- data/bank                       # a JSON store directory
 //! cargo run --example bank_service -- --postgres postgresql://postgres@127.0.0.1:5432/test
+//! cargo run --example bank_service -- --nats nats://127.0.0.1:4222 --stream BANK
 //! cargo run --example bank_service -- data/bank --listen 127.0.0.1:8080
 //! ```
 //!
@@ -18,15 +19,19 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use livenstore_nats::{JetStreamConfig, JetStreamStore};
 use livenstore_postgres::{PostgresConfig, PostgresStore};
 use service::Backend;
 
 const USAGE: &str = "usage: bank_service DIR [--listen ADDR]
        bank_service --postgres URL [--schema NAME] [--listen ADDR]
+       bank_service --nats URL [--stream NAME] [--listen ADDR]
 
   DIR             a JSON store directory (created if missing)
   --postgres URL  a PostgreSQL store instead (tables created in the schema on first use)
   --schema NAME   the PostgreSQL schema (default: livenstore)
+  --nats URL      a NATS JetStream store instead (the stream created on first use)
+  --stream NAME   the JetStream stream (default: LIVENSTORE)
   --listen ADDR   the address to listen on (default: 127.0.0.1:3000; port 0 picks one)";
 
 /// Where the events are kept.
@@ -36,6 +41,8 @@ enum StoreArg {
     Dir(String),
     /// A PostgreSQL server, and the schema when not the default.
     Postgres { url: String, schema: Option<String> },
+    /// A NATS server, and the JetStream stream when not the default.
+    Nats { url: String, stream: Option<String> },
 }
 
 /// The command line.
@@ -48,12 +55,15 @@ struct Args {
 /// Parses the arguments after the program's name (`Err("")` for `--help`).
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut dir, mut url, mut schema) = (None, None, None);
+    let (mut nats, mut stream) = (None, None);
     let mut listen = SocketAddr::from(([127, 0, 0, 1], 3000));
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--postgres" => url = Some(value("--postgres")?),
             "--schema" => schema = Some(value("--schema")?),
+            "--nats" => nats = Some(value("--nats")?),
+            "--stream" => stream = Some(value("--stream")?),
             "--listen" => {
                 let addr = value("--listen")?;
                 listen = addr
@@ -66,17 +76,23 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             extra => return Err(format!("unexpected argument {extra}")),
         }
     }
-    let store = match (dir, url, schema) {
-        (Some(_), Some(_), _) => return Err("give a directory or --postgres URL, not both".into()),
-        (None, None, _) => return Err("give a directory or --postgres URL".into()),
-        (Some(_), None, Some(_)) => return Err("--schema needs --postgres".into()),
+    if schema.is_some() && url.is_none() {
+        return Err("--schema needs --postgres".into());
+    }
+    if stream.is_some() && nats.is_none() {
+        return Err("--stream needs --nats".into());
+    }
+    let store = match (dir, url, nats) {
         (Some(dir), None, None) => StoreArg::Dir(dir),
-        (None, Some(url), schema) => StoreArg::Postgres { url, schema },
+        (None, Some(url), None) => StoreArg::Postgres { url, schema },
+        (None, None, Some(url)) => StoreArg::Nats { url, stream },
+        (None, None, None) => return Err("give a directory, --postgres URL or --nats URL".into()),
+        _ => return Err("give one of a directory, --postgres URL and --nats URL".into()),
     };
     Ok(Args { store, listen })
 }
 
-/// Opens the store. Outside the runtime: the PostgreSQL client connects synchronously.
+/// Opens the store. Outside the runtime: the PostgreSQL and NATS stores connect synchronously.
 fn backend(store: &StoreArg) -> Result<Backend, livenstore::StoreError> {
     match store {
         StoreArg::Dir(dir) => Backend::json(dir),
@@ -86,6 +102,13 @@ fn backend(store: &StoreArg) -> Result<Backend, livenstore::StoreError> {
                 config = config.schema(schema.clone());
             }
             Backend::postgres(PostgresStore::connect_with(url, config)?)
+        }
+        StoreArg::Nats { url, stream } => {
+            let mut config = JetStreamConfig::new();
+            if let Some(stream) = stream {
+                config = config.stream(stream.clone())?;
+            }
+            Backend::nats(JetStreamStore::connect_with(url, config)?)
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The bank service (`examples/bank_service`) over real HTTP: every route, every error status
 //! with its JSON body, the live feed, and 32 concurrent clients writing to one account.
 //!
-//! Each scenario runs twice: on a JSON store in a temporary directory (`json::*`), and on a
-//! throw-away PostgreSQL schema (`postgres::*`) when `LIVENSTORE_POSTGRES_URL` is set (skipped
-//! with one line otherwise; with it set and the server down, they fail). The service runs
+//! Each scenario runs three times: on a JSON store in a temporary directory (`json::*`), on a
+//! throw-away PostgreSQL schema (`postgres::*`) when `LIVENSTORE_POSTGRES_URL` is set, and on a
+//! throw-away JetStream stream (`nats::*`) when `LIVENSTORE_NATS_URL` is set (skipped with one
+//! line otherwise; with a variable set and its server down, they fail). The service runs
 //! in-process on 127.0.0.1 with a port the system picks, on a runtime of its own per test.
 
 mod client;
@@ -17,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use client::{Client, Error};
+use livenstore_nats::testing::TestStream;
 use livenstore_postgres::testing::TestSchema;
 use service::Backend;
 
@@ -44,6 +46,22 @@ where
     let backend = Backend::postgres(schema.connect())?;
     let outcome = serve(backend, scenario);
     drop(schema); // after the store's last handle: drops the schema
+    outcome
+}
+
+/// Runs `scenario` against a service on a new JetStream stream; nothing when no server is
+/// configured.
+fn on_nats<F, Fut>(scenario: F) -> Result<(), Error>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
+    let Some(stream) = TestStream::new() else {
+        return Ok(());
+    };
+    let backend = Backend::nats(stream.connect())?;
+    let outcome = serve(backend, scenario);
+    drop(stream); // after the store's last handle: deletes the stream
     outcome
 }
 
@@ -85,6 +103,12 @@ macro_rules! suite {
             $(#[test]
             fn $scenario() -> Result<(), super::Error> {
                 super::on_postgres(super::scenarios::$scenario)
+            })*
+        }
+        mod nats {
+            $(#[test]
+            fn $scenario() -> Result<(), super::Error> {
+                super::on_nats(super::scenarios::$scenario)
             })*
         }
     };

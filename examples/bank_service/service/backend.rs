@@ -1,5 +1,5 @@
 //! [`Backend`]: the store the service writes to and the subscription manager that wakes its
-//! live feeds, for a JSON directory or a PostgreSQL schema.
+//! live feeds, for a JSON directory, a PostgreSQL schema or a NATS JetStream stream.
 //!
 //! Build a backend outside any tokio runtime: the PostgreSQL client is synchronous and runs
 //! its own small runtime while it connects, which tokio refuses inside another one. Drop the
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use livenstore::pubsub::SubscriptionManager;
 use livenstore::{EventStore, InMemorySubscriptionManager, JsonStore, PublishingStore, StoreError};
+use livenstore_nats::{JetStreamStore, JetStreamSubscriptionManager};
 use livenstore_postgres::{PostgresStore, PostgresSubscriptionManager};
 
 /// A store and the manager that tells its subscriptions about new events. Cloning shares both.
@@ -19,7 +20,7 @@ pub struct Backend {
     pub store: Arc<dyn EventStore>,
     /// What wakes the live feeds when an event is appended.
     pub manager: Arc<dyn SubscriptionManager>,
-    /// `json DIR` or `postgres` (for the startup line).
+    /// Which store, in words (for the startup line).
     pub description: String,
 }
 
@@ -62,6 +63,26 @@ impl Backend {
         Ok(Backend {
             description: format!("PostgreSQL store (schema `{}`)", store.schema()),
             store,
+            manager: Arc::new(manager),
+        })
+    }
+
+    /// A [`JetStreamStore`] followed by a [`JetStreamSubscriptionManager`]: live feeds hear of
+    /// the events any process appends to the JetStream stream. No `PublishingStore` here
+    /// either: the manager publishes every event the store's replica folds.
+    ///
+    /// # Errors
+    ///
+    /// When the manager cannot start (the store's replica is damaged).
+    pub fn nats(store: JetStreamStore) -> Result<Self, StoreError> {
+        let manager = JetStreamSubscriptionManager::start(&store)?;
+        Ok(Backend {
+            description: format!(
+                "NATS JetStream store (stream `{}` at {})",
+                store.config().stream_name(),
+                store.endpoint()
+            ),
+            store: Arc::new(store),
             manager: Arc::new(manager),
         })
     }
