@@ -39,9 +39,11 @@ mod support;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -92,6 +94,89 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// CPU time (user + system) of process `pid` from `/proc` (zero when unreadable).
+fn cpu_time(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // After the command's closing parenthesis: state (field 3), ..., utime (14), stime (15).
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// The pid of a local `nats-server`, if one runs on this machine.
+fn server_pid() -> Option<String> {
+    static PID: OnceLock<Option<String>> = OnceLock::new();
+    PID.get_or_init(|| {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            (comm.trim() == "nats-server").then_some(name)
+        })
+    })
+    .clone()
+}
+
+/// CPU spent by this process and by the server during each timed part of a round, by variant.
+static CPU: Mutex<Vec<(String, Duration, Duration)>> = Mutex::new(Vec::new());
+
+/// The timed part of a round: wall time, and CPU of this process and of the server.
+struct Span {
+    start: Instant,
+    client: Duration,
+    server: Duration,
+}
+
+impl Span {
+    fn start() -> Self {
+        Span {
+            client: cpu_time("self"),
+            server: server_pid().map_or(Duration::ZERO, |p| cpu_time(&p)),
+            start: Instant::now(),
+        }
+    }
+
+    fn stop(self, key: &str) -> Duration {
+        let took = self.start.elapsed();
+        let client = cpu_time("self").saturating_sub(self.client);
+        let server = server_pid()
+            .map_or(Duration::ZERO, |p| cpu_time(&p))
+            .saturating_sub(self.server);
+        CPU.lock()
+            .expect("lock")
+            .push((key.to_owned(), client, server));
+        took
+    }
+}
+
+/// Prints the CPU per event of each variant since the last call (every round, warm-up
+/// included), and forgets it.
+fn cpu_report(items: usize) {
+    let spans = std::mem::take(&mut *CPU.lock().expect("lock"));
+    let mut keys: Vec<&str> = Vec::new();
+    for (key, _, _) in &spans {
+        if !keys.contains(&key.as_str()) {
+            keys.push(key);
+        }
+    }
+    for key in keys {
+        let mine: Vec<_> = spans.iter().filter(|s| s.0 == key).collect();
+        let events = (items * mine.len()) as f64;
+        let client: Duration = mine.iter().map(|s| s.1).sum();
+        let server: Duration = mine.iter().map(|s| s.2).sum();
+        println!(
+            "  CPU {key:<42} bench process {:>7.2} µs/event, nats-server {:>7.2} µs/event",
+            client.as_secs_f64() * 1e6 / events,
+            server.as_secs_f64() * 1e6 / events
+        );
+    }
 }
 
 /// The bare anchor's client: its own runtime (two workers, as the store's), client and context.
@@ -190,11 +275,17 @@ fn bare_bodies(sequence: &AtomicU64, tag: &str, appends: usize, batch: usize) ->
 
 /// Publishes every body of every writer, each writer a task awaiting each ack in turn; with
 /// `pipelined`, each writer sends `pipelined` bodies back to back and then awaits their acks.
-fn bare_run(bare: &Bare, subject: &str, work: Vec<Vec<Bytes>>, pipelined: usize) -> Duration {
+fn bare_run(
+    bare: &Bare,
+    key: &'static str,
+    subject: &str,
+    work: Vec<Vec<Bytes>>,
+    pipelined: usize,
+) -> Duration {
     let js = bare.js.clone();
     let subject = subject.to_owned();
     bare.runtime.block_on(async move {
-        let start = Instant::now();
+        let span = Span::start();
         let tasks: Vec<_> = work
             .into_iter()
             .map(|bodies| {
@@ -229,7 +320,69 @@ fn bare_run(bare: &Bare, subject: &str, work: Vec<Vec<Bytes>>, pipelined: usize)
         for task in tasks {
             task.await.expect("task");
         }
-        start.elapsed()
+        span.stop(key)
+    })
+}
+
+/// One writer publishing `bodies` with the store's headers (`Nats-Msg-Id`,
+/// `Nats-Expected-Last-Sequence` = the previous ack's sequence), each ack awaited; with
+/// `follow`, an ordered consumer of the stream (as the store's follower) receives every message
+/// meanwhile, on the same client.
+fn bare_run_guarded(
+    bare: &Bare,
+    stream: &str,
+    subject: &str,
+    bodies: Vec<Bytes>,
+    follow: bool,
+) -> Duration {
+    let js = bare.js.clone();
+    let subject = subject.to_owned();
+    let stream = stream.to_owned();
+    bare.runtime.block_on(async move {
+        let mut handle = js.get_stream(stream).await.expect("stream");
+        let mut last = handle.info().await.expect("info").state.last_sequence;
+        let follower = if follow {
+            let consumer = handle
+                .create_consumer(pull::OrderedConfig {
+                    deliver_policy: DeliverPolicy::New,
+                    ..Default::default()
+                })
+                .await
+                .expect("consumer");
+            let mut messages = consumer.messages().await.expect("messages");
+            Some(tokio::spawn(async move {
+                while let Some(message) = messages.next().await {
+                    black_box(message.expect("a message").payload.len());
+                }
+            }))
+        } else {
+            None
+        };
+        let key = if follow {
+            "bare + headers + consumer"
+        } else {
+            "bare + headers"
+        };
+        let span = Span::start();
+        for body in bodies {
+            let id = EventId::new().to_string();
+            let publish = PublishMessage::build()
+                .payload(body)
+                .message_id(id)
+                .expected_last_sequence(last);
+            last = js
+                .send_publish(subject.clone(), publish)
+                .await
+                .expect("publish")
+                .await
+                .expect("ack")
+                .sequence;
+        }
+        let took = span.stop(key);
+        if let Some(follower) = follower {
+            follower.abort();
+        }
+        took
     })
 }
 
@@ -283,6 +436,7 @@ fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
     let bare_stream = TestStream::new().expect("URL is set");
     drop(bare_stream.connect());
     let subject = format!("{}.append", bare_stream.config().subject_prefix());
+    let bare_name = bare_stream.name();
     let sequence = AtomicU64::new(0);
     let mut uid = 0;
     for batch in [1usize, 100] {
@@ -308,6 +462,7 @@ fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
                 })
                 .collect();
             let (store, sequence, subject) = (&store, &sequence, subject.as_str());
+            let bare_tags = &bare_tags;
             let title = format!(
                 "append, {writers} writer(s), batches of {batch}, {per_writer} events each"
             );
@@ -324,22 +479,34 @@ fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
                                 .collect()
                         })
                         .collect();
-                    let start = Instant::now();
+                    let span = Span::start();
                     std::thread::scope(|s| {
                         for (writer, batches) in ours.iter_mut().zip(work) {
                             s.spawn(move || writer.run(store, batches));
                         }
                     });
-                    start.elapsed()
+                    span.stop("livenstore")
                 }),
                 Variant::custom("bare publish + ack, a message per append", || {
                     let work = bare_tags
                         .iter()
                         .map(|t| bare_bodies(sequence, t, appends_per_writer, batch))
                         .collect();
-                    bare_run(bare, subject, work, 1)
+                    bare_run(bare, "bare", subject, work, 1)
                 }),
             ];
+            if writers == 1 {
+                for (name, follow) in [
+                    ("bare + the store's two headers", false),
+                    ("bare + headers + an ordered consumer", true),
+                ] {
+                    variants.push(Variant::custom(name, move || {
+                        let bodies =
+                            bare_bodies(sequence, &bare_tags[0], appends_per_writer, batch);
+                        bare_run_guarded(bare, bare_name, subject, bodies, follow)
+                    }));
+                }
+            }
             if batch > 1 {
                 variants.push(Variant::custom(
                     "bare pipelined, a message per event",
@@ -348,7 +515,7 @@ fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
                             .iter()
                             .map(|t| bare_bodies(sequence, t, per_writer, 1))
                             .collect();
-                        bare_run(bare, subject, work, batch)
+                        bare_run(bare, "bare pipelined", subject, work, batch)
                     },
                 ));
             }
@@ -358,6 +525,7 @@ fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
                 sizes.rounds,
                 variants,
             );
+            cpu_report(per_writer * writers);
             let row = Summary::new(
                 format!("append {writers} writer(s), batch {batch}"),
                 per_writer * writers,
@@ -375,11 +543,24 @@ fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
                     ),
                     per_writer * writers,
                     medians[0],
-                    medians[2],
+                    medians[medians.len() - 1],
                     None,
                 );
                 row.print_ratio();
                 summary.push(row);
+            }
+            if writers == 1 {
+                for (k, what) in [(2, "the store's headers"), (3, "headers and a follower")] {
+                    let row = Summary::new(
+                        format!("append 1 writer, batch {batch}, against bare + {what}"),
+                        per_writer * writers,
+                        medians[0],
+                        medians[k],
+                        None,
+                    );
+                    row.print_ratio();
+                    summary.push(row);
+                }
             }
         }
     }
@@ -477,7 +658,7 @@ fn catch_up(url: &str, bare: &Bare, sizes: &Sizes, by_messages: bool, summary: &
         let js = bare.js.clone();
         let name = stream.name().to_owned();
         bare.runtime.block_on(async move {
-            let start = Instant::now();
+            let span = Span::start();
             let stream = js.get_stream(name).await.expect("stream");
             let consumer = stream
                 .create_consumer(pull::OrderedConfig {
@@ -498,7 +679,11 @@ fn catch_up(url: &str, bare: &Bare, sizes: &Sizes, by_messages: bool, summary: &
                 seen += 1;
             }
             black_box(bytes);
-            start.elapsed()
+            span.stop(if check_json {
+                "bare + JSON check"
+            } else {
+                "bare"
+            })
         })
     };
     let medians = compare(
@@ -507,9 +692,9 @@ fn catch_up(url: &str, bare: &Bare, sizes: &Sizes, by_messages: bool, summary: &
         sizes.catch_up_rounds,
         vec![
             Variant::custom("livenstore connect_with + read_all (512)", || {
-                let start = Instant::now();
+                let span = Span::start();
                 let store = JetStreamStore::connect_with(url, config.clone()).expect("connect");
-                let connected = start.elapsed();
+                let connected = span.start.elapsed();
                 let mut next = 1u64;
                 let mut read = 0usize;
                 while read < total {
@@ -518,7 +703,7 @@ fn catch_up(url: &str, bare: &Bare, sizes: &Sizes, by_messages: bool, summary: &
                     read += page.len();
                     black_box(&page);
                 }
-                let took = start.elapsed();
+                let took = span.stop("livenstore");
                 connect_times
                     .borrow_mut()
                     .push((connected, took - connected));
@@ -529,12 +714,17 @@ fn catch_up(url: &str, bare: &Bare, sizes: &Sizes, by_messages: bool, summary: &
             Variant::custom("bare ordered consumer + JSON check", || bare_fetch(true)),
         ],
     );
-    let mut parts = connect_times.into_inner();
-    parts.sort();
-    let (connect, read_all) = parts[parts.len() / 2];
+    cpu_report(total);
+    // The warm-up round is the first; the parts' medians are taken separately.
+    let parts: Vec<(Duration, Duration)> = connect_times.into_inner().into_iter().skip(1).collect();
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
     println!(
-        "  of livenstore's median round: connect (fold into the replica) {:.2?}, read_all {:.2?}",
-        connect, read_all
+        "  of livenstore's rounds (medians): connect (fold into the replica) {:.2?}, read_all {:.2?}",
+        median(parts.iter().map(|p| p.0).collect()),
+        median(parts.iter().map(|p| p.1).collect())
     );
     let row = Summary::new(
         format!("catch-up of {total} events, {layout}"),
