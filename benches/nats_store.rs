@@ -15,7 +15,10 @@
 //!   events is one message (on a 2.9 server nothing else makes 100 events all-or-nothing), so
 //!   the anchor for batches of 100 is one message of 100 events; 100 separate single-event
 //!   publishes sent back to back and then awaited (pipelined) are printed beside it for
-//!   context;
+//!   context. With one writer, two more anchors split the gap: the bare loop with the store's
+//!   two headers (a `Nats-Msg-Id`, and `Nats-Expected-Last-Sequence` set to the previous ack's
+//!   sequence), and the same with an ordered consumer of the stream running on the same client
+//!   (as the store's follower);
 //! - catch-up of 1,000,000 events: a new `JetStreamStore::connect_with` on a stream already
 //!   holding them (it reads the whole stream into its replica before returning) plus `read_all`
 //!   of every event in pages of 512, beside a bare ordered consumer (`consumer.messages()`, the
@@ -25,6 +28,9 @@
 //!   store), and one event per message (filled by bare pipelined publishes of the store's own
 //!   message layout, one event each: what 1,000,000 single-event appends from one writer leave;
 //!   the store's fold checks every message of it, so a wrong layout fails the bench).
+//!
+//! Around the timed part of every round the bench also reads the CPU time of its own process
+//! and of a local `nats-server` from `/proc` (10 ms ticks) and prints it per event.
 //!
 //! Every stream is a fresh `livenstore_nats::testing::TestStream`, deleted at the end. Ratios are
 //! livenstore's rate over the anchor's, from medians of interleaved rounds (`support::compare`).
