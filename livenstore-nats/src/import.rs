@@ -195,7 +195,7 @@ impl Writer {
             let published = self
                 .publish(
                     &subject,
-                    body.clone(),
+                    bytes::Bytes::from(body.clone()),
                     message_id.clone(),
                     expected_sequence,
                 )

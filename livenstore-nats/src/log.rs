@@ -6,9 +6,10 @@
 //! - Once `damage` is set it stays set: the stream held a message the store cannot fold, the
 //!   replica stopped before it, and every call fails with that error from then on.
 
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
 use livenstore::StoreError;
 use tokio::sync::watch;
 
@@ -25,6 +26,8 @@ pub(crate) struct Log {
     replica: RwLock<Replica>,
     folded: watch::Sender<u64>,
     damage: Mutex<Option<(u64, String)>>,
+    /// The append message the writer is publishing and its body (see [`Log::publishing`]).
+    own: Mutex<Option<(Bytes, Arc<Message>)>>,
 }
 
 impl Log {
@@ -36,6 +39,7 @@ impl Log {
             replica: RwLock::new(Replica::default()),
             folded: watch::channel(0).0,
             damage: Mutex::new(None),
+            own: Mutex::new(None),
         }
     }
 
@@ -79,10 +83,19 @@ impl Log {
         subject: &str,
         body: &[u8],
     ) -> Result<(), StoreError> {
+        let own = self.own(subject, body);
         let outcome = {
             let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
             if sequence <= replica.sequence() {
                 return Ok(());
+            }
+            if let Some(message) = own {
+                // The same bytes decode to the same message (the codec's round trip).
+                let outcome = replica
+                    .fold(sequence, first_sequence, &message)
+                    .map_err(|reason| format!("message {sequence}: {reason}"));
+                drop(replica);
+                return self.after_fold(sequence, outcome);
             }
             match self.kind(subject) {
                 None => Err(format!(
@@ -98,6 +111,25 @@ impl Log {
             }
         };
         self.after_fold(sequence, outcome)
+    }
+
+    /// Tells the follower which append message the writer is publishing (`None` once the
+    /// publish has an outcome), as its body and its decoded form.
+    pub(crate) fn publishing(&self, own: Option<(Bytes, Arc<Message>)>) {
+        *self.own.lock().unwrap_or_else(PoisonError::into_inner) = own;
+    }
+
+    /// The writer's message being published, when `body` on `subject` is that message's body
+    /// byte for byte.
+    fn own(&self, subject: &str, body: &[u8]) -> Option<Arc<Message>> {
+        if subject != self.append_subject {
+            return None;
+        }
+        let own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*own {
+            Some((bytes, message)) if bytes[..] == *body => Some(Arc::clone(message)),
+            _ => None,
+        }
     }
 
     /// Folds a message the writer has just had acknowledged at `sequence`.

@@ -27,6 +27,7 @@ use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::Stream;
 use async_nats::jetstream::Context;
+use bytes::Bytes;
 use livenstore::backend::check_idempotent;
 use livenstore::{AppendResult, EventId, ExpectedVersion, NewEvent, StoreError, Timestamp};
 use tokio::sync::mpsc;
@@ -195,6 +196,12 @@ impl Writer {
             } = planned;
             let first_id = message.appends[0].events[0].id;
             let body_len = body.len();
+            let message = Arc::new(Message::Append(message));
+            let body = Bytes::from(body);
+            // The follower usually receives the message before its ack reaches this task: it
+            // folds this decoded copy instead of decoding the same bytes.
+            self.log
+                .publishing(Some((body.clone(), Arc::clone(&message))));
             let outcome = self
                 .publish(
                     &self.log.append_subject,
@@ -203,10 +210,11 @@ impl Writer {
                     expected_sequence,
                 )
                 .await;
+            self.log.publishing(None);
             let duplicate = matches!(outcome, Published::Duplicate(_));
             match outcome {
                 Published::Stored(sequence) if sequence == expected_sequence + 1 => {
-                    let folded = self.log.fold_own(sequence, &Message::Append(message));
+                    let folded = self.log.fold_own(sequence, &message);
                     for (member, result) in group.into_iter().zip(results) {
                         let answer = match &folded {
                             Ok(()) => Ok(result),
@@ -406,7 +414,7 @@ impl Writer {
                 };
                 (link, replica.sequence())
             };
-            let body = codec::encode_link(&link);
+            let body = Bytes::from(codec::encode_link(&link));
             let subject = self.log.link_subject.clone();
             // Not the event's id: that is the message id of the append that stored it.
             let message_id = format!("link-{id}-{}", link.stream);
@@ -475,12 +483,12 @@ impl Writer {
     pub(crate) async fn publish(
         &self,
         subject: &str,
-        body: Vec<u8>,
+        body: Bytes,
         message_id: String,
         expected_sequence: u64,
     ) -> Published {
         let publish = PublishMessage::build()
-            .payload(body.into())
+            .payload(body)
             .message_id(message_id)
             .expected_last_sequence(expected_sequence);
         let acked = match self.js.send_publish(subject.to_owned(), publish).await {
