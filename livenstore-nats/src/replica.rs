@@ -195,8 +195,12 @@ impl Replica {
                 append.recorded_at, self.last_time
             ));
         }
+        // The versions this message moves its streams to, and its ids, for a message of more
+        // than one append or event (a map allocates only once something is inserted).
+        let many_parts = append.appends.len() > 1;
         let mut bumped: HashMap<&str, u64> = HashMap::new();
-        let mut ids = HashSet::new();
+        let mut ids: HashSet<EventId> = HashSet::new();
+        let many_ids = append.event_count() > 1;
         for part in &append.appends {
             if part.events.is_empty() {
                 return Err(format!("its append to {} holds no event", part.stream));
@@ -224,9 +228,11 @@ impl Replica {
                     known.unwrap_or(0)
                 ));
             }
-            bumped.insert(&part.stream, last as u64);
+            if many_parts {
+                bumped.insert(&part.stream, last as u64);
+            }
             for event in &part.events {
-                if self.ids.contains_key(&event.id) || !ids.insert(event.id) {
+                if self.ids.contains_key(&event.id) || (many_ids && !ids.insert(event.id)) {
                     return Err(format!("event id {} is stored twice", event.id));
                 }
             }
