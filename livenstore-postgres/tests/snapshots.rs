@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use livenstore::store::Snapshot;
-use livenstore::{Aggregate, DomainError, DomainEvent, EventStore, Payload, Repository};
+use livenstore::testing::scenarios;
+use livenstore::{Aggregate, DomainError, DomainEvent, Repository};
 use livenstore_postgres::testing::TestSchema;
 use serde::{Deserialize, Serialize};
 
@@ -33,34 +33,10 @@ fn snapshots_written_by_one_connection_are_used_by_the_next() {
     let Some(test) = TestSchema::new() else {
         return;
     };
-    {
-        let repo = Repository::new(test.connect());
-        for n in 1..=25 {
-            repo.transact::<Counter, _, _>("1", |c| c.apply(Added { n }))
-                .unwrap();
-        }
-        let stored = repo
-            .store()
-            .snapshots()
-            .unwrap()
-            .load_snapshot("counter", "1");
-        assert_eq!(stored.unwrap().map(|s| s.version()), Some(20));
-    }
-    // A new process: a new store on the same schema. A snapshot no replay could give shows
-    // that the load starts from it.
-    let store = test.connect();
-    let marker = Snapshot::new(
-        "counter",
-        "1",
-        20,
-        Payload::from_json(r#"{"total":5000}"#).unwrap(),
-    )
-    .with_fingerprint(Counter::STATE_SHAPE.fingerprint());
-    store.snapshots().unwrap().save_snapshot(&marker).unwrap();
-    let repo = Repository::new(store).on_snapshot_problem(|n| panic!("{n}"));
-    assert_eq!(
-        repo.load::<Counter>("1").unwrap().total,
-        5000 + (21..=25).sum::<u64>()
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next::<Counter, _>(
+        || test.connect(),
+        |n| Added { n }.into(),
+        |c| c.total,
     );
 }
 
@@ -69,40 +45,7 @@ fn concurrent_saves_keep_the_newest_snapshot() {
     let Some(test) = TestSchema::new() else {
         return;
     };
-    let store = Arc::new(test.connect());
-    let snapshot = |v: u64| {
-        Snapshot::new(
-            "counter",
-            "7",
-            v,
-            Payload::from_json(format!(r#"{{"total":{v}}}"#)).unwrap(),
-        )
-    };
-    std::thread::scope(|scope| {
-        for t in 0..4u64 {
-            let store = Arc::clone(&store);
-            scope.spawn(move || {
-                for k in 0..25 {
-                    let version = (k * 4 + t) * 10;
-                    store
-                        .snapshots()
-                        .unwrap()
-                        .save_snapshot(&snapshot(version))
-                        .unwrap();
-                }
-            });
-        }
-    });
-    let kept = store
-        .snapshots()
-        .unwrap()
-        .load_snapshot("counter", "7")
-        .unwrap();
-    assert_eq!(
-        kept.map(|s| s.version()),
-        Some(990),
-        "the highest version saved"
-    );
+    scenarios::concurrent_saves_keep_the_newest_snapshot(&[Arc::new(test.connect())]);
 }
 
 #[test]

@@ -1,0 +1,136 @@
+//! `livenstore::testing::scenarios` on the JSON store, whose checkpoints, parked events and
+//! snapshots live in files that a second handle on the directory sees: the scenarios pass on a
+//! backend that keeps the rules, and fail on one that breaks them.
+
+use std::sync::Arc;
+
+use livenstore::pubsub::{
+    CheckpointError, CheckpointStore, FileCheckpointStore, InMemoryCheckpointStore,
+};
+use livenstore::testing::scenarios;
+use livenstore::{Aggregate, DomainError, DomainEvent, JsonStore};
+use serde::{Deserialize, Serialize};
+
+#[test]
+fn checkpoint_rules_hold_in_memory_and_in_files() {
+    scenarios::checkpoints_save_load_overwrite_list_and_delete(
+        &InMemoryCheckpointStore::new(),
+        u64::MAX,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    scenarios::checkpoints_save_load_overwrite_list_and_delete(
+        &FileCheckpointStore::open(dir.path()).unwrap(),
+        u64::MAX,
+    );
+}
+
+#[test]
+fn file_checkpoints_survive_a_new_handle() {
+    let (dir, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    scenarios::checkpoints_survive_a_new_handle(
+        || FileCheckpointStore::open(dir.path()).unwrap(),
+        &FileCheckpointStore::open(elsewhere.path()).unwrap(),
+    );
+}
+
+#[test]
+#[should_panic(expected = "Some(1234)")]
+fn checkpoints_lost_with_their_handle_fail_the_scenario() {
+    scenarios::checkpoints_survive_a_new_handle(
+        InMemoryCheckpointStore::new,
+        &InMemoryCheckpointStore::new(),
+    );
+}
+
+/// Checkpoints whose `delete` forgets nothing.
+struct Undeletable(InMemoryCheckpointStore);
+
+impl CheckpointStore for Undeletable {
+    fn load(&self, consumer: &str) -> Result<Option<u64>, CheckpointError> {
+        self.0.load(consumer)
+    }
+    fn save(&self, consumer: &str, position: u64) -> Result<(), CheckpointError> {
+        self.0.save(consumer, position)
+    }
+    fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
+        self.0.list()
+    }
+    fn delete(&self, consumer: &str) -> Result<bool, CheckpointError> {
+        Ok(self.0.load(consumer)?.is_some())
+    }
+}
+
+#[test]
+#[should_panic(expected = "assertion failed")]
+fn a_delete_that_keeps_the_checkpoint_fails_the_scenario() {
+    scenarios::checkpoints_save_load_overwrite_list_and_delete(
+        &Undeletable(InMemoryCheckpointStore::new()),
+        u64::MAX,
+    );
+}
+
+#[test]
+fn a_poison_event_is_parked_in_files_and_replayed_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(JsonStore::open(dir.path()).unwrap());
+    scenarios::a_poison_event_is_parked_and_replayed_on_request(
+        Arc::clone(&store),
+        Arc::new(store.checkpoints().unwrap()),
+        Arc::new(store.parked().unwrap()),
+        &store.parked().unwrap(),
+    );
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "scenarios.counter.added")]
+struct Added {
+    n: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Aggregate)]
+#[aggregate(name = "counter", events(Added), snapshot_every = 10)]
+struct Counter {
+    total: u64,
+}
+
+impl Counter {
+    fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
+        self.total += e.n;
+        Ok(())
+    }
+}
+
+#[test]
+fn json_snapshots_are_used_by_the_next_handle_and_the_newest_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next::<Counter, _>(
+        || JsonStore::open(dir.path()).unwrap(),
+        |n| Added { n }.into(),
+        |c| c.total,
+    );
+    let other = tempfile::tempdir().unwrap();
+    scenarios::concurrent_saves_keep_the_newest_snapshot(&[Arc::new(
+        JsonStore::open(other.path()).unwrap(),
+    )]);
+}
+
+#[test]
+#[should_panic(expected = "the scenario's aggregate")]
+fn an_aggregate_with_another_snapshot_interval_is_refused() {
+    #[derive(Debug, Default, Serialize, Deserialize, Aggregate)]
+    #[aggregate(name = "counter", events(Added), snapshot_every = 5)]
+    struct Every5 {
+        total: u64,
+    }
+    impl Every5 {
+        fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
+            self.total += e.n;
+            Ok(())
+        }
+    }
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next::<Every5, _>(
+        livenstore::InMemoryStore::new,
+        |n| Added { n }.into(),
+        |c| c.total,
+    );
+}
