@@ -1,6 +1,8 @@
 //! Shared by the CLI tests: running the real binary, and making stores with the library.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
