@@ -8,10 +8,8 @@ use std::sync::Arc;
 
 use livenstore::store::Snapshot;
 use livenstore::testing::scenarios;
-use livenstore::{Aggregate, EventStore};
-use livenstore::{DomainError, DomainEvent, Payload, StoreError, Timestamp};
+use livenstore::{EventStore, Payload, StoreError, Timestamp};
 use livenstore_nats::testing::TestStream;
-use serde::{Deserialize, Serialize};
 
 fn snapshot(aggregate_type: &str, id: &str, version: u64) -> Snapshot {
     let state = Payload::from_json(format!(r#"{{"v":{version}}}"#)).unwrap();
@@ -157,33 +155,10 @@ fn a_damaged_snapshot_is_an_error_naming_its_key_and_a_save_replaces_it() {
     ));
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
-#[event(name = "counter.added")]
-struct Added {
-    n: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Aggregate)]
-#[aggregate(name = "counter", events(Added), snapshot_every = 10)]
-struct Counter {
-    total: u64,
-}
-
-impl Counter {
-    fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
-        self.total += e.n;
-        Ok(())
-    }
-}
-
 #[test]
 fn a_repository_writes_snapshots_that_the_next_store_uses() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    scenarios::snapshots_written_by_one_handle_are_used_by_the_next::<Counter, _>(
-        || test.connect(),
-        |n| Added { n }.into(),
-        |c| c.total,
-    );
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next(|| test.connect());
 }

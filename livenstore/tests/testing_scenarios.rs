@@ -8,8 +8,7 @@ use livenstore::pubsub::{
     CheckpointError, CheckpointStore, FileCheckpointStore, InMemoryCheckpointStore,
 };
 use livenstore::testing::scenarios;
-use livenstore::{Aggregate, DomainError, DomainEvent, JsonStore};
-use serde::{Deserialize, Serialize};
+use livenstore::{InMemoryStore, JsonStore};
 
 #[test]
 fn checkpoint_rules_hold_in_memory_and_in_files() {
@@ -81,33 +80,12 @@ fn a_poison_event_is_parked_in_files_and_replayed_on_request() {
     );
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
-#[event(name = "scenarios.counter.added")]
-struct Added {
-    n: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Aggregate)]
-#[aggregate(name = "counter", events(Added), snapshot_every = 10)]
-struct Counter {
-    total: u64,
-}
-
-impl Counter {
-    fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
-        self.total += e.n;
-        Ok(())
-    }
-}
-
 #[test]
 fn json_snapshots_are_used_by_the_next_handle_and_the_newest_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    scenarios::snapshots_written_by_one_handle_are_used_by_the_next::<Counter, _>(
-        || JsonStore::open(dir.path()).unwrap(),
-        |n| Added { n }.into(),
-        |c| c.total,
-    );
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next(|| {
+        JsonStore::open(dir.path()).unwrap()
+    });
     let other = tempfile::tempdir().unwrap();
     scenarios::concurrent_saves_keep_the_newest_snapshot(&[Arc::new(
         JsonStore::open(other.path()).unwrap(),
@@ -115,22 +93,13 @@ fn json_snapshots_are_used_by_the_next_handle_and_the_newest_is_kept() {
 }
 
 #[test]
-#[should_panic(expected = "the scenario's aggregate")]
-fn an_aggregate_with_another_snapshot_interval_is_refused() {
-    #[derive(Debug, Default, Serialize, Deserialize, Aggregate)]
-    #[aggregate(name = "counter", events(Added), snapshot_every = 5)]
-    struct Every5 {
-        total: u64,
-    }
-    impl Every5 {
-        fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
-            self.total += e.n;
-            Ok(())
-        }
-    }
-    scenarios::snapshots_written_by_one_handle_are_used_by_the_next::<Every5, _>(
-        livenstore::InMemoryStore::new,
-        |n| Added { n }.into(),
-        |c| c.total,
-    );
+fn a_cached_repository_sees_what_another_handle_appended() {
+    let store = Arc::new(InMemoryStore::new());
+    scenarios::a_cached_repository_sees_what_another_handle_appended(|| Arc::clone(&store));
+}
+
+#[test]
+#[should_panic]
+fn a_store_that_forgets_between_handles_fails_the_snapshot_scenario() {
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next(InMemoryStore::new);
 }

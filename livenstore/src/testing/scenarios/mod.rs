@@ -25,6 +25,7 @@
 //! ```
 
 mod checkpoints;
+mod counter;
 mod parked;
 mod snapshots;
 
@@ -33,7 +34,9 @@ pub use checkpoints::{
 };
 pub use parked::a_poison_event_is_parked_and_replayed_on_request;
 pub use snapshots::{
-    concurrent_saves_keep_the_newest_snapshot, snapshots_written_by_one_handle_are_used_by_the_next,
+    a_cached_repository_sees_what_another_handle_appended,
+    concurrent_saves_keep_the_newest_snapshot,
+    snapshots_written_by_one_handle_are_used_by_the_next,
 };
 
 use std::time::{Duration, Instant};
