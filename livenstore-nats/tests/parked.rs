@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use livenstore::pubsub::{CheckpointError, ParkedEvent, ParkedEventStore};
 use livenstore::testing::scenarios;
 use livenstore::{EventId, Timestamp};
@@ -124,12 +122,9 @@ fn a_poison_event_is_parked_in_the_bucket_and_replayed_on_request() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    let store = Arc::new(test.connect());
     scenarios::a_poison_event_is_parked_and_replayed_on_request(
-        Arc::clone(&store),
-        Arc::new(store.checkpoints()),
-        Arc::new(store.parked()),
-        // Another store on the stream (the CLI).
-        &test.connect().parked(),
+        || test.connect(),
+        |store| store.checkpoints(),
+        |store| store.parked(),
     );
 }

@@ -2,8 +2,6 @@
 //! on; a replay asked from another connection re-delivers it once the handler is fixed (the
 //! shared scenario of `livenstore::testing::scenarios`).
 
-use std::sync::Arc;
-
 use livenstore::testing::scenarios;
 use livenstore_postgres::testing::TestSchema;
 
@@ -12,12 +10,9 @@ fn a_poison_event_is_parked_in_the_schema_and_replayed_on_request() {
     let Some(test) = TestSchema::new() else {
         return;
     };
-    let store = Arc::new(test.connect());
     scenarios::a_poison_event_is_parked_and_replayed_on_request(
-        Arc::clone(&store),
-        Arc::new(store.checkpoints()),
-        Arc::new(store.parked()),
-        // Another connection (the CLI).
-        &test.connect().parked(),
+        || test.connect(),
+        |store| store.checkpoints(),
+        |store| store.parked(),
     );
 }

@@ -71,12 +71,18 @@ fn a_delete_that_keeps_the_checkpoint_fails_the_scenario() {
 #[test]
 fn a_poison_event_is_parked_in_files_and_replayed_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(JsonStore::open(dir.path()).unwrap());
+    // Two handles on one directory: the second opens it read-only (the first holds the lock).
+    let first = std::cell::Cell::new(true);
     scenarios::a_poison_event_is_parked_and_replayed_on_request(
-        Arc::clone(&store),
-        Arc::new(store.checkpoints().unwrap()),
-        Arc::new(store.parked().unwrap()),
-        &store.parked().unwrap(),
+        || {
+            if first.replace(false) {
+                JsonStore::open(dir.path()).unwrap()
+            } else {
+                JsonStore::open_read_only(dir.path()).unwrap()
+            }
+        },
+        |store| store.checkpoints().unwrap(),
+        |store| store.parked().unwrap(),
     );
 }
 

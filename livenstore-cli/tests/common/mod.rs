@@ -108,6 +108,21 @@ pub fn run_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
     Run::from(child.wait_with_output().expect("wait for livenstore"))
 }
 
+/// Waits for `child` (spawned with its standard error piped) and checks that it exited with
+/// status 0 and wrote nothing on standard error.
+pub fn assert_exits_cleanly(child: &mut std::process::Child) -> R {
+    use std::io::Read;
+    let status = child.wait()?;
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .ok_or("stderr")?
+        .read_to_string(&mut stderr)?;
+    assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
+    Ok(())
+}
+
 /// Runs `livenstore <args>` (no directory put in front).
 pub fn run_raw(args: &[&str]) -> Run {
     Run::from(bin().args(args).output().expect("run livenstore"))

@@ -2,14 +2,16 @@
 //! binary, each taking the arguments that name the store (put in front of every command) and,
 //! where it checks what the CLI wrote, the store as the library opens it.
 
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use livenstore::{EventStore, JsonStore};
 use serde_json::Value;
 
-use super::{assert_same_events, bin, fill_sample, read_lines, run, run_raw, Run, R};
+use super::{
+    assert_exits_cleanly, assert_same_events, bin, fill_sample, read_lines, run, run_raw, Run, R,
+};
 
 /// Runs `livenstore <store> <args>`.
 pub fn on(store: &[&str], args: &[&str]) -> Run {
@@ -176,13 +178,7 @@ pub fn check_tail_follows_what_another_process_appends(
             }
         }
         let lines = read_lines(&mut out, 3)?;
-        let status = tail.wait()?;
-        let mut stderr = String::new();
-        tail.stderr
-            .take()
-            .ok_or("stderr")?
-            .read_to_string(&mut stderr)?;
-        assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
+        assert_exits_cleanly(&mut tail)?;
         assert!(
             started.elapsed() < Duration::from_secs(50),
             "stopped by --max"

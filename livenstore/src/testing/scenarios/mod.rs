@@ -14,12 +14,10 @@
 //! #[test]
 //! fn a_poison_event_is_parked_and_replayed_on_request() {
 //!     let Some(test) = my_backend::testing::TestNamespace::new() else { return };
-//!     let store = std::sync::Arc::new(test.connect());
 //!     livenstore::testing::scenarios::a_poison_event_is_parked_and_replayed_on_request(
-//!         std::sync::Arc::clone(&store),
-//!         std::sync::Arc::new(store.checkpoints()),
-//!         std::sync::Arc::new(store.parked()),
-//!         &test.connect().parked(),
+//!         || test.connect(),
+//!         |store| store.checkpoints(),
+//!         |store| store.parked(),
 //!     );
 //! }
 //! ```

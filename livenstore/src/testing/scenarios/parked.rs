@@ -13,22 +13,25 @@ use crate::{EventStore, ExpectedVersion, InMemorySubscriptionManager, NewEvent};
 /// A consumer parks a poison event in the backend and goes on; a replay asked from another
 /// handle re-delivers it once the handler is fixed, and the record and the request are gone.
 ///
-/// `store` must be empty; `checkpoints` and `parked` are the backend's stores for it, and
-/// `other` a parked-event store of a second handle on the same place (what the command-line
-/// tool opens). Proves: the events after the poison are handled (total 3), exactly one record
-/// is visible to `other` (consumer `sum`, position 2, 2 attempts), a replay requested through
-/// `other` reaches the running consumer (total 103), and the consumer then removes the record
-/// and clears the request.
+/// `connect` opens a handle on the same, empty place each call (the scenario opens two: the
+/// consumer's and, for the command-line tool, another); `checkpoints` and `parked` open a
+/// handle's checkpoint and parked-event stores. Proves: the events after the poison are handled
+/// (total 3), exactly one record is visible to the other handle (consumer `sum`, position 2, 2
+/// attempts), a replay requested through it reaches the running consumer (total 103), and the
+/// consumer then removes the record and clears the request.
 ///
 /// Backends call it as in the [module example](super).
-pub fn a_poison_event_is_parked_and_replayed_on_request<S>(
-    store: Arc<S>,
-    checkpoints: Arc<dyn CheckpointStore>,
-    parked: Arc<dyn ParkedEventStore>,
-    other: &dyn ParkedEventStore,
+pub fn a_poison_event_is_parked_and_replayed_on_request<S, C, P>(
+    connect: impl Fn() -> S,
+    checkpoints: impl Fn(&S) -> C,
+    parked: impl Fn(&S) -> P,
 ) where
-    S: EventStore + ?Sized + 'static,
+    S: EventStore + 'static,
+    C: CheckpointStore + 'static,
+    P: ParkedEventStore + 'static,
 {
+    let store = Arc::new(connect());
+    let (checkpoints, parked_here) = (Arc::new(checkpoints(&store)), Arc::new(parked(&store)));
     for body in ["1", "\"poison\"", "2"] {
         let event = NewEvent::from_json("Counted", body).unwrap();
         store
@@ -42,7 +45,7 @@ pub fn a_poison_event_is_parked_and_replayed_on_request<S>(
         .unwrap()
         .options(CatchUpOptions::new().poll_interval(Duration::from_millis(10)))
         .retry(RetryPolicy::new(2).backoff(Duration::ZERO, Duration::ZERO))
-        .park_to(parked)
+        .park_to(parked_here)
         .start(
             store,
             &InMemorySubscriptionManager::new(),
@@ -62,7 +65,8 @@ pub fn a_poison_event_is_parked_and_replayed_on_request<S>(
     wait_for("the events after the poison", || {
         total.load(Ordering::SeqCst) == 3
     });
-    // The other handle (the CLI) sees it and asks for a replay.
+    // Another handle (the CLI) sees it and asks for a replay.
+    let other = parked(&connect());
     let listed = other.list(None).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
