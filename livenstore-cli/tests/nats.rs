@@ -4,27 +4,28 @@
 
 mod common;
 
-use std::io::{BufReader, Read};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::{
-    assert_same_events, bin, check_consumers, check_snapshots, fill_consumers, fill_sample,
-    fill_snapshots, read_lines, run, run_raw, Run, R,
+    assert_same_events, bin, check_consumers, check_snapshots, fill_consumers, fill_snapshots, run,
+    run_raw, server, Run, R,
 };
 use livenstore::pubsub::{CheckpointStore, ParkedEventStore};
 use livenstore::{EventStore, JsonStore};
 use livenstore_nats::testing::TestStream;
-use serde_json::Value;
 
 /// Nothing listens on port 1 of the loopback address: connecting is refused at once.
 const UNREACHABLE: &str = "nats://127.0.0.1:1";
+const UNREACHABLE_ARGS: [&str; 2] = ["--nats", UNREACHABLE];
+
+/// The `--nats URL --nats-stream NAME` arguments that name `test`'s store.
+fn nats_args(test: &TestStream) -> [&str; 4] {
+    ["--nats", test.url(), "--nats-stream", test.name()]
+}
 
 /// Runs `livenstore --nats URL --nats-stream NAME <args>`.
 fn nats(test: &TestStream, args: &[&str]) -> Run {
-    let mut all = vec!["--nats", test.url(), "--nats-stream", test.name()];
-    all.extend_from_slice(args);
-    run_raw(&all)
+    server::on(&nats_args(test), args)
 }
 
 /// Whether the test server has the JetStream stream `name` (a key-value bucket `B` is the
@@ -56,93 +57,7 @@ fn append_then_read_back_on_nats() -> R {
         return Ok(());
     };
     // `append` creates the JetStream stream, as it creates a missing directory.
-    let args = ["append", "order-1", "OrderPlaced", r#"{"total":42}"#];
-    let first = nats(&test, &args)
-        .ok()
-        .stdout
-        .contains("at version 1 (position 1)");
-    assert!(first, "the first append is at position 1");
-    let meta = ["--meta", "by=cli", "--json", "--event-version", "2"];
-    let paid = [
-        &["append", "order-1", "OrderPaid", "{}", "--expect", "1"][..],
-        &meta,
-    ]
-    .concat();
-    let paid = nats(&test, &paid).ok().json_lines();
-    assert_eq!(
-        (paid[0]["version"].as_u64(), paid[0]["position"].as_u64()),
-        (Some(2), Some(2))
-    );
-    nats(
-        &test,
-        &["append", "order-1", "OrderPaid", "{}", "--expect", "1"],
-    )
-    .fails(1, &["version conflict", "order-1"]);
-    let id = "01JD0000000000000000000042";
-    let again = ["append", "order-2", "X", r#"{"a":1}"#, "--id", id, "--json"];
-    let once = nats(&test, &again).ok().json_lines();
-    assert_eq!(once, nats(&test, &again).ok().json_lines(), "stored once");
-    nats(&test, &["append", "order-2", "X", "{oops"]).fails(1, &["not valid JSON"]);
-
-    // What the CLI wrote is what the library reads, and the CLI reads it back the same.
-    let store = test.connect();
-    let order1 = store.read_stream("order-1", 1, usize::MAX)?;
-    assert_eq!(order1.len(), 2);
-    assert_eq!(order1[1].metadata().get("by"), Some("cli"));
-    assert_eq!(order1[1].event_version(), 2);
-    store.link_to_stream(order1[0].id(), "vip")?;
-    let expected: Vec<Value> = order1
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()?;
-    let read = nats(&test, &["stream", "order-1", "--json"]).ok();
-    assert_eq!(read.json_lines(), expected);
-    let all: Vec<Value> = store
-        .read_all(1, usize::MAX)?
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()?;
-    assert_eq!(nats(&test, &["all", "--json"]).ok().json_lines(), all);
-    let typed = nats(&test, &["all", "--json", "--type", "X"]).ok();
-    assert_eq!(typed.json_lines(), [all[2].clone()]);
-    let event = nats(&test, &["event", id, "--json"]).ok().json_lines();
-    assert_eq!(event, [all[2].clone()]);
-    let text = nats(&test, &["event", id]).ok().stdout;
-    assert!(text.contains("type:        X"), "{text}");
-    let vip = nats(&test, &["stream", "vip"]).ok().stdout;
-    assert!(
-        vip.contains("LINKED FROM") && vip.contains("order-1 v1"),
-        "{vip}"
-    );
-    nats(&test, &["stream", "nobody"]).fails(1, &["no stream named `nobody`", test.name()]);
-    nats(&test, &["event", "01JD0000000000000000000000"]).fails(1, &["no event with id"]);
-    let traced = nats(&test, &["trace", id, "--json"]).ok().json_lines();
-    assert_eq!((traced.len(), &traced[0]["asked"]), (1, &Value::Bool(true)));
-
-    // `--json` of `streams` and `stats`: what the store says.
-    let streams = nats(&test, &["streams", "--json"]).ok().json_lines();
-    let infos = store.streams()?;
-    assert_eq!(streams.len(), 3);
-    for (line, info) in streams.iter().zip(&infos) {
-        assert_eq!(line["stream"], info.stream.as_str());
-        assert_eq!(line["event_count"], info.event_count);
-        assert_eq!(line["last_version"], info.last_version);
-        assert_eq!(line["last_recorded_at"], info.last_recorded_at.to_string());
-    }
-    let table = nats(&test, &["streams"]).ok().stdout;
-    assert!(table.starts_with("STREAM"), "{table}");
-    assert_eq!(table.lines().count(), 4, "{table}");
-    let stats = nats(&test, &["stats", "--json"]).ok().json_lines();
-    let counts = ["events", "streams", "links"].map(|k| stats[0][k].as_u64());
-    assert_eq!(counts, [Some(3), Some(3), Some(1)]);
-    assert_eq!(
-        stats[0]["types"],
-        serde_json::json!({"OrderPlaced": 1, "OrderPaid@2": 1, "X": 1})
-    );
-    for field in ["segments", "segment_bytes", "torn_tail_bytes"] {
-        assert!(stats[0].get(field).is_none(), "{field} is for directories");
-    }
-    Ok(())
+    server::check_append_and_read_commands(&nats_args(&test), || test.connect(), test.name())
 }
 
 #[test]
@@ -150,20 +65,12 @@ fn export_then_import_into_a_second_stream() -> R {
     let (Some(source), Some(copy)) = (TestStream::new(), TestStream::new()) else {
         return Ok(());
     };
+    // A directory imports a NATS export unchanged, times included.
     let store = source.connect();
-    fill_sample(&store);
-    let exported = nats(&source, &["export", "--format", "jsonl"]).ok().stdout;
-    assert_eq!(exported.lines().count(), 8, "5 events and 3 links");
     let root = tempfile::tempdir()?;
-    let file = root.path().join("nats.jsonl");
+    let (exported, file) =
+        server::check_export_imports_into_a_directory(&nats_args(&source), &store, root.path())?;
     let path = file.to_str().ok_or("path")?;
-    let summary = nats(&source, &["export", "-o", path, "--json"])
-        .ok()
-        .json_lines();
-    assert_eq!(
-        (&summary[0]["events"], &summary[0]["links"]),
-        (&5.into(), &3.into())
-    );
 
     let imported = nats(&copy, &["import", path]).ok().stdout;
     assert!(
@@ -201,11 +108,6 @@ fn export_then_import_into_a_second_stream() -> R {
         (&5.into(), &3.into())
     );
     assert_eq!(nats(&third, &["export"]).ok().stdout, exported);
-
-    // A directory imports a NATS export unchanged, times included.
-    let dir = root.path().join("copy");
-    run(&dir, &["import", path]).ok();
-    assert_same_events(&store, &JsonStore::open_read_only(&dir)?)?;
     Ok(())
 }
 
@@ -372,50 +274,7 @@ fn tail_follows_what_another_process_appends() -> R {
         return Ok(());
     };
     nats(&test, &["append", "s-1", "First", "{}"]).ok();
-    let mut tail = bin()
-        .args(["--nats", test.url(), "--nats-stream", test.name()])
-        .args([
-            "tail",
-            "--max",
-            "2",
-            "--timeout",
-            "60",
-            "--interval-ms",
-            "20",
-        ])
-        .args(["--stream", "s-1", "--from", "2", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut out = BufReader::new(tail.stdout.take().ok_or("stdout")?);
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_millis(100)); // let it poll an unchanged store
-    let mut appended = Vec::new();
-    for (stream, kind) in [("s-1", "Second"), ("other", "Elsewhere"), ("s-1", "Third")] {
-        let done = nats(&test, &["append", stream, kind, "{}", "--json"]).ok();
-        if stream == "s-1" {
-            appended.push(done.json_lines().remove(0));
-        }
-    }
-    let lines = read_lines(&mut out, 3)?;
-    let status = tail.wait()?;
-    let mut stderr = String::new();
-    tail.stderr
-        .take()
-        .ok_or("stderr")?
-        .read_to_string(&mut stderr)?;
-    assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
-    assert!(
-        started.elapsed() < Duration::from_secs(50),
-        "stopped by --max"
-    );
-    let seen: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l))
-        .collect::<Result<_, _>>()?;
-    let ids = |v: &[Value]| v.iter().map(|e| e["id"].clone()).collect::<Vec<_>>();
-    assert_eq!(ids(&seen), ids(&appended), "{lines:?}");
-    Ok(())
+    server::check_tail_follows_what_another_process_appends(&nats_args(&test), &test.connect())
 }
 
 #[test]
@@ -438,16 +297,16 @@ fn read_commands_do_not_create_a_missing_stream() -> R {
         &["stats"],
         &["export"],
     ];
-    for args in commands {
-        nats(&test, args).fails(
-            1,
-            &[
-                "no livenstore JetStream stream",
-                test.name(),
-                "does not exist",
-            ],
-        );
-    }
+    server::check_read_commands_do_not_create_a_missing_store(
+        &nats_args(&test),
+        &commands,
+        &[
+            "no livenstore JetStream stream",
+            test.name(),
+            "does not exist",
+        ],
+        &|| Ok(server_has(&test, test.name())? || !buckets(&test)?.is_empty()),
+    )?;
     // Nothing to delete: neither the stream nor the bucket is made to find that out.
     let deleted = nats(&test, &["snapshots", "--delete", "T", "--json"]).ok();
     assert_eq!(deleted.json_lines()[0]["deleted"], 0);
@@ -463,26 +322,29 @@ fn an_unreachable_server_is_one_line_naming_the_address() -> R {
     let file = root.path().join("x.jsonl");
     std::fs::write(&file, "")?;
     let file = file.to_str().ok_or("path")?;
-    for args in [
-        &["streams"][..],
-        &["all", "--json"],
-        &["append", "s", "T", "{}"],
-        &["stats"],
-        &["export"],
-        &["import", file],
-        &["consumers"],
-        &["parked"],
-        &["snapshots"],
-        &["snapshots", "--delete", "T"],
-    ] {
-        let mut all = vec!["--nats", UNREACHABLE];
-        all.extend_from_slice(args);
-        run_raw(&all).fails(1, &["cannot connect to nats://127.0.0.1:1"]);
-    }
-    // The user name and password are not repeated.
-    let done = run_raw(&["--nats", "nats://ada:s3cret@127.0.0.1:1", "streams"]);
-    let done = done.fails(1, &["cannot connect to nats://127.0.0.1:1"]);
-    assert!(!done.stderr.contains("s3cret"), "{}", done.stderr);
+    server::check_each_fails(
+        &UNREACHABLE_ARGS,
+        &[
+            &["streams"],
+            &["all", "--json"],
+            &["append", "s", "T", "{}"],
+            &["stats"],
+            &["export"],
+            &["import", file],
+            &["consumers"],
+            &["parked"],
+            &["snapshots"],
+            &["snapshots", "--delete", "T"],
+        ],
+        1,
+        &["cannot connect to nats://127.0.0.1:1"],
+    );
+    server::check_the_password_is_not_repeated(
+        "--nats",
+        &["nats://ada:s3cret@127.0.0.1:1"],
+        1,
+        "cannot connect to nats://127.0.0.1:1",
+    );
     Ok(())
 }
 
@@ -501,19 +363,19 @@ fn what_nats_cannot_do_is_refused_before_connecting() -> R {
         (&["export", "--skip-damaged"], "not with --nats"),
     ];
     for (args, needle) in cases {
-        let mut all = vec!["--nats", UNREACHABLE];
-        all.extend_from_slice(args);
-        run_raw(&all).fails(2, &[needle]);
+        server::check_each_fails(&UNREACHABLE_ARGS, &[args], 2, &[needle]);
     }
     Ok(())
 }
 
 #[test]
 fn the_command_line_names_one_store() -> R {
-    for url in ["nats://ada:s3cret@h:99999", "nats://ada:s3cret@[::1"] {
-        let done = run_raw(&["--nats", url, "streams"]).fails(2, &["invalid --nats URL"]);
-        assert!(!done.stderr.contains("s3cret"), "{}", done.stderr);
-    }
+    server::check_the_password_is_not_repeated(
+        "--nats",
+        &["nats://ada:s3cret@h:99999", "nats://ada:s3cret@[::1"],
+        2,
+        "invalid --nats URL",
+    );
     let root = tempfile::tempdir()?;
     let dir = root.path().to_str().ok_or("path")?;
     let cases: [&[&str]; 5] = [

@@ -4,24 +4,20 @@
 
 mod common;
 
-use std::io::{BufReader, Read};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-use common::{assert_same_events, bin, ev, fill_sample, read_lines, run, run_raw, Run, R};
-use livenstore::{EventStore, ExpectedVersion, JsonStore};
+use common::{ev, fill_sample, run, run_raw, server, Run, R};
+use livenstore::{EventStore, ExpectedVersion};
 use livenstore_postgres::testing::TestSchema;
 use serde_json::Value;
 
 /// Nothing listens on port 1 of the loopback address: connecting is refused at once.
 const UNREACHABLE: &str = "postgresql://postgres@127.0.0.1:1/test";
+const UNREACHABLE_ARGS: [&str; 2] = ["--postgres", UNREACHABLE];
 
 /// Runs `livenstore --postgres URL --schema NAME <args>`.
 fn pg(test: &TestSchema, args: &[&str]) -> Run {
-    let mut all = vec!["--postgres", test.url(), "--schema", test.schema()];
-    all.extend_from_slice(args);
-    run_raw(&all)
+    server::on(&pg_args(test), args)
 }
 
 /// The `--postgres` arguments for `Command::args`.
@@ -48,129 +44,7 @@ fn append_then_every_read_command_on_postgres() -> R {
         return Ok(());
     };
     // `append` creates the schema, as it creates a missing directory.
-    let first = pg(
-        &test,
-        &[
-            "append",
-            "order-1",
-            "OrderPlaced",
-            r#"{"total":42}"#,
-            "--meta",
-            "by=cli",
-            "--json",
-        ],
-    )
-    .ok()
-    .json_lines();
-    assert_eq!(
-        (first[0]["version"].as_u64(), first[0]["position"].as_u64()),
-        (Some(1), Some(1))
-    );
-    let text = pg(
-        &test,
-        &["append", "order-1", "OrderPaid", "{}", "--expect", "1"],
-    )
-    .ok()
-    .stdout;
-    assert!(text.contains("at version 2 (position 2)"), "{text}");
-    pg(
-        &test,
-        &["append", "order-1", "OrderPaid", "{}", "--expect", "1"],
-    )
-    .fails(1, &["version conflict", "order-1"]);
-    let id = "01JD0000000000000000000042";
-    let args = ["append", "order-2", "X", r#"{"a":1}"#, "--id", id, "--json"];
-    let once = pg(&test, &args).ok().json_lines();
-    assert_eq!(once, pg(&test, &args).ok().json_lines(), "stored once");
-    pg(&test, &["append", "order-2", "X", "{oops"]).fails(1, &["not valid JSON"]);
-
-    let store = test.connect();
-    let placed = store.read_all(1, 1)?.remove(0);
-    assert_eq!(placed.metadata().get("by"), Some("cli"));
-    store.link_to_stream(placed.id(), "vip")?;
-
-    let streams = pg(&test, &["streams", "--json"]).ok().json_lines();
-    let infos = store.streams()?;
-    assert_eq!(streams.len(), 3);
-    for (line, info) in streams.iter().zip(&infos) {
-        assert_eq!(line["stream"], info.stream.as_str());
-        assert_eq!(line["event_count"], info.event_count);
-        assert_eq!(line["last_version"], info.last_version);
-        assert_eq!(line["last_recorded_at"], info.last_recorded_at.to_string());
-    }
-    let table = pg(&test, &["streams"]).ok().stdout;
-    assert!(table.starts_with("STREAM"), "{table}");
-    assert_eq!(table.lines().count(), 4, "{table}");
-
-    let order1 = pg(&test, &["stream", "order-1", "--json"])
-        .ok()
-        .json_lines();
-    let expected: Vec<Value> = store
-        .read_stream("order-1", 1, usize::MAX)?
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()?;
-    assert_eq!(order1, expected);
-    let vip = pg(&test, &["stream", "vip"]).ok().stdout;
-    assert!(
-        vip.contains("LINKED FROM") && vip.contains("order-1 v1"),
-        "{vip}"
-    );
-    pg(&test, &["stream", "nobody"]).fails(1, &["no stream named `nobody`", test.schema()]);
-
-    let event = pg(&test, &["event", &placed.id().to_string(), "--json"])
-        .ok()
-        .json_lines();
-    assert_eq!(event, [serde_json::to_value(&placed)?]);
-    let text = pg(&test, &["event", id]).ok().stdout;
-    assert!(text.contains("type:        X"), "{text}");
-    pg(&test, &["event", "01JD0000000000000000000000"]).fails(1, &["no event with id"]);
-
-    let positions = |args: &[&str]| -> Vec<u64> {
-        pg(&test, args)
-            .ok()
-            .json_lines()
-            .iter()
-            .filter_map(|e| e["position"].as_u64())
-            .collect()
-    };
-    assert_eq!(positions(&["all", "--json"]), [1, 2, 3]);
-    assert_eq!(positions(&["all", "--json", "--from", "2"]), [2, 3]);
-    assert_eq!(positions(&["all", "--json", "--limit", "1"]), [1]);
-    assert_eq!(positions(&["all", "--json", "--type", "OrderPaid"]), [2]);
-    let table = pg(&test, &["all"]).ok().stdout;
-    let last: Vec<&str> = table
-        .lines()
-        .nth(3)
-        .ok_or("row")?
-        .split_whitespace()
-        .collect();
-    assert_eq!(&last[..4], ["3", "order-2", "1", "X"]);
-
-    let stats = pg(&test, &["stats", "--json"]).ok().json_lines();
-    assert_eq!(
-        (
-            stats[0]["events"].as_u64(),
-            stats[0]["streams"].as_u64(),
-            stats[0]["links"].as_u64()
-        ),
-        (Some(3), Some(3), Some(1))
-    );
-    assert_eq!(
-        stats[0]["types"],
-        serde_json::json!({"OrderPlaced": 1, "OrderPaid": 1, "X": 1})
-    );
-    for field in ["segments", "segment_bytes", "torn_tail_bytes"] {
-        assert!(stats[0].get(field).is_none(), "{field} is for directories");
-    }
-    let text = pg(&test, &["stats"]).ok().stdout;
-    assert!(
-        text.lines()
-            .any(|l| l.split_whitespace().eq(["links", "1"])),
-        "{text}"
-    );
-    assert!(!text.contains("segment"), "{text}");
-    Ok(())
+    server::check_append_and_read_commands(&pg_args(&test), || test.connect(), test.schema())
 }
 
 #[test]
@@ -179,62 +53,7 @@ fn tail_follows_what_another_process_appends() -> R {
         return Ok(());
     };
     pg(&test, &["append", "s-1", "First", "{}"]).ok();
-    let store = test.connect();
-    // The whole store, then one stream (events of another stream are not printed). Each tail
-    // starts at what comes next, so it sees exactly what is appended while it runs.
-    for stream in [None, Some("s-1")] {
-        let from = match stream {
-            None => store.last_position()? + 1,
-            Some(s) => store.stream_version(s)? + 1,
-        }
-        .to_string();
-        let mut follow = vec!["tail", "--from", &from, "--max", "2"];
-        follow.extend(["--timeout", "60", "--interval-ms", "20", "--json"]);
-        follow.extend(stream.map(|s| ["--stream", s]).into_iter().flatten());
-        let mut tail = bin()
-            .args(pg_args(&test))
-            .args(&follow)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let mut out = BufReader::new(tail.stdout.take().ok_or("stdout")?);
-        let started = Instant::now();
-        std::thread::sleep(Duration::from_millis(100)); // let it poll an unchanged store
-        let mut appended = Vec::new();
-        for (target, kind) in [("s-1", "Second"), ("other", "Elsewhere"), ("s-1", "Third")] {
-            let done = pg(&test, &["append", target, kind, "{}", "--json"]).ok();
-            if stream.is_none() || stream == Some(target) {
-                appended.push(done.json_lines().remove(0));
-            }
-        }
-        let lines = read_lines(&mut out, 3)?;
-        let status = tail.wait()?;
-        let mut stderr = String::new();
-        tail.stderr
-            .take()
-            .ok_or("stderr")?
-            .read_to_string(&mut stderr)?;
-        assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
-        assert!(
-            started.elapsed() < Duration::from_secs(50),
-            "stopped by --max"
-        );
-        let seen: Vec<Value> = lines
-            .iter()
-            .map(|l| serde_json::from_str(l))
-            .collect::<Result<_, _>>()?;
-        assert_eq!(seen.len(), 2, "{lines:?}");
-        for (event, append) in seen.iter().zip(&appended) {
-            assert_eq!(event["id"], append["id"], "{stream:?}");
-            assert_eq!(event["position"], append["position"]);
-        }
-    }
-    // Nothing comes: it stops at its timeout, having printed nothing.
-    let started = Instant::now();
-    let idle = pg(&test, &["tail", "--timeout", "1", "--interval-ms", "50"]).ok();
-    assert!(idle.stdout.is_empty(), "{}", idle.stdout);
-    assert!(started.elapsed() >= Duration::from_secs(1));
-    Ok(())
+    server::check_tail_follows_what_another_process_appends(&pg_args(&test), &test.connect())
 }
 
 #[test]
@@ -242,36 +61,8 @@ fn export_of_postgres_imports_into_a_directory_unchanged() -> R {
     let Some(test) = TestSchema::new() else {
         return Ok(());
     };
-    let store = test.connect();
-    fill_sample(&store);
-    let exported = pg(&test, &["export", "--format", "jsonl"]).ok();
-    let lines = exported.json_lines();
-    assert_eq!(lines.len(), 8, "5 events and 3 links");
-    let at = |pred: &dyn Fn(&Value) -> bool| lines.iter().position(pred);
-    let link_v2 = at(&|l| l["link"]["stream"] == "user-2").ok_or("link")?;
-    let event_v3 = at(&|l| l["stream"] == "user-2" && l["version"] == 3).ok_or("event")?;
-    assert!(
-        link_v2 < event_v3,
-        "the link comes before user-2's version 3"
-    );
-
     let root = tempfile::tempdir()?;
-    let file = root.path().join("pg.jsonl");
-    let path = file.to_str().ok_or("path")?;
-    let summary = pg(&test, &["export", "-o", path, "--json"])
-        .ok()
-        .json_lines();
-    assert_eq!(summary[0]["events"], 5);
-    assert_eq!(summary[0]["links"], 3);
-    let copy = root.path().join("copy");
-    let imported = run(&copy, &["import", path]).ok().stdout;
-    assert!(
-        imported.contains("imported 5 event(s) and 3 link(s)"),
-        "{imported}"
-    );
-    assert_same_events(&store, &JsonStore::open_read_only(&copy)?)?;
-    // The directory exports to the same text: nothing was lost or changed on the way.
-    assert_eq!(run(&copy, &["export"]).ok().stdout, exported.stdout);
+    server::check_export_imports_into_a_directory(&pg_args(&test), &test.connect(), root.path())?;
     Ok(())
 }
 
@@ -394,16 +185,12 @@ fn read_commands_do_not_create_a_missing_schema() -> R {
         &["stats"],
         &["export"],
     ];
-    for args in commands {
-        pg(&test, args).fails(
-            1,
-            &["no livenstore schema", test.schema(), "does not exist"],
-        );
-        assert!(
-            !schema_exists(&test, test.schema())?,
-            "{args:?} created the schema"
-        );
-    }
+    server::check_read_commands_do_not_create_a_missing_store(
+        &pg_args(&test),
+        &commands,
+        &["no livenstore schema", test.schema(), "does not exist"],
+        &|| Ok(schema_exists(&test, test.schema())?),
+    )?;
     // A schema that is not a store's is left alone too.
     let mut client = test
         .url()
@@ -436,33 +223,39 @@ fn verify_and_import_refuse_postgres_before_connecting() -> R {
             "import works on a JsonStore directory",
         ),
     ] {
-        let mut all = vec!["--postgres", UNREACHABLE];
-        all.extend_from_slice(args);
-        run_raw(&all).fails(2, &[what, "not with --postgres"]);
+        server::check_each_fails(
+            &UNREACHABLE_ARGS,
+            &[args],
+            2,
+            &[what, "not with --postgres"],
+        );
     }
     Ok(())
 }
 
 #[test]
 fn an_unreachable_server_is_one_line_naming_host_and_port() -> R {
-    for args in [&["streams"][..], &["append", "s", "T", "{}"], &["stats"]] {
-        let mut all = vec!["--postgres", UNREACHABLE];
-        all.extend_from_slice(args);
-        run_raw(&all).fails(1, &["cannot connect to 127.0.0.1:1"]);
-    }
+    server::check_each_fails(
+        &UNREACHABLE_ARGS,
+        &[&["streams"], &["append", "s", "T", "{}"], &["stats"]],
+        1,
+        &["cannot connect to 127.0.0.1:1"],
+    );
     Ok(())
 }
 
 #[test]
 fn a_malformed_url_is_a_usage_error_that_does_not_repeat_it() -> R {
-    for url in [
-        "postgresql://ada:s3cret@[::1",
-        "postgresql://ada:s3cret@h:99999/db",
-        "host=h password=s3cret bogus=1",
-    ] {
-        let done = run_raw(&["--postgres", url, "streams"]).fails(2, &["invalid --postgres URL"]);
-        assert!(!done.stderr.contains("s3cret"), "{}", done.stderr);
-    }
+    server::check_the_password_is_not_repeated(
+        "--postgres",
+        &[
+            "postgresql://ada:s3cret@[::1",
+            "postgresql://ada:s3cret@h:99999/db",
+            "host=h password=s3cret bogus=1",
+        ],
+        2,
+        "invalid --postgres URL",
+    );
     Ok(())
 }
 

@@ -7,7 +7,9 @@ use std::io::{BufReader, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{bin, ev, fast, read_lines, run, run_raw, sample_store, segments, Run, R};
+use common::{
+    assert_exits_cleanly, bin, ev, fast, read_lines, run, run_raw, sample_store, segments, Run, R,
+};
 use livenstore::{EventStore, ExpectedVersion, JsonStore};
 
 #[test]
@@ -136,13 +138,7 @@ fn tail_follows_appends_made_by_other_processes() -> R {
         vec![ev("B", 7), ev("C", 8)],
     )?;
     let rest = read_lines(&mut out, 3)?;
-    let status = tail.wait()?;
-    let mut stderr = String::new();
-    tail.stderr
-        .take()
-        .ok_or("stderr")?
-        .read_to_string(&mut stderr)?;
-    assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
+    assert_exits_cleanly(&mut tail)?;
     assert!(
         started.elapsed() < Duration::from_secs(50),
         "stopped by --max, not the timeout"

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use livenstore::pubsub::{CatchUpOptions, CheckpointError, CheckpointStore, Consumer, EventFilter};
+use livenstore::testing::scenarios;
 use livenstore::{EventStore, ExpectedVersion, InMemorySubscriptionManager, NewEvent};
 use livenstore_nats::testing::TestStream;
 
@@ -16,36 +17,11 @@ fn save_load_overwrite_list_and_delete() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    let checkpoints = test.connect().checkpoints();
-    assert_eq!(checkpoints.load("projector").unwrap(), None);
-    assert!(checkpoints.list().unwrap().is_empty());
-    checkpoints.save("projector", 7).unwrap();
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(7));
-    checkpoints.save("projector", 3).unwrap();
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(3));
-    // Names with dots (the key separator) and every other allowed character.
-    for (name, position) in [("other.consumer_2", 0), ("a..b", 1), ("x-", u64::MAX)] {
-        checkpoints.save(name, position).unwrap();
-        assert_eq!(checkpoints.load(name).unwrap(), Some(position), "{name}");
-    }
-    assert_eq!(checkpoints.load("a.b").unwrap(), None, "not a..b");
-    assert_eq!(
-        checkpoints.list().unwrap(),
-        [
-            ("a..b".to_owned(), 1),
-            ("other.consumer_2".to_owned(), 0),
-            ("projector".to_owned(), 3),
-            ("x-".to_owned(), u64::MAX),
-        ]
+    // Names with dots, the key separator, must not meet in the bucket.
+    scenarios::checkpoints_save_load_overwrite_list_and_delete(
+        &test.connect().checkpoints(),
+        u64::MAX,
     );
-    assert!(checkpoints.delete("projector").unwrap());
-    assert!(!checkpoints.delete("projector").unwrap());
-    assert!(!checkpoints.delete("never-saved").unwrap());
-    assert_eq!(checkpoints.load("projector").unwrap(), None);
-    assert_eq!(checkpoints.list().unwrap().len(), 3);
-    // Saved again after a delete.
-    checkpoints.save("projector", 9).unwrap();
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(9));
 }
 
 #[test]
@@ -53,14 +29,9 @@ fn checkpoints_survive_a_new_store_and_stay_in_their_stream() {
     let (Some(test), Some(elsewhere)) = (TestStream::new(), TestStream::new()) else {
         return;
     };
-    let first = test.connect();
-    first.checkpoints().save("billing", 1234).unwrap();
-    drop(first);
-    let again = test.connect();
-    assert_eq!(again.checkpoints().load("billing").unwrap(), Some(1234));
-    assert_eq!(
-        elsewhere.connect().checkpoints().load("billing").unwrap(),
-        None
+    scenarios::checkpoints_survive_a_new_handle(
+        || test.connect().checkpoints(),
+        &elsewhere.connect().checkpoints(),
     );
 }
 

@@ -1,21 +1,14 @@
 //! `JetStreamParkedStore`: a consumer parks a poison event in the stream's bucket and goes on; a
-//! replay asked from another store re-delivers it once the handler is fixed. And the store's
-//! own rules: one record per (consumer, event id), position order, replay flags.
+//! replay asked from another store re-delivers it once the handler is fixed (the shared scenario
+//! of `livenstore::testing::scenarios`). And the store's own rules: one record per (consumer,
+//! event id), position order, replay flags.
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
-use livenstore::pubsub::{
-    CatchUpOptions, CheckpointError, Consumer, EventFilter, ParkedEvent, ParkedEventStore,
-    RetryPolicy,
-};
-use livenstore::Timestamp;
-use livenstore::{EventId, EventStore, ExpectedVersion, InMemorySubscriptionManager, NewEvent};
+use livenstore::pubsub::{CheckpointError, ParkedEvent, ParkedEventStore};
+use livenstore::testing::scenarios;
+use livenstore::{EventId, Timestamp};
 use livenstore_nats::testing::TestStream;
-use support::wait_for;
 
 fn parked(consumer: &str, position: u64, id: EventId, error: &str) -> ParkedEvent {
     ParkedEvent {
@@ -129,57 +122,9 @@ fn a_poison_event_is_parked_in_the_bucket_and_replayed_on_request() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    let store = Arc::new(test.connect());
-    for body in ["1", "\"poison\"", "2"] {
-        let event = NewEvent::from_json("Counted", body).unwrap();
-        store
-            .append("counter", ExpectedVersion::Any, vec![event])
-            .unwrap();
-    }
-    let total = Arc::new(AtomicU64::new(0));
-    let fixed = Arc::new(AtomicBool::new(false));
-    let (sum, ok) = (Arc::clone(&total), Arc::clone(&fixed));
-    let running = Consumer::new("sum", Arc::new(store.checkpoints()))
-        .unwrap()
-        .options(CatchUpOptions::new().poll_interval(Duration::from_millis(10)))
-        .retry(RetryPolicy::new(2).backoff(Duration::ZERO, Duration::ZERO))
-        .park_to(Arc::new(store.parked()))
-        .start(
-            Arc::clone(&store),
-            &InMemorySubscriptionManager::new(),
-            EventFilter::all(),
-            move |d| {
-                let value = d.event().payload().to_value()?;
-                let n = match value.as_u64() {
-                    Some(n) => n,
-                    None if ok.load(Ordering::SeqCst) => 100,
-                    None => return Err("not a number".into()),
-                };
-                sum.fetch_add(n, Ordering::SeqCst);
-                Ok(())
-            },
-        )
-        .unwrap();
-    wait_for("the events after the poison", || {
-        total.load(Ordering::SeqCst) == 3
-    });
-    // Another store (the CLI) sees it and asks for a replay.
-    let other = test.connect().parked();
-    let parked = other.list(None).unwrap();
-    assert_eq!(parked.len(), 1);
-    assert_eq!(
-        (
-            parked[0].consumer.as_str(),
-            parked[0].position,
-            parked[0].attempts
-        ),
-        ("sum", 2, 2)
+    scenarios::a_poison_event_is_parked_and_replayed_on_request(
+        || test.connect(),
+        |store| store.checkpoints(),
+        |store| store.parked(),
     );
-    fixed.store(true, Ordering::SeqCst);
-    other.request_replay("sum").unwrap();
-    wait_for("the replay", || total.load(Ordering::SeqCst) == 103);
-    wait_for("the record removed", || {
-        other.list(Some("sum")).unwrap().is_empty() && !other.replay_requested("sum").unwrap()
-    });
-    running.stop();
 }

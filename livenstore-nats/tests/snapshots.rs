@@ -7,11 +7,9 @@ mod support;
 use std::sync::Arc;
 
 use livenstore::store::Snapshot;
-use livenstore::{
-    Aggregate, DomainError, DomainEvent, EventStore, Payload, Repository, StoreError, Timestamp,
-};
+use livenstore::testing::scenarios;
+use livenstore::{EventStore, Payload, StoreError, Timestamp};
 use livenstore_nats::testing::TestStream;
-use serde::{Deserialize, Serialize};
 
 fn snapshot(aggregate_type: &str, id: &str, version: u64) -> Snapshot {
     let state = Payload::from_json(format!(r#"{{"v":{version}}}"#)).unwrap();
@@ -98,32 +96,10 @@ fn concurrent_saves_from_two_stores_keep_the_newest_snapshot() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    let stores = [Arc::new(test.connect()), Arc::new(test.connect())];
-    std::thread::scope(|scope| {
-        for t in 0..4u64 {
-            let store = Arc::clone(&stores[(t % 2) as usize]);
-            scope.spawn(move || {
-                for k in 0..25 {
-                    let version = (k * 4 + t) * 10;
-                    store
-                        .snapshots()
-                        .unwrap()
-                        .save_snapshot(&snapshot("counter", "7", version))
-                        .unwrap();
-                }
-            });
-        }
-    });
-    let kept = stores[0]
-        .snapshots()
-        .unwrap()
-        .load_snapshot("counter", "7")
-        .unwrap();
-    assert_eq!(
-        kept.map(|s| s.version()),
-        Some(990),
-        "the highest version saved"
-    );
+    scenarios::concurrent_saves_keep_the_newest_snapshot(&[
+        Arc::new(test.connect()),
+        Arc::new(test.connect()),
+    ]);
 }
 
 #[test]
@@ -179,56 +155,10 @@ fn a_damaged_snapshot_is_an_error_naming_its_key_and_a_save_replaces_it() {
     ));
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
-#[event(name = "counter.added")]
-struct Added {
-    n: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Aggregate)]
-#[aggregate(name = "counter", events(Added), snapshot_every = 10)]
-struct Counter {
-    total: u64,
-}
-
-impl Counter {
-    fn on_added(&mut self, e: &Added) -> Result<(), DomainError> {
-        self.total += e.n;
-        Ok(())
-    }
-}
-
 #[test]
 fn a_repository_writes_snapshots_that_the_next_store_uses() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    {
-        let repo = Repository::new(test.connect());
-        for n in 1..=25 {
-            repo.transact::<Counter, _, _>("1", |c| c.apply(Added { n }))
-                .unwrap();
-        }
-        let stored = repo
-            .store()
-            .snapshots()
-            .unwrap()
-            .load_snapshot("counter", "1");
-        assert_eq!(stored.unwrap().map(|s| s.version()), Some(20));
-    }
-    // A new store on the stream. A snapshot no replay could give shows the load starts from it.
-    let store = test.connect();
-    let marker = Snapshot::new(
-        "counter",
-        "1",
-        20,
-        Payload::from_json(r#"{"total":5000}"#).unwrap(),
-    )
-    .with_fingerprint(Counter::STATE_SHAPE.fingerprint());
-    store.snapshots().unwrap().save_snapshot(&marker).unwrap();
-    let repo = Repository::new(store).on_snapshot_problem(|n| panic!("{n}"));
-    assert_eq!(
-        repo.load::<Counter>("1").unwrap().total,
-        5000 + (21..=25).sum::<u64>()
-    );
+    scenarios::snapshots_written_by_one_handle_are_used_by_the_next(|| test.connect());
 }

@@ -1,6 +1,7 @@
 //! `PostgresCheckpointStore`: consumer checkpoints in the store's database.
 
 use livenstore::pubsub::{CheckpointError, CheckpointStore};
+use livenstore::testing::scenarios;
 use livenstore::StoreError;
 use livenstore_postgres::testing::TestSchema;
 
@@ -9,32 +10,11 @@ fn save_load_and_overwrite() {
     let Some(test) = TestSchema::new() else {
         return;
     };
-    let checkpoints = test.connect().checkpoints();
-    assert_eq!(checkpoints.load("projector").unwrap(), None);
-    checkpoints.save("projector", 7).unwrap();
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(7));
-    checkpoints.save("projector", 3).unwrap();
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(3));
-    checkpoints.save("other.consumer_2", 0).unwrap();
-    assert_eq!(checkpoints.load("other.consumer_2").unwrap(), Some(0));
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(3));
-    let largest = i64::MAX as u64;
-    checkpoints.save("projector", largest).unwrap();
-    assert_eq!(checkpoints.load("projector").unwrap(), Some(largest));
-    assert_eq!(
-        checkpoints.list().unwrap(),
-        [
-            ("other.consumer_2".to_owned(), 0),
-            ("projector".to_owned(), largest)
-        ]
+    // The position column is a BIGINT: the largest position is i64::MAX.
+    scenarios::checkpoints_save_load_overwrite_list_and_delete(
+        &test.connect().checkpoints(),
+        i64::MAX as u64,
     );
-    assert!(checkpoints.delete("projector").unwrap());
-    assert!(!checkpoints.delete("projector").unwrap());
-    assert_eq!(checkpoints.load("projector").unwrap(), None);
-    assert!(matches!(
-        checkpoints.delete("a/b"),
-        Err(CheckpointError::InvalidName { .. })
-    ));
 }
 
 #[test]
@@ -42,16 +22,10 @@ fn checkpoints_survive_a_new_store_and_stay_in_their_schema() {
     let (Some(test), Some(elsewhere)) = (TestSchema::new(), TestSchema::new()) else {
         return;
     };
-    let first = test.connect();
-    first.checkpoints().save("billing", 1234).unwrap();
-    drop(first);
-    // A new store instance (a restarted process) reads what the old one saved.
-    let again = test.connect();
-    assert_eq!(again.checkpoints().load("billing").unwrap(), Some(1234));
     // Another schema is another store: its checkpoints are its own.
-    assert_eq!(
-        elsewhere.connect().checkpoints().load("billing").unwrap(),
-        None
+    scenarios::checkpoints_survive_a_new_handle(
+        || test.connect().checkpoints(),
+        &elsewhere.connect().checkpoints(),
     );
 }
 

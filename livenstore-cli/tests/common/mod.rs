@@ -1,6 +1,8 @@
 //! Shared by the CLI tests: running the real binary, and making stores with the library.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -104,6 +106,21 @@ pub fn run_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
     stdin.write_all(input).expect("write to livenstore");
     drop(stdin);
     Run::from(child.wait_with_output().expect("wait for livenstore"))
+}
+
+/// Waits for `child` (spawned with its standard error piped) and checks that it exited with
+/// status 0 and wrote nothing on standard error.
+pub fn assert_exits_cleanly(child: &mut std::process::Child) -> R {
+    use std::io::Read;
+    let status = child.wait()?;
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .ok_or("stderr")?
+        .read_to_string(&mut stderr)?;
+    assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
+    Ok(())
 }
 
 /// Runs `livenstore <args>` (no directory put in front).

@@ -1,23 +1,9 @@
-//! Helpers of the key-value tests: waiting for a condition, and writing a raw value into one
-//! of a test stream's buckets (what another program, or damage, would leave there).
+//! Helper of the key-value tests: writing a raw value into one of a test stream's buckets (what
+//! another program, or damage, would leave there).
 
 #![allow(dead_code)] // each test file uses some of them
 
-use std::time::{Duration, Instant};
-
 use livenstore_nats::testing::TestStream;
-
-/// Waits until `done` holds, failing the test after 20 seconds.
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// Writes `value` under the raw `key` of the bucket `what` (`checkpoints`, `snapshots`,
 /// `parked`) of `test`'s stream; the bucket must exist (a store used it).

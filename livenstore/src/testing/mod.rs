@@ -20,7 +20,9 @@
 //! livenstore::conformance_tests!(with_guard open);
 //! ```
 //!
-//! Each case is also a public function in [`cases`], callable on its own.
+//! Each case is also a public function in [`cases`], callable on its own. Backends that keep
+//! consumer state and snapshots for other processes also run the [`scenarios`], which take a
+//! store and a way to open a second handle on it.
 
 mod aggregate_test;
 pub mod cases;
@@ -30,6 +32,7 @@ mod fixture_0_1;
 mod fixtures;
 mod replay_check;
 mod runner;
+pub mod scenarios;
 mod schema_lock;
 
 pub use aggregate_test::{AggregateOutcome, AggregateTest};
