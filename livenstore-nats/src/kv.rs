@@ -159,10 +159,16 @@ impl Bucket {
                 // Found, or created as the client's `create_key_value` makes it (that call first
                 // asks for the account's limits, an answer this client cannot parse from a 2.9
                 // server). An existing bucket is used with its own settings.
-                let created = js.get_or_create_stream(bucket_stream(&self.name, &self.conn.config));
-                within(timeout, OPEN, false, created)
-                    .await
-                    .map_err(|e| e.into_store_error(OPEN, false))?;
+                let config = bucket_stream(&self.name, &self.conn.config);
+                let created = js.get_or_create_stream(config.clone());
+                if within(timeout, OPEN, false, created).await.is_err() {
+                    // Another process may have created it between our look and our create
+                    // (the server then refuses ours, as overlapping it): look again.
+                    let again = js.get_or_create_stream(config);
+                    within(timeout, OPEN, false, again)
+                        .await
+                        .map_err(|e| e.into_store_error(OPEN, false))?;
+                }
                 within(timeout, OPEN, false, js.get_key_value(&self.name))
                     .await
                     .map_err(|e| e.into_store_error(OPEN, false))

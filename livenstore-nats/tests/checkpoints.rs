@@ -150,3 +150,28 @@ fn a_consumer_resumes_from_its_checkpoint_in_a_new_store() {
     assert!(rx.try_recv().is_err());
     assert_eq!(store.checkpoints().load("counter.sum").unwrap(), Some(8));
 }
+
+/// Stores of several processes opening the same bucket for the first time at once: each finds
+/// or creates it (the server refuses all creates but one, as overlapping the first).
+#[test]
+fn many_stores_open_a_new_bucket_at_once() {
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let stores: Vec<_> = (0..6).map(|_| test.connect()).collect();
+    let barrier = std::sync::Barrier::new(stores.len());
+    std::thread::scope(|scope| {
+        for (n, store) in stores.iter().enumerate() {
+            let barrier = &barrier;
+            scope.spawn(move || {
+                barrier.wait();
+                store
+                    .checkpoints()
+                    .save(&format!("consumer-{n}"), n as u64 + 1)
+                    .unwrap();
+            });
+        }
+    });
+    let all = stores[0].checkpoints().list().unwrap();
+    assert_eq!(all.len(), stores.len(), "{all:?}");
+}
