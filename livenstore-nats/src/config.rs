@@ -45,6 +45,7 @@ pub struct JetStreamConfig {
     pub(crate) duplicate_window: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) sync_reads: bool,
 }
 
 impl Default for JetStreamConfig {
@@ -58,6 +59,7 @@ impl Default for JetStreamConfig {
             duplicate_window: Duration::from_secs(120),
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            sync_reads: false,
         }
     }
 }
@@ -140,6 +142,25 @@ impl JetStreamConfig {
     /// How long connecting may take before it fails (five seconds by default).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Whether every read first waits until the store holds every message the server held
+    /// when the read began ([`JetStreamStore::sync`](crate::JetStreamStore::sync)), so a read
+    /// sees every append any process made before it: one round trip to the server per read.
+    /// Off by default: reads are answered from the replica, which follows the stream live
+    /// (see the crate documentation, "Reads are as fresh as the replica").
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use livenstore_nats::JetStreamConfig;
+    ///
+    /// let config = JetStreamConfig::new().sync_reads(true);
+    /// # let _ = config;
+    /// ```
+    pub fn sync_reads(mut self, sync: bool) -> Self {
+        self.sync_reads = sync;
         self
     }
 

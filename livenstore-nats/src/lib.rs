@@ -71,7 +71,8 @@
 //!   log, and a process reads its own writes at once; another process's append reaches the
 //!   replica as fast as JetStream delivers it (typically well under a millisecond on one
 //!   machine). [`JetStreamStore::sync`] waits until the replica holds everything the server
-//!   held when it was called.
+//!   held when it was called; with [`JetStreamConfig::sync_reads`] every read does so first
+//!   (one round trip per read), so reads see every append made before them by any process.
 //!
 //! ## Idempotent event ids, within and beyond the duplicate window
 //!

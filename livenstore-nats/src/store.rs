@@ -216,6 +216,14 @@ impl JetStreamStore {
         })?
     }
 
+    /// [`sync`](Self::sync) when the config asks reads to be synced.
+    fn fresh(&self) -> Result<(), StoreError> {
+        if self.inner.conn.config.sync_reads {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
     /// Whether the connection to the server is up now.
     pub fn is_connected(&self) -> bool {
         self.inner.conn.client.connection_state() == async_nats::connection::State::Connected
@@ -300,6 +308,7 @@ impl EventStore for JetStreamStore {
     }
 
     fn read(&self, id: EventId) -> Result<RecordedEvent, StoreError> {
+        self.fresh()?;
         self.inner
             .log
             .read()?
@@ -313,6 +322,7 @@ impl EventStore for JetStreamStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.fresh()?;
         validate_stream_name(stream)?;
         Ok(self
             .inner
@@ -326,6 +336,7 @@ impl EventStore for JetStreamStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.fresh()?;
         Ok(self.inner.log.read()?.read_all(from_position, max_count))
     }
 
@@ -335,6 +346,7 @@ impl EventStore for JetStreamStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.fresh()?;
         Ok(self
             .inner
             .log
@@ -347,15 +359,18 @@ impl EventStore for JetStreamStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.fresh()?;
         Ok(self.inner.log.read()?.read_time_range(from, to))
     }
 
     fn stream_info(&self, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
+        self.fresh()?;
         validate_stream_name(stream)?;
         Ok(self.inner.log.read()?.stream_info(stream))
     }
 
     fn streams(&self) -> Result<Vec<StreamInfo>, StoreError> {
+        self.fresh()?;
         Ok(self.inner.log.read()?.streams())
     }
 
@@ -370,15 +385,18 @@ impl EventStore for JetStreamStore {
     }
 
     fn read_correlated(&self, correlation_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.fresh()?;
         validate_correlation_id(correlation_id)?;
         Ok(self.inner.log.read()?.read_correlated(correlation_id))
     }
 
     fn last_position(&self) -> Result<u64, StoreError> {
+        self.fresh()?;
         Ok(self.inner.log.read()?.last_position())
     }
 
     fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        self.fresh()?;
         validate_stream_name(stream)?;
         Ok(self.inner.log.read()?.version(stream))
     }
