@@ -56,12 +56,14 @@ use futures_util::StreamExt;
 use livenstore::{EventId, EventStore, ExpectedVersion, NewEvent, Timestamp};
 use livenstore_nats::testing::{TestStream, URL_VAR};
 use livenstore_nats::JetStreamStore;
-use support::{compare, event, payload, quick, rate, Variant};
+use support::{
+    compare, event, load_average, payload, print_summary, quick, rate, StoreWriter, Summary,
+    Variant, STREAMS_PER_WRITER,
+};
 
 /// Writer counts.
 const WRITERS: [usize; 2] = [1, 16];
 /// Streams each writer appends to, in turn.
-const STREAMS_PER_WRITER: usize = 1_000;
 /// `read_all`'s page in the catch-up row.
 const PAGE: usize = 512;
 const EVENT_TYPE: &str = "UserCreated";
@@ -95,12 +97,6 @@ const QUICK: Sizes = Sizes {
     rounds: 2,
     catch_up_rounds: 2,
 };
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
 
 /// CPU time (user + system) of process `pid` from `/proc` (zero when unreadable).
 fn cpu_time(pid: &str) -> Duration {
@@ -240,33 +236,6 @@ fn store_body(
 
 // ---- Appends ----
 
-/// One writer thread of the store: its streams.
-struct StoreWriter {
-    streams: Vec<String>,
-    next_stream: usize,
-}
-
-impl StoreWriter {
-    fn new(tag: &str, uid: usize) -> Self {
-        StoreWriter {
-            streams: (0..STREAMS_PER_WRITER)
-                .map(|k| format!("{tag}-{uid}-{k}"))
-                .collect(),
-            next_stream: 0,
-        }
-    }
-
-    fn run(&mut self, store: &JetStreamStore, batches: Vec<Vec<NewEvent>>) {
-        for events in batches {
-            let k = self.next_stream;
-            self.next_stream = (k + 1) % STREAMS_PER_WRITER;
-            store
-                .append(&self.streams[k], ExpectedVersion::Any, events)
-                .expect("append");
-        }
-    }
-}
-
 /// Bodies for one bare writer: `appends` messages of `batch` events each.
 fn bare_bodies(sequence: &AtomicU64, tag: &str, appends: usize, batch: usize) -> Vec<Bytes> {
     let at = Timestamp::now().to_string();
@@ -390,48 +359,6 @@ fn bare_run_guarded(
         }
         took
     })
-}
-
-/// One line of the summary.
-struct Summary {
-    row: String,
-    store: f64,
-    bare: f64,
-    target: Option<f64>,
-}
-
-impl Summary {
-    fn new(
-        row: String,
-        items: usize,
-        store: Duration,
-        bare: Duration,
-        target: Option<f64>,
-    ) -> Self {
-        Summary {
-            row,
-            store: rate(items as u64, store),
-            bare: rate(items as u64, bare),
-            target,
-        }
-    }
-
-    fn ratio(&self) -> f64 {
-        self.store / self.bare
-    }
-
-    fn print_ratio(&self) {
-        let verdict = match self.target {
-            Some(t) if self.ratio() >= t => format!("target ≥ {t}x: met"),
-            Some(t) => format!("target ≥ {t}x: NOT met"),
-            None => "no target: context".to_owned(),
-        };
-        println!(
-            "  SPEED {}: livenstore {:.3}x the bare rate ({verdict})",
-            self.row,
-            self.ratio()
-        );
-    }
 }
 
 fn appends(bare: &Bare, sizes: &Sizes, summary: &mut Vec<Summary>) {
@@ -784,25 +711,5 @@ fn main() {
         catch_up(&url, &bare, &sizes, false, &mut summary);
         catch_up(&url, &bare, &sizes, true, &mut summary);
     }
-    println!(
-        "\n== summary (medians; load average at the end {}; {:.0?} in all)",
-        load_average(),
-        started.elapsed()
-    );
-    println!("| row | livenstore events/s | bare events/s | livenstore / bare | target |");
-    println!("|---|---:|---:|---:|---|");
-    for row in &summary {
-        let target = match row.target {
-            Some(t) if row.ratio() >= t => format!("≥ {t}x: met"),
-            Some(t) => format!("≥ {t}x: **not met**"),
-            None => String::new(),
-        };
-        println!(
-            "| {} | {:.0} | {:.0} | {:.3}x | {target} |",
-            row.row,
-            row.store,
-            row.bare,
-            row.ratio()
-        );
-    }
+    print_summary(&summary, started);
 }

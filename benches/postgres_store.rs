@@ -38,7 +38,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, BytesMut};
 use livenstore::pubsub::{subscribe_from_with, CatchUpOptions, EventFilter, StartFrom};
@@ -47,14 +47,16 @@ use livenstore_postgres::testing::{TestSchema, URL_VAR};
 use livenstore_postgres::{PostgresConfig, PostgresStore};
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
-use support::{compare, event, payload, quick, rate, Variant};
+use support::{
+    compare, event, load_average, payload, print_summary, quick, rate, StoreWriter, Summary,
+    Variant, STREAMS_PER_WRITER,
+};
 
 type BoxError = Box<dyn Error + Sync + Send>;
 
 /// Writer thread counts.
 const WRITERS: [usize; 3] = [1, 4, 16];
 /// Streams each writer appends to, in turn.
-const STREAMS_PER_WRITER: usize = 1_000;
 /// The store's pool: at least as many connections as writers.
 const POOL_SIZE: u32 = 16;
 /// The catch-up reader's page (`CatchUpOptions`' default).
@@ -94,12 +96,6 @@ const QUICK: Sizes = Sizes {
     rounds: 2,
     catch_up_rounds: 2,
 };
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
 
 // ---- The anchor's own codecs (binary formats, as the client library defines them) ----
 
@@ -339,75 +335,6 @@ impl BareWriter {
                 tx.commit().expect("commit");
             }
         }
-    }
-}
-
-/// One writer thread of the store: its streams.
-struct StoreWriter {
-    streams: Vec<String>,
-    next_stream: usize,
-}
-
-impl StoreWriter {
-    fn new(tag: &str, uid: u16) -> Self {
-        StoreWriter {
-            streams: (0..STREAMS_PER_WRITER)
-                .map(|k| format!("{tag}-{uid}-{k}"))
-                .collect(),
-            next_stream: 0,
-        }
-    }
-
-    fn run(&mut self, store: &PostgresStore, batches: Vec<Vec<NewEvent>>) {
-        for events in batches {
-            let k = self.next_stream;
-            self.next_stream = (k + 1) % STREAMS_PER_WRITER;
-            store
-                .append(&self.streams[k], ExpectedVersion::Any, events)
-                .expect("append");
-        }
-    }
-}
-
-/// One line of the summary.
-struct Summary {
-    row: String,
-    store: f64,
-    bare: f64,
-    target: Option<f64>,
-}
-
-impl Summary {
-    fn new(
-        row: String,
-        items: usize,
-        store: Duration,
-        bare: Duration,
-        target: Option<f64>,
-    ) -> Self {
-        Summary {
-            row,
-            store: rate(items as u64, store),
-            bare: rate(items as u64, bare),
-            target,
-        }
-    }
-
-    fn ratio(&self) -> f64 {
-        self.store / self.bare
-    }
-
-    fn print_ratio(&self) {
-        let verdict = match self.target {
-            Some(t) if self.ratio() >= t => format!("target ≥ {t}x: met"),
-            Some(t) => format!("target ≥ {t}x: NOT met"),
-            None => "no target: context".to_owned(),
-        };
-        println!(
-            "  SPEED {}: livenstore {:.3}x the bare rate ({verdict})",
-            self.row,
-            self.ratio()
-        );
     }
 }
 
@@ -691,25 +618,5 @@ fn main() {
     let mut summary = Vec::new();
     appends(&url, sizes, &mut summary);
     reads(&url, sizes, &mut summary);
-    println!(
-        "\n== summary (medians; load average at the end {}; {:.0?} in all)",
-        load_average(),
-        started.elapsed()
-    );
-    println!("| row | livenstore events/s | bare events/s | livenstore / bare | target |");
-    println!("|---|---:|---:|---:|---|");
-    for row in &summary {
-        let target = match row.target {
-            Some(t) if row.ratio() >= t => format!("≥ {t}x: met"),
-            Some(t) => format!("≥ {t}x: **not met**"),
-            None => String::new(),
-        };
-        println!(
-            "| {} | {:.0} | {:.0} | {:.3}x | {target} |",
-            row.row,
-            row.store,
-            row.bare,
-            row.ratio()
-        );
-    }
+    print_summary(&summary, started);
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use livenstore::NewEvent;
+use livenstore::{EventStore, ExpectedVersion, NewEvent};
 
 /// About 200 bytes of JSON, numbered `i` (the store benches' payload).
 pub fn payload(i: u64) -> String {
@@ -100,4 +100,119 @@ pub fn ratio(what: &str, candidate: Duration, baseline: Duration, target: &str) 
 /// `LIVENSTORE_BENCH_QUICK=1` runs two rounds only (a smoke run).
 pub fn quick() -> bool {
     std::env::var_os("LIVENSTORE_BENCH_QUICK").is_some()
+}
+
+/// The load average of the last 1, 5 and 15 minutes (`unknown` when `/proc` cannot tell).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// The streams each writer thread of the server-store benches appends to, in turn.
+pub const STREAMS_PER_WRITER: usize = 1_000;
+
+/// One writer thread of a store bench: its streams, appended to in turn with
+/// `ExpectedVersion::Any`.
+pub struct StoreWriter {
+    streams: Vec<String>,
+    next_stream: usize,
+}
+
+impl StoreWriter {
+    /// Writer `uid`'s streams, named `<tag>-<uid>-<k>`.
+    pub fn new(tag: &str, uid: impl std::fmt::Display) -> Self {
+        StoreWriter {
+            streams: (0..STREAMS_PER_WRITER)
+                .map(|k| format!("{tag}-{uid}-{k}"))
+                .collect(),
+            next_stream: 0,
+        }
+    }
+
+    /// Appends each batch to the next stream.
+    pub fn run(&mut self, store: &dyn EventStore, batches: Vec<Vec<NewEvent>>) {
+        for events in batches {
+            let k = self.next_stream;
+            self.next_stream = (k + 1) % STREAMS_PER_WRITER;
+            store
+                .append(&self.streams[k], ExpectedVersion::Any, events)
+                .expect("append");
+        }
+    }
+}
+
+/// One line of a bench's summary: livenstore's rate beside its bare anchor's.
+pub struct Summary {
+    /// What was measured.
+    pub row: String,
+    /// livenstore's rate (items per second).
+    pub store: f64,
+    /// The bare anchor's rate.
+    pub bare: f64,
+    /// The least ratio the issue asks for, if any.
+    pub target: Option<f64>,
+}
+
+impl Summary {
+    /// A line from `items` processed in `store` and in `bare` time.
+    pub fn new(
+        row: String,
+        items: usize,
+        store: Duration,
+        bare: Duration,
+        target: Option<f64>,
+    ) -> Self {
+        Summary {
+            row,
+            store: rate(items as u64, store),
+            bare: rate(items as u64, bare),
+            target,
+        }
+    }
+
+    /// livenstore's rate over the anchor's.
+    pub fn ratio(&self) -> f64 {
+        self.store / self.bare
+    }
+
+    /// Prints the `SPEED` line.
+    pub fn print_ratio(&self) {
+        let verdict = match self.target {
+            Some(t) if self.ratio() >= t => format!("target ≥ {t}x: met"),
+            Some(t) => format!("target ≥ {t}x: NOT met"),
+            None => "no target: context".to_owned(),
+        };
+        println!(
+            "  SPEED {}: livenstore {:.3}x the bare rate ({verdict})",
+            self.row,
+            self.ratio()
+        );
+    }
+}
+
+/// Prints the summary table of `rows` (markdown), after a line with the load average and
+/// the time since `started`.
+pub fn print_summary(rows: &[Summary], started: Instant) {
+    println!(
+        "\n== summary (medians; load average at the end {}; {:.0?} in all)",
+        load_average(),
+        started.elapsed()
+    );
+    println!("| row | livenstore events/s | bare events/s | livenstore / bare | target |");
+    println!("|---|---:|---:|---:|---|");
+    for row in rows {
+        let target = match row.target {
+            Some(t) if row.ratio() >= t => format!("≥ {t}x: met"),
+            Some(t) => format!("≥ {t}x: **not met**"),
+            None => String::new(),
+        };
+        println!(
+            "| {} | {:.0} | {:.0} | {:.3}x | {target} |",
+            row.row,
+            row.store,
+            row.bare,
+            row.ratio()
+        );
+    }
 }
