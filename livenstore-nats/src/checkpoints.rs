@@ -17,13 +17,12 @@ use livenstore::pubsub::{validate_consumer_name, CheckpointError, CheckpointStor
 
 use crate::connection::Connection;
 use crate::kv::{self, Bucket, Failure, Handle};
-use crate::store::JetStreamStore;
 
 /// Consumer checkpoints kept in the key-value bucket `<stream>_checkpoints` of a
-/// [`JetStreamStore`], so a [`Consumer`](livenstore::pubsub::Consumer) resumes where it
+/// [`JetStreamStore`](crate::JetStreamStore), so a [`Consumer`](livenstore::pubsub::Consumer) resumes where it
 /// stopped, in whichever process it runs next.
 ///
-/// Made by [`JetStreamStore::checkpoints`]; it shares the store's connection, and the bucket is
+/// Made by [`JetStreamStore::checkpoints`](crate::JetStreamStore::checkpoints); it shares the store's connection, and the bucket is
 /// created on first use. Cloning gives another handle to the same bucket.
 ///
 /// # Examples
@@ -129,26 +128,5 @@ impl CheckpointStore for JetStreamCheckpointStore {
                 handle.delete(&key).await.map(|()| true)
             })
             .map_err(Failure::into_checkpoint_error)
-    }
-}
-
-impl JetStreamStore {
-    /// The consumer checkpoints kept in this store's key-value bucket `<stream>_checkpoints`,
-    /// sharing the store's connection (no I/O: the bucket is created on first use). Every
-    /// process on the stream sees the same checkpoints.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use std::sync::Arc;
-    /// use livenstore::pubsub::{CheckpointStore, Consumer};
-    /// use livenstore_nats::JetStreamStore;
-    ///
-    /// let store = JetStreamStore::connect("nats://127.0.0.1:4222")?;
-    /// let _consumer = Consumer::new("balances", Arc::new(store.checkpoints()))?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn checkpoints(&self) -> JetStreamCheckpointStore {
-        self.checkpoint_store().clone()
     }
 }

@@ -23,18 +23,17 @@ use livenstore::EventId;
 
 use crate::connection::Connection;
 use crate::kv::{self, Bucket, Failure, Handle};
-use crate::store::JetStreamStore;
 
 /// The first part of a parked event's key.
 const EVENT: &str = "event";
 /// The first part of a replay request's key.
 const REPLAY: &str = "replay";
 
-/// The events a [`JetStreamStore`]'s consumers parked, in its key-value bucket
+/// The events a [`JetStreamStore`](crate::JetStreamStore)'s consumers parked, in its key-value bucket
 /// `<stream>_parked`, shared by every process on the stream: a consumer parks in one process,
 /// the CLI lists them or asks for a replay in another.
 ///
-/// Made by [`JetStreamStore::parked`]; give it to
+/// Made by [`JetStreamStore::parked`](crate::JetStreamStore::parked); give it to
 /// [`Consumer::park_to`](livenstore::pubsub::Consumer::park_to). The bucket is created on first
 /// use.
 ///
@@ -229,27 +228,5 @@ impl ParkedEventStore for JetStreamParkedStore {
                 Ok(())
             })
             .map_err(Failure::into_checkpoint_error)
-    }
-}
-
-impl JetStreamStore {
-    /// The events this store's consumers parked, in its key-value bucket `<stream>_parked`,
-    /// sharing the store's connection (no I/O: the bucket is created on first use). Give it to
-    /// [`Consumer::park_to`](livenstore::pubsub::Consumer::park_to).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use livenstore::pubsub::ParkedEventStore;
-    /// use livenstore_nats::JetStreamStore;
-    ///
-    /// let store = JetStreamStore::connect("nats://127.0.0.1:4222")?;
-    /// for parked in store.parked().list(None)? {
-    ///     println!("{} parked {} at {}: {}", parked.consumer, parked.event_id, parked.position, parked.error);
-    /// }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn parked(&self) -> JetStreamParkedStore {
-        self.parked_store().clone()
     }
 }

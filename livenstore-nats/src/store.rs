@@ -238,14 +238,43 @@ impl JetStreamStore {
         &self.inner.conn
     }
 
-    /// The checkpoint store every handle shares (so the bucket opens once).
-    pub(crate) fn checkpoint_store(&self) -> &JetStreamCheckpointStore {
-        &self.inner.checkpoints
+    /// The consumer checkpoints kept in this store's key-value bucket `<stream>_checkpoints`,
+    /// sharing the store's connection (no I/O: the bucket is created on first use). Every
+    /// process on the stream sees the same checkpoints.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use livenstore::pubsub::{CheckpointStore, Consumer};
+    /// use livenstore_nats::JetStreamStore;
+    ///
+    /// let store = JetStreamStore::connect("nats://127.0.0.1:4222")?;
+    /// let _consumer = Consumer::new("balances", Arc::new(store.checkpoints()))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoints(&self) -> JetStreamCheckpointStore {
+        self.inner.checkpoints.clone()
     }
 
-    /// The parked-event store every handle shares.
-    pub(crate) fn parked_store(&self) -> &JetStreamParkedStore {
-        &self.inner.parked
+    /// The events this store's consumers parked, in its key-value bucket `<stream>_parked`,
+    /// sharing the store's connection (no I/O: the bucket is created on first use). Give it to
+    /// [`Consumer::park_to`](livenstore::pubsub::Consumer::park_to).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use livenstore::pubsub::ParkedEventStore;
+    /// use livenstore_nats::JetStreamStore;
+    ///
+    /// let store = JetStreamStore::connect("nats://127.0.0.1:4222")?;
+    /// for parked in store.parked().list(None)? {
+    ///     println!("{} parked {} at {}: {}", parked.consumer, parked.event_id, parked.position, parked.error);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parked(&self) -> JetStreamParkedStore {
+        self.inner.parked.clone()
     }
 
     pub(crate) fn log(&self) -> &Arc<Log> {

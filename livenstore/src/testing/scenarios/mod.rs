@@ -26,6 +26,7 @@ mod checkpoints;
 mod counter;
 mod parked;
 mod snapshots;
+mod wait;
 
 pub use checkpoints::{
     checkpoints_save_load_overwrite_list_and_delete, checkpoints_survive_a_new_handle,
@@ -36,18 +37,3 @@ pub use snapshots::{
     concurrent_saves_keep_the_newest_snapshot,
     snapshots_written_by_one_handle_are_used_by_the_next,
 };
-
-use std::time::{Duration, Instant};
-
-/// Waits until `done` holds, failing the scenario after 20 seconds.
-#[track_caller]
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::wait_for;
+use super::wait::wait_for;
 use crate::pubsub::{
     CatchUpOptions, CheckpointStore, Consumer, EventFilter, ParkedEventStore, RetryPolicy,
 };
