@@ -92,9 +92,9 @@ pub(crate) fn encode_append_parts(
     let size: usize = parts.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(size + append_frame_bytes(parts.len()));
     out.extend_from_slice(b"{\"position\":");
-    out.extend_from_slice(position.to_string().as_bytes());
+    text(&mut out, position);
     out.extend_from_slice(b",\"recorded_at\":\"");
-    out.extend_from_slice(recorded_at.to_string().as_bytes());
+    text(&mut out, recorded_at);
     out.extend_from_slice(b"\",\"appends\":[");
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
@@ -117,19 +117,19 @@ pub(crate) fn encode_part(append: &AppendPart) -> Vec<u8> {
     out.extend_from_slice(b"{\"stream\":");
     json_string(&mut out, &append.stream);
     out.extend_from_slice(b",\"version\":");
-    out.extend_from_slice(append.version.to_string().as_bytes());
+    text(&mut out, append.version);
     out.extend_from_slice(b",\"events\":[");
     for (j, event) in append.events.iter().enumerate() {
         if j > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"id\":\"");
-        out.extend_from_slice(event.id.to_string().as_bytes());
+        text(&mut out, event.id);
         out.extend_from_slice(b"\",\"type\":");
         json_string(&mut out, &event.event_type);
         if event.event_version != 1 {
             out.extend_from_slice(b",\"event_version\":");
-            out.extend_from_slice(event.event_version.to_string().as_bytes());
+            text(&mut out, event.event_version);
         }
         if !event.metadata.is_empty() {
             out.extend_from_slice(b",\"metadata\":");
@@ -148,15 +148,23 @@ pub(crate) fn encode_part(append: &AppendPart) -> Vec<u8> {
 pub(crate) fn encode_link(link: &LinkMessage) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + link.stream.len());
     out.extend_from_slice(b"{\"link\":{\"id\":\"");
-    out.extend_from_slice(link.id.to_string().as_bytes());
+    text(&mut out, link.id);
     out.extend_from_slice(b"\",\"stream\":");
     json_string(&mut out, &link.stream);
     out.extend_from_slice(b",\"version\":");
-    out.extend_from_slice(link.version.to_string().as_bytes());
+    text(&mut out, link.version);
     out.extend_from_slice(b",\"linked_at\":\"");
-    out.extend_from_slice(link.linked_at.to_string().as_bytes());
+    text(&mut out, link.linked_at);
     out.extend_from_slice(b"\"}}");
     out
+}
+
+/// Writes `value`'s `Display` text (numbers, ids, times: never needing JSON escapes) straight
+/// into `out`, without a `String` per value.
+fn text(out: &mut Vec<u8>, value: impl std::fmt::Display) {
+    use std::io::Write;
+    // Writing into a vector cannot fail.
+    let _ = write!(out, "{value}");
 }
 
 fn json_string(out: &mut Vec<u8>, text: &str) {
