@@ -6,9 +6,7 @@
 //! so `cargo test --workspace` passes on a machine without NATS. When it is set, the server
 //! must be reachable: a test that cannot connect fails, it is not skipped.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{JetStreamConfig, JetStreamStore};
@@ -22,20 +20,12 @@ pub const STREAM_PREFIX: &str = "lvtest_";
 /// The test server's URL, or `None` (after printing the skip line once) when [`URL_VAR`] is
 /// unset or empty.
 pub fn url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            static SKIP: Once = Once::new();
-            SKIP.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "livenstore-nats: skipping the tests that need a NATS server: {URL_VAR} is \
-                     not set (see the README, section NATS JetStream)"
-                );
-            });
-            None
-        }
-    }
+    livenstore::testing::server_url(
+        URL_VAR,
+        "livenstore-nats",
+        "a NATS server",
+        "NATS JetStream",
+    )
 }
 
 /// A unique JetStream stream name on the test server; the stream and its key-value buckets are

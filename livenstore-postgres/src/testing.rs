@@ -5,9 +5,7 @@
 //! `cargo test --workspace` passes on a machine without PostgreSQL. When it is set, the server
 //! must be reachable: a test that cannot connect fails, it is not skipped.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{PostgresConfig, PostgresStore};
@@ -22,21 +20,12 @@ pub const SCHEMA_PREFIX: &str = "lvtest_";
 /// The test server's URL, or `None` (after printing the skip line once) when [`URL_VAR`] is
 /// unset or empty.
 pub fn url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            static SKIP: Once = Once::new();
-            SKIP.call_once(|| {
-                // Straight to the process's stderr: the test harness captures `eprintln!`.
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "livenstore-postgres: skipping the tests that need a PostgreSQL server: \
-                     {URL_VAR} is not set (see the README, section PostgreSQL)"
-                );
-            });
-            None
-        }
-    }
+    livenstore::testing::server_url(
+        URL_VAR,
+        "livenstore-postgres",
+        "a PostgreSQL server",
+        "PostgreSQL",
+    )
 }
 
 /// A schema with a unique name on the test server, dropped (with everything in it) on drop.

@@ -34,6 +34,7 @@ mod replay_check;
 mod runner;
 pub mod scenarios;
 mod schema_lock;
+mod server_url;
 
 pub use aggregate_test::{AggregateOutcome, AggregateTest};
 pub use consumer_test::{assert_caused_by, ConsumerTest, Outcome as ConsumerOutcome};
@@ -41,6 +42,7 @@ pub use fixture_0_1::check_written_by_0_1;
 pub use fixtures::{event, oversized_payload};
 pub use runner::{run_case, run_case_skippable, run_case_with_guard};
 pub use schema_lock::check_schema_lock;
+pub use server_url::server_url;
 
 /// Expands to one `#[test]` per conformance case, each on a fresh store.
 ///
