@@ -6,16 +6,7 @@ fn foreign_message(subject_suffix: &str, body: &'static [u8]) {
     let Some(test) = TestStream::new() else {
         return;
     };
-    let store = test.connect();
-    for n in 0..3 {
-        store
-            .append(
-                "s",
-                ExpectedVersion::Exact(n),
-                vec![event("E", "{}".into())],
-            )
-            .unwrap();
-    }
+    let store = three_appends(&test);
     let subject = format!("livenstore.{}.{subject_suffix}", test.name());
     let url = test.url().to_owned();
     let sequence = block_on(async move {
@@ -81,16 +72,7 @@ fn a_replayed_message_of_the_store_itself_is_corruption() {
     let Some(test) = TestStream::new() else {
         return;
     };
-    let store = test.connect();
-    for n in 0..3 {
-        store
-            .append(
-                "s",
-                ExpectedVersion::Exact(n),
-                vec![event("E", "{}".into())],
-            )
-            .unwrap();
-    }
+    let store = three_appends(&test);
     let name = test.name().to_owned();
     let url = test.url().to_owned();
     // Well-formed, but its position, version and event id are all taken.

@@ -22,16 +22,7 @@ fn a_stream_deleted_and_recreated_under_an_open_store_is_reported_not_waited_on(
     let Some(test) = TestStream::new() else {
         return;
     };
-    let store = test.connect();
-    for n in 0..3 {
-        store
-            .append(
-                "s",
-                ExpectedVersion::Exact(n),
-                vec![event("E", "{}".into())],
-            )
-            .unwrap();
-    }
+    let store = three_appends(&test);
     let name = test.name().to_owned();
     let url = test.url().to_owned();
     block_on(async move {

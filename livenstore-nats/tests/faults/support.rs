@@ -201,3 +201,18 @@ pub(crate) fn assert_corrupted_at(
         other => panic!("{what}: expected Corrupted at {sequence}, got {other:?}"),
     }
 }
+
+/// A store on `test` whose stream `s` holds three events, at messages 1 to 3.
+pub(crate) fn three_appends(test: &TestStream) -> JetStreamStore {
+    let store = test.connect();
+    for n in 0..3 {
+        store
+            .append(
+                "s",
+                ExpectedVersion::Exact(n),
+                vec![event("E", "{}".into())],
+            )
+            .unwrap();
+    }
+    store
+}
