@@ -6,6 +6,7 @@
 //! - Once `damage` is set it stays set: the stream held a message the store cannot fold, the
 //!   replica stopped before it, and every call fails with that error from then on.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -24,6 +25,9 @@ pub(crate) struct Log {
     pub(crate) append_subject: String,
     pub(crate) link_subject: String,
     replica: RwLock<Replica>,
+    /// The shared text of every stream name and event type decoded (so a million events of
+    /// one type hold one copy of its name); only the follower decodes.
+    names: Mutex<HashSet<Arc<str>>>,
     folded: watch::Sender<u64>,
     damage: Mutex<Option<(u64, String)>>,
     /// The append message the writer is publishing and its body (see [`Log::publishing`]).
@@ -37,6 +41,7 @@ impl Log {
             append_subject: format!("{prefix}.append"),
             link_subject: format!("{prefix}.link"),
             replica: RwLock::new(Replica::default()),
+            names: Mutex::new(HashSet::new()),
             folded: watch::channel(0).0,
             damage: Mutex::new(None),
             own: Mutex::new(None),
@@ -71,7 +76,8 @@ impl Log {
         }
     }
 
-    /// Decodes and folds the message at `sequence`; on failure records the damage.
+    /// Decodes and folds the message at `sequence`; on failure records the damage. The body is
+    /// decoded before the replica's write lock is taken, so reads wait only for the fold.
     ///
     /// # Errors
     ///
@@ -83,33 +89,35 @@ impl Log {
         subject: &str,
         body: &[u8],
     ) -> Result<(), StoreError> {
-        let own = self.own(subject, body);
-        let outcome = {
-            let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
-            if sequence <= replica.sequence() {
-                return Ok(());
-            }
-            if let Some(message) = own {
-                // The same bytes decode to the same message (the codec's round trip).
-                let outcome = replica
-                    .fold(sequence, first_sequence, &message)
-                    .map_err(|reason| format!("message {sequence}: {reason}"));
-                drop(replica);
-                return self.after_fold(sequence, outcome);
-            }
-            match self.kind(subject) {
-                None => Err(format!(
-                    "message {sequence} has subject {subject}, which livenstore does not write"
-                )),
-                Some(kind) => codec::decode(kind, body, |name| replica.intern(name))
+        if sequence
+            <= self
+                .replica
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .sequence()
+        {
+            return Ok(()); // the writer folded its own message first
+        }
+        // The same bytes decode to the same message (the codec's round trip): the writer's own
+        // message is folded from its decoded copy.
+        let message = match (self.own(subject, body), self.kind(subject)) {
+            (Some(own), _) => Ok(own),
+            (None, None) => Err(format!(
+                "message {sequence} has subject {subject}, which livenstore does not write"
+            )),
+            (None, Some(kind)) => {
+                let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+                codec::decode(kind, body, |name| intern(&mut names, name))
+                    .map(Arc::new)
                     .map_err(|reason| format!("message {sequence}: {reason}"))
-                    .and_then(|message| {
-                        replica
-                            .fold(sequence, first_sequence, &message)
-                            .map_err(|reason| format!("message {sequence}: {reason}"))
-                    }),
             }
         };
+        let outcome = message.and_then(|message| {
+            let mut replica = self.replica.write().unwrap_or_else(PoisonError::into_inner);
+            replica
+                .fold(sequence, first_sequence, &message)
+                .map_err(|reason| format!("message {sequence}: {reason}"))
+        });
         self.after_fold(sequence, outcome)
     }
 
@@ -226,4 +234,14 @@ impl Log {
     pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.folded.subscribe()
     }
+}
+
+/// The shared text of `name` in `names`.
+fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(shared) = names.get(name) {
+        return shared.clone();
+    }
+    let shared: Arc<str> = Arc::from(name);
+    names.insert(shared.clone());
+    shared
 }

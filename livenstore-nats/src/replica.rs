@@ -62,7 +62,6 @@ pub(crate) struct Replica {
     streams: HashMap<Arc<str>, StreamEntry>,
     types: HashMap<Arc<str>, Vec<u64>>,
     correlations: HashMap<Box<str>, Vec<u64>>,
-    names: HashSet<Arc<str>>,
     last_time: Timestamp,
     /// The first message folded was not the stream's first (the server's limits had removed
     /// older ones): streams and events the replica has not seen may have earlier records.
@@ -83,16 +82,6 @@ impl Replica {
     /// The latest `recorded_at` or `linked_at` in the log.
     pub(crate) fn last_time(&self) -> Timestamp {
         self.last_time
-    }
-
-    /// The shared text of `name` (stream names and event types).
-    pub(crate) fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(shared) = self.names.get(name) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = Arc::from(name);
-        self.names.insert(shared.clone());
-        shared
     }
 
     /// The current version of `stream` (0 when it has no record).
