@@ -2,7 +2,9 @@
 //! same, times included; an import that does not come next in the log is refused (skipped
 //! when `LIVENSTORE_NATS_URL` is unset).
 
-use livenstore::{EventStore, ExpectedVersion, InMemoryStore, Metadata, NewEvent, StoreError};
+use livenstore::{
+    EventStore, ExpectedVersion, InMemoryStore, LinkInfo, Metadata, NewEvent, StoreError,
+};
 use livenstore_nats::testing::TestStream;
 
 fn event(n: u32) -> NewEvent {
@@ -101,4 +103,57 @@ fn imports_that_do_not_come_next_are_refused_and_repeated_imports_are_no_ops() {
     refused(target.import_events(&other.read_all(1, 1).unwrap()));
     assert_eq!(target.last_position().unwrap(), 2);
     assert_eq!(stream.connect().last_position().unwrap(), 2);
+}
+
+#[test]
+fn links_that_do_not_come_next_are_refused() {
+    let Some(stream) = TestStream::new() else {
+        return;
+    };
+    let source = InMemoryStore::new();
+    source
+        .append("a", ExpectedVersion::NoStream, vec![event(1)])
+        .unwrap();
+    let id = source.read_all(1, 1).unwrap()[0].id();
+    source.link_to_stream(id, "audit").unwrap();
+    let link = source.read_stream("audit", 1, 1).unwrap()[0]
+        .link()
+        .cloned()
+        .unwrap();
+    let target = stream.connect();
+    let refused = |result: Result<(), StoreError>, why: &str| match result {
+        Err(StoreError::InvalidArgument(reason)) => {
+            assert!(reason.contains("cannot import"), "{why}: {reason}")
+        }
+        other => panic!("{why}: expected a refusal, got {other:?}"),
+    };
+    refused(
+        target.import_link(id, &link),
+        "a link to an event not stored",
+    );
+    target
+        .import_events(&source.read_all(1, usize::MAX).unwrap())
+        .unwrap();
+    let mut later = link.clone();
+    later.version = 2;
+    refused(
+        target.import_link(id, &later),
+        "a version the stream is not at",
+    );
+    target.import_link(id, &link).unwrap();
+    target.import_link(id, &link).unwrap(); // again: a no-op
+    assert_eq!(
+        target.read_stream("audit", 1, 10).unwrap(),
+        source.read_stream("audit", 1, 10).unwrap()
+    );
+    match target.import_link(
+        id,
+        &LinkInfo {
+            stream: "a/b".into(),
+            ..link
+        },
+    ) {
+        Err(StoreError::InvalidStreamName { .. }) => {}
+        other => panic!("expected an invalid stream name, got {other:?}"),
+    }
 }
