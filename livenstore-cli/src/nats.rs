@@ -10,9 +10,10 @@
 //!   that the stream is one it can read, writing nothing to one it cannot).
 //! - `append` and `import` ([`NatsServer::for_writing`]) connect the store directly, creating
 //!   the stream when it is missing, as `append` creates a missing directory.
-//! - The store also creates a missing key-value bucket (checkpoints, parked events, snapshots)
-//!   on first use, reads included: commands that only read one, or may find nothing to change
-//!   in it, ask [`NatsServer::has_bucket`] first and take a missing bucket as empty.
+//! - The store creates a key-value bucket (checkpoints, parked events, snapshots) only to write
+//!   to it; a missing one reads as empty. `snapshots --delete` asks
+//!   [`NatsServer::has_bucket`] first, so that it creates neither the stream nor the bucket
+//!   when there is nothing to delete.
 //! - A server that cannot be reached is [`StoreError::Connection`] naming the address, whoever
 //!   connects (the check or the store), after five seconds at most (the store's connect
 //!   timeout).
@@ -117,9 +118,8 @@ impl NatsServer {
     }
 
     /// Whether the server has the key-value bucket `what` (`checkpoints`, `parked`,
-    /// `snapshots`) of the store, asked on a connection of its own: the store creates a
-    /// missing bucket on first use, reads included, so a read command asks first and reads a
-    /// missing bucket as empty.
+    /// `snapshots`) of the store, asked on a connection of its own (before a store is
+    /// connected, which would create a missing stream).
     ///
     /// # Errors
     ///

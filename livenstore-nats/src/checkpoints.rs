@@ -23,7 +23,7 @@ use crate::kv::{self, Bucket, Failure, Handle};
 /// stopped, in whichever process it runs next.
 ///
 /// Made by [`JetStreamStore::checkpoints`](crate::JetStreamStore::checkpoints); it shares the store's connection, and the bucket is
-/// created on first use. Cloning gives another handle to the same bucket.
+/// created by the first write. Cloning gives another handle to the same bucket.
 ///
 /// # Examples
 ///
@@ -78,7 +78,7 @@ impl CheckpointStore for JetStreamCheckpointStore {
         validate_consumer_name(consumer)?;
         let key = kv::key(&[consumer]);
         self.bucket
-            .run("load checkpoint", move |handle| async move {
+            .run_if_present("load checkpoint", None, move |handle| async move {
                 match handle.get(&key).await? {
                     Some((value, revision)) => position(&handle, &key, &value, revision).map(Some),
                     None => Ok(None),
@@ -100,7 +100,7 @@ impl CheckpointStore for JetStreamCheckpointStore {
 
     fn list(&self) -> Result<Vec<(String, u64)>, CheckpointError> {
         self.bucket
-            .run("list checkpoints", move |handle| async move {
+            .run_if_present("list checkpoints", Vec::new(), move |handle| async move {
                 let mut all = Vec::new();
                 for (key, parts) in handle.keys().await? {
                     let [name]: [String; 1] = parts.try_into().map_err(|_| {
@@ -121,7 +121,7 @@ impl CheckpointStore for JetStreamCheckpointStore {
         validate_consumer_name(consumer)?;
         let key = kv::key(&[consumer]);
         self.bucket
-            .run("delete checkpoint", move |handle| async move {
+            .run_if_present("delete checkpoint", false, move |handle| async move {
                 if handle.get(&key).await?.is_none() {
                     return Ok(false);
                 }

@@ -3,7 +3,9 @@
 //!
 //! Invariants:
 //! - A [`Bucket`] is made without I/O; the bucket is found, or created (file storage, history 1,
-//!   the config's replicas), by the first operation, once per store (its clones and the stores
+//!   the config's replicas), by the first operation that writes, once per store. An operation
+//!   that only reads (or deletes) never creates it: a missing bucket answers it as empty
+//!   ([`Bucket::run_if_present`]), so reading a store's consumers creates nothing (its clones and the stores
 //!   made from it share the opened bucket). Two processes creating it at once both end up with
 //!   the one bucket (the server takes the same stream config twice); an existing bucket is used
 //!   with its own settings.
@@ -20,8 +22,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::kv::{self, Entry, Operation};
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
+use async_nats::jetstream::ErrorCode;
 use futures_util::StreamExt;
 use livenstore::StoreError;
 
@@ -148,6 +152,54 @@ impl Bucket {
             })
             .await
         })?
+    }
+
+    /// Runs `operation` like [`run`](Self::run) when the bucket exists, and answers `absent`
+    /// without creating it when it does not (for reads and deletes).
+    pub(crate) fn run_if_present<T, F, Fut>(
+        self: &Arc<Self>,
+        name: &'static str,
+        absent: T,
+        operation: F,
+    ) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce(Handle) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Failure>> + Send,
+    {
+        let bucket = Arc::clone(self);
+        self.conn.run(name, async move {
+            if bucket.store.get().is_none() && !bucket.exists().await? {
+                return Ok(absent);
+            }
+            let store = bucket.open().await?;
+            operation(Handle {
+                store,
+                bucket: bucket.name.clone(),
+                timeout: bucket.conn.config.request_timeout,
+                operation: name,
+            })
+            .await
+        })?
+    }
+
+    /// Whether the server has the bucket's stream.
+    async fn exists(&self) -> Result<bool, StoreError> {
+        const LOOK: &str = "look for the key-value bucket";
+        let timeout = self.conn.config.request_timeout;
+        let found = self.conn.js.get_stream(format!("KV_{}", self.name));
+        match within(timeout, LOOK, false, found).await {
+            Ok(_) => Ok(true),
+            Err(BoundedError::Failed(e)) => match e.kind() {
+                GetStreamErrorKind::JetStream(found)
+                    if found.error_code() == ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    Ok(false)
+                }
+                _ => Err(error::backend(LOOK, false, e)),
+            },
+            Err(BoundedError::TimedOut(e)) => Err(e),
+        }
     }
 
     async fn open(&self) -> Result<kv::Store, StoreError> {

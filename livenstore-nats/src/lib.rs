@@ -111,7 +111,8 @@
 //! across processes.
 //!
 //! What a consumer keeps lives in three JetStream key-value buckets beside the stream, each
-//! opened (or created: file storage, history 1, the stream's replicas) on first use:
+//! opened on first use, and created (file storage, history 1, the stream's replicas) only by
+//! the first write (a missing bucket reads as empty):
 //!
 //! | bucket | store | key | value |
 //! |---|---|---|---|

@@ -135,7 +135,7 @@ impl ParkedEventStore for JetStreamParkedStore {
         }
         let wanted = consumer.map(str::to_owned);
         self.bucket
-            .run("list parked events", move |handle| async move {
+            .run_if_present("list parked events", Vec::new(), move |handle| async move {
                 let mut all = Vec::new();
                 for (key, name, id) in event_keys(&handle, wanted.as_deref()).await? {
                     // Removed since it was listed: not listed.
@@ -173,7 +173,7 @@ impl ParkedEventStore for JetStreamParkedStore {
         validate_consumer_name(consumer)?;
         let consumer = consumer.to_owned();
         self.bucket
-            .run("remove parked events", move |handle| async move {
+            .run_if_present("remove parked events", 0, move |handle| async move {
                 let keys = match event_id {
                     Some(id) => {
                         let key = event_key(&consumer, id);
@@ -210,7 +210,7 @@ impl ParkedEventStore for JetStreamParkedStore {
         validate_consumer_name(consumer)?;
         let key = replay_key(consumer);
         self.bucket
-            .run("replay requested", move |handle| async move {
+            .run_if_present("replay requested", false, move |handle| async move {
                 Ok(handle.get(&key).await?.is_some())
             })
             .map_err(Failure::into_checkpoint_error)
@@ -220,7 +220,7 @@ impl ParkedEventStore for JetStreamParkedStore {
         validate_consumer_name(consumer)?;
         let key = replay_key(consumer);
         self.bucket
-            .run("replay done", move |handle| async move {
+            .run_if_present("replay done", (), move |handle| async move {
                 // Only a present request is deleted: no marker for every call.
                 if handle.get(&key).await?.is_some() {
                     handle.delete(&key).await?;

@@ -33,7 +33,7 @@ const MAX_RACES: usize = 64;
 /// for how saves race).
 ///
 /// The store hands it out through [`EventStore::snapshots`](livenstore::EventStore::snapshots);
-/// the bucket is created on first use.
+/// the bucket is created by the first write.
 ///
 /// # Examples
 ///
@@ -192,7 +192,7 @@ impl SnapshotStore for JetStreamSnapshotStore {
         let key = kv::key(&[aggregate_type, aggregate_id]);
         let (aggregate_type, aggregate_id) = (aggregate_type.to_owned(), aggregate_id.to_owned());
         self.bucket
-            .run("load_snapshot", move |handle| async move {
+            .run_if_present("load_snapshot", None, move |handle| async move {
                 let Some((value, revision)) = handle.get(&key).await? else {
                     return Ok(None);
                 };
@@ -209,7 +209,7 @@ impl SnapshotStore for JetStreamSnapshotStore {
     ) -> Result<Vec<SnapshotInfo>, StoreError> {
         let wanted = aggregate_type.map(str::to_owned);
         self.bucket
-            .run("list_snapshots", move |handle| async move {
+            .run_if_present("list_snapshots", Vec::new(), move |handle| async move {
                 let mut all = Vec::new();
                 for (key, t, id) in Self::keys_of(&handle, wanted.as_deref()).await? {
                     // Deleted since it was listed: not listed.
@@ -238,7 +238,7 @@ impl SnapshotStore for JetStreamSnapshotStore {
     fn delete_snapshots(&self, aggregate_type: &str) -> Result<u64, StoreError> {
         let wanted = aggregate_type.to_owned();
         self.bucket
-            .run("delete_snapshots", move |handle| async move {
+            .run_if_present("delete_snapshots", 0, move |handle| async move {
                 let mut deleted = 0;
                 for (key, _, _) in Self::keys_of(&handle, Some(&wanted)).await? {
                     handle.delete(&key).await?;

@@ -239,7 +239,7 @@ impl JetStreamStore {
     }
 
     /// The consumer checkpoints kept in this store's key-value bucket `<stream>_checkpoints`,
-    /// sharing the store's connection (no I/O: the bucket is created on first use). Every
+    /// sharing the store's connection (no I/O: the bucket is created by the first write; until then it reads as empty). Every
     /// process on the stream sees the same checkpoints.
     ///
     /// # Examples
@@ -258,7 +258,7 @@ impl JetStreamStore {
     }
 
     /// The events this store's consumers parked, in its key-value bucket `<stream>_parked`,
-    /// sharing the store's connection (no I/O: the bucket is created on first use). Give it to
+    /// sharing the store's connection (no I/O: the bucket is created by the first write; until then it reads as empty). Give it to
     /// [`Consumer::park_to`](livenstore::pubsub::Consumer::park_to).
     ///
     /// # Examples

@@ -175,3 +175,47 @@ fn many_stores_open_a_new_bucket_at_once() {
     let all = stores[0].checkpoints().list().unwrap();
     assert_eq!(all.len(), stores.len(), "{all:?}");
 }
+
+/// Reads and deletes of the key-value stores create no bucket: a missing one reads as empty.
+#[test]
+fn reads_of_a_store_without_buckets_create_none() {
+    use livenstore::pubsub::ParkedEventStore;
+    let Some(test) = TestStream::new() else {
+        return;
+    };
+    let store = test.connect();
+    let checkpoints = store.checkpoints();
+    assert_eq!(checkpoints.load("c").unwrap(), None);
+    assert!(checkpoints.list().unwrap().is_empty());
+    assert!(!checkpoints.delete("c").unwrap());
+    let parked = store.parked();
+    assert!(parked.list(None).unwrap().is_empty());
+    assert_eq!(parked.remove("c", None).unwrap(), 0);
+    assert!(!parked.replay_requested("c").unwrap());
+    let snapshots = store.snapshots().unwrap();
+    assert!(snapshots.load_snapshot("T", "1").unwrap().is_none());
+    assert!(snapshots.list_snapshots(None).unwrap().is_empty());
+    assert_eq!(snapshots.delete_snapshots("T").unwrap(), 0);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let buckets: Vec<String> = ["checkpoints", "parked", "snapshots"]
+        .iter()
+        .map(|what| format!("KV_{}", test.config().bucket_name(what)))
+        .collect();
+    let url = test.url().to_owned();
+    let found: Vec<bool> = runtime.block_on(async move {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+        let mut found = Vec::new();
+        for bucket in &buckets {
+            found.push(js.get_stream(bucket).await.is_ok());
+        }
+        found
+    });
+    assert_eq!(found, [false, false, false], "no bucket was created");
+    // A write creates its bucket, and reads then see it.
+    checkpoints.save("c", 3).unwrap();
+    assert_eq!(checkpoints.load("c").unwrap(), Some(3));
+}

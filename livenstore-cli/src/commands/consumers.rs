@@ -22,10 +22,10 @@ use crate::store::{Store, Target};
 type Bookkeeping = (Box<dyn CheckpointStore>, Box<dyn ParkedEventStore>);
 
 /// The checkpoint and parked stores of `store` (opened from `target`). A directory's
-/// `checkpoints/` and `parked/`, and a NATS store's buckets, are created only when `write` says
+/// `checkpoints/` and `parked/` are created only when `write` says
 /// the command writes there; a command that reads finds a missing one empty, and leaves the
 /// store as it was.
-fn bookkeeping(target: &Target, store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
+fn bookkeeping(store: &Store, write: bool) -> Result<Bookkeeping, CliError> {
     Ok(match store {
         Store::Json { dir, .. } => {
             let (checkpoints, parked) = (dir.join("checkpoints"), dir.join("parked"));
@@ -42,23 +42,8 @@ fn bookkeeping(target: &Target, store: &Store, write: bool) -> Result<Bookkeepin
             (checkpoints, parked)
         }
         Store::Postgres { store, .. } => (Box::new(store.checkpoints()), Box::new(store.parked())),
-        Store::Nats { store, .. } => {
-            let has = |what| match target {
-                Target::Nats(server) if !write => server.has_bucket(what),
-                _ => Ok(true),
-            };
-            let checkpoints: Box<dyn CheckpointStore> = if has("checkpoints")? {
-                Box::new(store.checkpoints())
-            } else {
-                Box::new(InMemoryCheckpointStore::new())
-            };
-            let parked: Box<dyn ParkedEventStore> = if has("parked")? {
-                Box::new(store.parked())
-            } else {
-                Box::new(InMemoryParkedStore::new())
-            };
-            (checkpoints, parked)
-        }
+        // The store creates a bucket only to write to it; a missing one reads as empty.
+        Store::Nats { store, .. } => (Box::new(store.checkpoints()), Box::new(store.parked())),
     })
 }
 
@@ -79,7 +64,7 @@ pub fn consumers(
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
     let write = matches!(action, Some(ConsumersAction::Reset { .. }));
-    let (checkpoints, parked) = bookkeeping(target, &store, write)?;
+    let (checkpoints, parked) = bookkeeping(&store, write)?;
     match action {
         None => list(&store, &*checkpoints, &*parked, json, out),
         Some(ConsumersAction::Reset { name, to }) => {
@@ -169,7 +154,7 @@ pub fn parked(
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
     let write = matches!(action, Some(ParkedAction::Replay { .. }));
-    let (_, parked) = bookkeeping(target, &store, write)?;
+    let (_, parked) = bookkeeping(&store, write)?;
     match action {
         None => list_parked(&parked.list(consumer)?, json, out),
         Some(ParkedAction::Replay { name }) => {

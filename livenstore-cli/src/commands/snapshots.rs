@@ -77,11 +77,8 @@ pub fn list(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let store = target.for_reading()?;
-    let snapshots = match target {
-        // The store would create the missing bucket to list it.
-        Target::Nats(server) if !server.has_bucket(BUCKET)? => Vec::new(),
-        _ => snapshots_of(&store)?.list_snapshots(aggregate_type)?,
-    };
+    // A NATS store's missing bucket lists as empty (it is not created).
+    let snapshots = snapshots_of(&store)?.list_snapshots(aggregate_type)?;
     let newest = current_code(&snapshots);
     let is_current = |s: &SnapshotInfo| {
         newest
