@@ -141,17 +141,7 @@ impl Bucket {
         F: FnOnce(Handle) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Failure>> + Send,
     {
-        let bucket = Arc::clone(self);
-        self.conn.run(name, async move {
-            let store = bucket.open().await?;
-            operation(Handle {
-                store,
-                bucket: bucket.name.clone(),
-                timeout: bucket.conn.config.request_timeout,
-                operation: name,
-            })
-            .await
-        })?
+        self.run_opened(name, None, operation)
     }
 
     /// Runs `operation` like [`run`](Self::run) when the bucket exists, and answers `absent`
@@ -167,10 +157,27 @@ impl Bucket {
         F: FnOnce(Handle) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Failure>> + Send,
     {
+        self.run_opened(name, Some(absent), operation)
+    }
+
+    /// [`run`](Self::run), or with `absent` [`run_if_present`](Self::run_if_present).
+    fn run_opened<T, F, Fut>(
+        self: &Arc<Self>,
+        name: &'static str,
+        absent: Option<T>,
+        operation: F,
+    ) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce(Handle) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Failure>> + Send,
+    {
         let bucket = Arc::clone(self);
         self.conn.run(name, async move {
-            if bucket.store.get().is_none() && !bucket.exists().await? {
-                return Ok(absent);
+            if let Some(absent) = absent {
+                if bucket.store.get().is_none() && !bucket.exists().await? {
+                    return Ok(absent);
+                }
             }
             let store = bucket.open().await?;
             operation(Handle {
